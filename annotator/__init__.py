@@ -1,0 +1,1 @@
+"""Comment annotator: label reader comments on news articles, stored as reply trees."""
