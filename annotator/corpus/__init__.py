@@ -1,0 +1,1 @@
+"""Corpus: projects, people and roles, articles, comment reply trees, and imports."""

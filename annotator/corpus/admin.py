@@ -1,0 +1,156 @@
+"""The Django admin for staff: projects and members, articles, comments and the import log.
+
+Comments live in materialised-path trees (see models.py), so the admin never lets anyone
+type a path: a changed parent goes through ``Comment.move_under``, which rewrites the whole
+moved subtree, and a new comment is appended as the last reply of its parent.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db import models, transaction
+from django.db.models import Count
+from django.http import HttpRequest
+
+from annotator.corpus.models import (
+    Article,
+    Comment,
+    ImportJob,
+    Membership,
+    Project,
+    path_segment,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    """People in a project and their roles, edited on the project's page."""
+
+    model = Membership
+    extra = 1
+    raw_id_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects with their members inline."""
+
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    """Articles, searchable by title and source id, filtered by project."""
+
+    list_display = ["title", "project", "source", "published_at", "comment_count"]
+    list_filter = ["project"]
+    search_fields = ["title", "source_id"]
+    list_select_related = ["project"]
+    date_hierarchy = "published_at"
+
+    def get_queryset(self, request: HttpRequest):
+        """Count comments in the same query as the list."""
+        return super().get_queryset(request).annotate(comment_count=Count("comments"))
+
+    @admin.display(description="Comments", ordering="comment_count")
+    def comment_count(self, article: Article) -> int:
+        """How many comments the article has."""
+        return article.comment_count
+
+
+class CommentAdminForm(forms.ModelForm):
+    """Refuses a parent from another article or from the comment's own replies."""
+
+    class Meta:
+        model = Comment
+        fields = ["article", "parent", "source_id", "author", "text", "posted_at", "meta"]
+
+    def clean(self) -> dict:
+        """Check the new parent before ``move_under`` would refuse it mid-save."""
+        cleaned = super().clean()
+        parent = cleaned.get("parent")
+        article = cleaned.get("article") or getattr(self.instance, "article", None)
+        if parent is None or article is None:
+            return cleaned
+        if parent.article_id != article.pk:
+            self.add_error("parent", "The parent must be a comment of the same article.")
+        elif self.instance.pk and parent.path.startswith(self.instance.path):
+            self.add_error("parent", "A comment cannot answer itself or one of its own replies.")
+        return cleaned
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    """Comments: search, filter by project, edit text, and re-parent safely."""
+
+    form = CommentAdminForm
+    list_display = ["short_text", "author", "article", "depth", "posted_at"]
+    list_filter = [("article__project", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["text", "author", "source_id"]
+    raw_id_fields = ["parent", "article"]
+    list_select_related = ["article"]
+    readonly_fields = ["position", "depth", "path", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Comment | None = None):
+        """A comment cannot change article: its paths belong to that article's tree."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "article"] if obj is not None else fields
+
+    @admin.display(description="Text")
+    def short_text(self, comment: Comment) -> str:
+        """The start of the comment (escaped by the admin like any value)."""
+        return comment.text[:80]
+
+    def save_model(self, request: HttpRequest, obj: Comment, form, change: bool) -> None:
+        """Save edits; route a new parent through ``move_under`` to keep the tree consistent."""
+        with transaction.atomic():
+            if not change:
+                self._append(obj)
+                super().save_model(request, obj, form, change)
+                return
+            new_parent = obj.parent
+            if "parent" in form.changed_data:
+                # Save the other edits with the old parent, then move the whole subtree.
+                obj.parent_id = form.initial.get("parent")
+            super().save_model(request, obj, form, change)
+            if "parent" in form.changed_data:
+                obj.move_under(new_parent)
+
+    @staticmethod
+    def _append(comment: Comment) -> None:
+        """Place a new comment as the last reply of its parent (or of the article)."""
+        siblings = Comment.objects.filter(article_id=comment.article_id, parent=comment.parent)
+        last = siblings.aggregate(models.Max("position"))["position__max"] or 0
+        parent = comment.parent
+        comment.position = last + 1
+        comment.depth = parent.depth + 1 if parent else 0
+        comment.path = (parent.path if parent else "") + path_segment(comment.position)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """The import log, read-only: jobs are written by the importer, never by hand."""
+
+    list_display = [
+        "original_name",
+        "project",
+        "status",
+        "format",
+        "comments_added",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["project", "status", "format"]
+    search_fields = ["original_name", "error"]
+    list_select_related = ["project", "created_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Imports start from the project's import page or the command line."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
+        """Job rows are a log."""
+        return False

@@ -1,0 +1,102 @@
+"""Forms of the corpus pages: creating a project, managing its members, fixing a reply tree.
+
+Forms validate what a person typed; the views decide who may submit them (permissions.py)
+and wrap the writes in transactions.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.text import slugify
+
+from annotator.corpus.models import Membership, Project, Role
+
+User = get_user_model()
+
+
+class ProjectForm(forms.ModelForm):
+    """Name, slug and description of a new project; the slug defaults to the slugified name."""
+
+    class Meta:
+        model = Project
+        fields = ["name", "slug", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {
+            "slug": "Used in the project's web address. Leave empty to derive it from the name.",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        # app.js fills the slug from the name while the person types (until they edit it).
+        self.fields["slug"].widget.attrs["data-slug-from"] = self["name"].auto_id
+
+    def clean_slug(self) -> str:
+        """An explicit slug, or one derived from the name; either way unused so far."""
+        slug = self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))
+        if not slug:
+            raise forms.ValidationError("Enter a slug of letters, digits and hyphens.")
+        slug = slug[: Project._meta.get_field("slug").max_length]
+        taken = Project.objects.filter(slug=slug)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(f"A project with the slug “{slug}” already exists.")
+        return slug
+
+
+class MemberAddForm(forms.Form):
+    """Add an existing account to a project, found by username or e-mail address."""
+
+    who = forms.CharField(
+        label="Username or e-mail",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+
+    def __init__(self, *args, project: Project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_who(self):
+        """The one active account with this username or e-mail, not yet a member."""
+        who = self.cleaned_data["who"].strip()
+        matches = list(
+            User.objects.filter(Q(username__iexact=who) | Q(email__iexact=who), is_active=True)[:2]
+        )
+        if not matches:
+            raise forms.ValidationError(f"No account has the username or e-mail “{who}”.")
+        if len(matches) > 1:
+            exact = [u for u in matches if u.get_username() == who]
+            if len(exact) != 1:
+                raise forms.ValidationError(
+                    f"Several accounts match “{who}”; enter the username instead."
+                )
+            matches = exact
+        user = matches[0]
+        if Membership.objects.filter(project=self.project, user=user).exists():
+            raise forms.ValidationError(f"{user.get_username()} is already a member.")
+        return user
+
+
+class MemberRoleForm(forms.Form):
+    """A new role for an existing member."""
+
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class CommentMoveForm(forms.Form):
+    """Where a comment goes: the number of its new parent on the thread page, 0 for the article.
+
+    Numbers, not database ids, because they are what the person sees next to each comment.
+    The thread page writes the small form by hand (one per opened comment, unique ids).
+    """
+
+    parent_number = forms.IntegerField(
+        label="Answers comment #",
+        min_value=0,
+        help_text="0 attaches it to the article.",
+    )

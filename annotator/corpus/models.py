@@ -1,0 +1,270 @@
+"""Projects, the people in them, and the corpus: articles with their comment reply trees.
+
+Reply trees use a *materialised path*: each comment stores the sibling positions on the way
+from the article down to it, as fixed-width decimal segments (``"000001000003"`` is the third
+reply to the first top-level comment). We chose it over adjacency-list recursion or a
+recursive CTE because the two reads the tool does all day are then single, index-backed
+queries on both SQLite and PostgreSQL:
+
+* a whole thread in tree order is ``WHERE article_id = ? ORDER BY path``;
+* a comment's ancestors are ``WHERE article_id = ? AND path IN (prefixes of its path)``.
+
+Writes pay instead: re-parenting a comment rewrites the paths of its subtree (one UPDATE per
+moved comment, done in Python inside one transaction), which is rare and admin-only.
+Digits-only segments sort the same under any collation, so PostgreSQL needs no ``"C"``
+collation; a segment of six digits allows 999,999 replies to one comment, and the B-tree
+entry limit allows threads over 300 levels deep.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+PATH_SEGMENT_WIDTH = 6
+MAX_SIBLINGS = 10**PATH_SEGMENT_WIDTH - 1
+
+
+def path_segment(position: int) -> str:
+    """The path segment of the comment at ``position`` (1-based) among its siblings."""
+    if not 1 <= position <= MAX_SIBLINGS:
+        raise ValueError(f"sibling position {position} out of range 1..{MAX_SIBLINGS}")
+    return f"{position:0{PATH_SEGMENT_WIDTH}d}"
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """Paths of every ancestor of the comment at ``path``, root first (itself excluded)."""
+    width = PATH_SEGMENT_WIDTH
+    return [path[:end] for end in range(width, len(path), width)]
+
+
+class Role(models.TextChoices):
+    """What a member may do in one project (see ``permissions.py`` for the matrix)."""
+
+    ADMIN = "admin", "Admin"
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+    RESEARCHER = "researcher", "Researcher"
+
+
+class Project(models.Model):
+    """One labelling effort: its own articles, people and (later) label scheme."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("corpus:project_detail", args=[self.slug])
+
+
+class Membership(models.Model):
+    """A person's role in a project. Roles are per project, never global."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_role_per_project")
+        ]
+        ordering = ["project", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} in {self.project}"
+
+
+class Article(models.Model):
+    """A news article whose reader comments form reply trees."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="articles")
+    source_id = models.CharField(max_length=255, help_text="The source's own id.")
+    title = models.TextField()
+    body = models.TextField(blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    source = models.CharField(max_length=255, blank=True, help_text="Outlet.")
+    published_at = models.DateTimeField(null=True, blank=True)
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "source_id"], name="article_source_id_unique_in_project"
+            )
+        ]
+        ordering = ["project", "published_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def body_paragraphs(self) -> list[str]:
+        """The body split on blank lines, for display."""
+        return [p.strip() for p in self.body.split("\n\n") if p.strip()]
+
+
+class CommentQuerySet(models.QuerySet):
+    """Reads of reply trees that cost one query whatever the thread's size."""
+
+    def in_tree_order(self) -> CommentQuerySet:
+        """Depth-first order: each comment followed by its replies, siblings by position."""
+        return self.order_by("article_id", "path")
+
+    def thread(self, article: Article | int) -> CommentQuerySet:
+        """Every comment of one article, in tree order (one query)."""
+        return self.filter(article=article).order_by("path")
+
+    def ancestors_of(self, comment: Comment) -> CommentQuerySet:
+        """The chain from the top-level comment down to ``comment``'s parent (one query)."""
+        return self.filter(
+            article_id=comment.article_id, path__in=ancestor_paths(comment.path)
+        ).order_by("path")
+
+    def subtree_of(self, comment: Comment) -> CommentQuerySet:
+        """``comment`` and every reply below it, in tree order (one query)."""
+        return self.filter(article_id=comment.article_id, path__startswith=comment.path).order_by(
+            "path"
+        )
+
+
+class Comment(models.Model):
+    """A reader comment: an answer to the article (no parent) or to another comment."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
+    source_id = models.CharField(max_length=255, help_text="The source's own id.")
+    author = models.CharField(max_length=255, blank=True)
+    text = models.TextField()
+    posted_at = models.DateTimeField(null=True, blank=True)
+    position = models.PositiveIntegerField(help_text="Order among siblings, from 1.")
+    depth = models.PositiveSmallIntegerField(help_text="0 for a reply to the article.")
+    path = models.CharField(max_length=2400, help_text="Materialised path; see module doc.")
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "source_id"], name="comment_source_id_unique_in_article"
+            ),
+            models.UniqueConstraint(fields=["article", "path"], name="comment_path_unique"),
+        ]
+        ordering = ["article", "path"]
+
+    def __str__(self) -> str:
+        return f"{self.author or 'anonymous'}: {self.text[:60]}"
+
+    def ancestors(self) -> CommentQuerySet:
+        """The chain of comments this one answers, top-level first (one query)."""
+        return Comment.objects.ancestors_of(self)
+
+    @transaction.atomic
+    def move_under(self, new_parent: Comment | None) -> None:
+        """Re-parent this comment (and its replies) as the last reply of ``new_parent``.
+
+        Refuses to move a comment under itself or one of its own replies, which would cut
+        the subtree off the article.
+        """
+        if new_parent is not None:
+            if new_parent.article_id != self.article_id:
+                raise ValueError("A comment can only answer a comment of the same article.")
+            if new_parent.path.startswith(self.path):
+                raise ValueError("A comment cannot answer itself or one of its own replies.")
+        siblings = Comment.objects.filter(article_id=self.article_id, parent=new_parent)
+        last = siblings.exclude(pk=self.pk).aggregate(models.Max("position"))["position__max"]
+        position = (last or 0) + 1
+        new_path = (new_parent.path if new_parent else "") + path_segment(position)
+        new_depth = new_parent.depth + 1 if new_parent else 0
+        old_path, old_depth = self.path, self.depth
+        subtree = list(Comment.objects.subtree_of(self).only("pk", "path", "depth"))
+        for node in subtree:
+            node.path = new_path + node.path[len(old_path) :]
+            node.depth = new_depth + node.depth - old_depth
+        # Move the subtree out of the way first so the unique (article, path) never clashes.
+        Comment.objects.filter(pk__in=[n.pk for n in subtree]).update(
+            path=models.functions.Concat(models.Value("~"), "path")
+        )
+        Comment.objects.bulk_update(subtree, ["path", "depth"], batch_size=500)
+        self.parent = new_parent
+        self.position = position
+        self.path = new_path
+        self.depth = new_depth
+        self.save(update_fields=["parent", "position"])
+
+
+class ImportJob(models.Model):
+    """One import of one file into a project: what the browser polls for progress.
+
+    Rows stay after the import as the project's import log (who, what, counts, errors).
+    """
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Awaiting review"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Refused"
+
+    class Format(models.TextChoices):
+        AUTO = "auto", "Detect from the file"
+        TEXT = "text", "Scraped plain text"
+        JSONL = "jsonl", "JSON Lines"
+        CSV = "csv", "CSV"
+        DISQUS = "disqus", "Disqus XML export"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    format = models.CharField(max_length=10, choices=Format.choices, default=Format.AUTO)
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
+    original_name = models.CharField(max_length=255)
+    total_bytes = models.BigIntegerField(default=0)
+    processed_bytes = models.BigIntegerField(default=0)
+    articles_added = models.PositiveIntegerField(default=0)
+    comments_added = models.PositiveIntegerField(default=0)
+    comments_unchanged = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Corrections an admin made in the preview of a scraped-text thread (article boundary,
+    # parents), applied when the import runs. See importers/text.py.
+    options = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import of {self.original_name} into {self.project}"
+
+    @property
+    def percent(self) -> int:
+        """Share of the file read so far, 0-100."""
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.total_bytes:
+            return 0
+        return min(100, int(100 * self.processed_bytes / self.total_bytes))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}

@@ -1,0 +1,26 @@
+"""Pages of the corpus app: projects, members, threads and imports."""
+
+from django.urls import path
+
+from annotator.corpus import import_views, views
+
+app_name = "corpus"
+urlpatterns = [
+    path("", views.project_list, name="project_list"),
+    path("projects/new/", views.project_create, name="project_create"),
+    path("p/<slug:slug>/", views.project_detail, name="project_detail"),
+    path("p/<slug:slug>/members/", views.member_list, name="member_list"),
+    path("p/<slug:slug>/articles/<int:article_id>/", views.article_thread, name="article_thread"),
+    path(
+        "p/<slug:slug>/comments/<int:comment_id>/parent/",
+        views.comment_reparent,
+        name="comment_reparent",
+    ),
+    path("p/<slug:slug>/imports/", import_views.import_list, name="import_list"),
+    path("p/<slug:slug>/imports/<int:job_id>/", import_views.import_detail, name="import_detail"),
+    path(
+        "p/<slug:slug>/imports/<int:job_id>/confirm/",
+        import_views.import_confirm,
+        name="import_confirm",
+    ),
+]

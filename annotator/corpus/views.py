@@ -1,0 +1,285 @@
+"""HTML views of the corpus app: projects, members and threads. Thin functions over models.
+
+Every view fetches its project through ``permissions.project_for`` (404 for outsiders, 403
+for a role that is too weak), writes inside ``transaction.atomic`` and answers a POST with a
+redirect and a message. Pages read with a constant number of queries, asserted in tests.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from annotator.corpus.forms import CommentMoveForm, MemberAddForm, MemberRoleForm, ProjectForm
+from annotator.corpus.models import Article, Comment, Membership, Project, Role
+from annotator.corpus.permissions import (
+    Action,
+    User,
+    can,
+    can_create_projects,
+    project_for,
+    visible_projects,
+)
+
+
+def _count_of(queryset: QuerySet, group_by: str) -> Coalesce:
+    """A correlated ``COUNT(*)`` subquery, 0 when there are no rows."""
+    counts = queryset.order_by().values(group_by).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
+
+
+def projects_for_list(user: User) -> QuerySet[Project]:
+    """The user's projects with their role and article and comment counts, in one query."""
+    role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    return (
+        visible_projects(user)
+        .annotate(
+            member_role=Subquery(role),
+            article_count=_count_of(Article.objects.filter(project=OuterRef("pk")), "project"),
+            comment_count=_count_of(
+                Comment.objects.filter(article__project=OuterRef("pk")), "article__project"
+            ),
+        )
+        .order_by("name")
+    )
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    """The projects the person belongs to, with their role in each."""
+    projects = list(projects_for_list(request.user))
+    for project in projects:
+        project.role_label = Role(project.member_role).label if project.member_role else ""
+    return render(
+        request,
+        "corpus/project_list.html",
+        {"projects": projects, "can_create": can_create_projects(request.user)},
+    )
+
+
+@login_required
+def project_create(request: HttpRequest) -> HttpResponse:
+    """Staff create a project and become its admin."""
+    if not can_create_projects(request.user):
+        raise PermissionDenied("Only staff accounts create projects.")
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            project = form.save()
+            Membership.objects.create(project=project, user=request.user, role=Role.ADMIN)
+        messages.success(request, f"Created {project.name}. You are its admin.")
+        return redirect(project)
+    return render(request, "corpus/project_form.html", {"form": form})
+
+
+@login_required
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A project's front page: its articles with comment counts, and the admin's links."""
+    project = project_for(request.user, slug, Action.VIEW)
+    articles = (
+        project.articles.only("id", "project_id", "title", "source", "published_at")
+        .annotate(comment_count=Count("comments"))
+        .order_by(F("published_at").desc(nulls_last=True), "-id")
+    )
+    return render(
+        request,
+        "corpus/project_detail.html",
+        {
+            "project": project,
+            "articles": articles,
+            "can_manage": can(request.user, Action.MANAGE, project),
+            "can_import": can(request.user, Action.IMPORT, project),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """Project admins add people by username or e-mail with a role, change and remove them.
+
+    One screen, three small forms told apart by ``action``; each POST redirects back here.
+    """
+    project = project_for(request.user, slug, Action.MANAGE)
+    add_form = MemberAddForm(project=project)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "add":
+            add_form = MemberAddForm(request.POST, project=project)
+            if add_form.is_valid():
+                user = add_form.cleaned_data["who"]
+                role = Role(add_form.cleaned_data["role"])
+                try:
+                    with transaction.atomic():
+                        Membership.objects.create(project=project, user=user, role=role)
+                except IntegrityError:  # added by another admin a moment ago
+                    messages.error(request, f"{user.get_username()} is already a member.")
+                else:
+                    messages.success(
+                        request, f"Added {user.get_username()} as {role.label.lower()}."
+                    )
+                return redirect("corpus:member_list", slug=project.slug)
+        elif action in {"role", "remove"}:
+            return _change_member(request, project, action)
+        else:
+            messages.error(request, "Nothing was changed: unknown action.")
+            return redirect("corpus:member_list", slug=project.slug)
+    memberships = project.memberships.select_related("user").order_by("user__username")
+    return render(
+        request,
+        "corpus/member_list.html",
+        {
+            "project": project,
+            "memberships": memberships,
+            "add_form": add_form,
+            "roles": Role.choices,
+        },
+    )
+
+
+def _change_member(request: HttpRequest, project: Project, action: str) -> HttpResponse:
+    """Change a member's role or remove them, never leaving the project without an admin."""
+    back = redirect("corpus:member_list", slug=project.slug)
+    role_form = MemberRoleForm(request.POST)
+    if action == "role" and not role_form.is_valid():
+        messages.error(request, "Choose one of the roles.")
+        return back
+    new_role = Role(role_form.cleaned_data["role"]) if action == "role" else None
+    with transaction.atomic():
+        # Lock the admins' rows so two admins demoting each other cannot both succeed.
+        admin_ids = list(
+            Membership.objects.select_for_update()
+            .filter(project=project, role=Role.ADMIN)
+            .values_list("pk", flat=True)
+        )
+        membership = get_object_or_404(
+            Membership.objects.select_related("user"),
+            pk=request.POST.get("membership") or 0,
+            project=project,
+        )
+        name = membership.user.get_username()
+        loses_admin = membership.role == Role.ADMIN and new_role != Role.ADMIN
+        if loses_admin and admin_ids == [membership.pk]:
+            verb = "remove" if action == "remove" else "change the role of"
+            messages.error(
+                request,
+                f"Cannot {verb} {name}: they are the project's last admin. "
+                "Make someone else an admin first.",
+            )
+            return back
+        if action == "remove":
+            membership.delete()
+            messages.success(request, f"Removed {name} from the project.")
+        elif membership.role != new_role:
+            membership.role = new_role
+            membership.save(update_fields=["role"])
+            messages.success(request, f"{name} is now {new_role.label.lower()}.")
+    # An admin who just removed or demoted themselves can no longer see this page.
+    request.user.__dict__.get("_project_roles", {}).pop(project.pk, None)
+    if not can(request.user, Action.VIEW, project):
+        return redirect("corpus:project_list")
+    if not can(request.user, Action.MANAGE, project):
+        return redirect(project)
+    return back
+
+
+@login_required
+def article_thread(request: HttpRequest, slug: str, article_id: int) -> HttpResponse:
+    """An article with its whole reply tree, in tree order, in a constant number of queries."""
+    project = project_for(request.user, slug, Action.VIEW)
+    article = get_object_or_404(Article, pk=article_id, project=project)
+    article.project = project  # already fetched: no second query
+    return render(request, "corpus/article_thread.html", _thread_context(request, article))
+
+
+def _thread_context(request: HttpRequest, article: Article, moving: Comment | None = None):
+    """The thread page's context: numbered comments (1.. in tree order) and their parents."""
+    comments = list(
+        Comment.objects.thread(article).only(
+            "id", "parent_id", "author", "text", "posted_at", "depth", "path"
+        )
+    )
+    number_of: dict[int, int] = {}
+    for number, comment in enumerate(comments, start=1):
+        comment.number = number
+        comment.parent_number = number_of.get(comment.parent_id)
+        comment.indent = min(comment.depth, 10)
+        number_of[comment.pk] = number
+    return {
+        "project": article.project,
+        "article": article,
+        "comments": comments,
+        "can_fix_tree": can(request.user, Action.IMPORT, article.project),
+        "moving": moving,
+    }
+
+
+def _thread_url(comment: Comment) -> str:
+    """The thread page scrolled to ``comment``."""
+    url = reverse("corpus:article_thread", args=[comment.article.project.slug, comment.article_id])
+    return f"{url}#comment-{comment.pk}"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def comment_reparent(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
+    """Attach a comment to another parent (or to the article).
+
+    GET shows the small "move" form: as a partial loaded on demand by htmx into the comment
+    (so a 2,000-comment page does not carry 2,000 forms), or as the thread page with the form
+    open when htmx is off. POST moves the comment and its replies and goes back to it.
+    """
+    project = project_for(request.user, slug, Action.IMPORT)
+    comment = get_object_or_404(
+        Comment.objects.select_related("article__project"), pk=comment_id, article__project=project
+    )
+    if request.method == "GET":
+        if request.htmx:
+            return render(
+                request,
+                "corpus/article_thread.html#move-form",
+                {"project": project, "comment": comment},
+            )
+        return render(
+            request,
+            "corpus/article_thread.html",
+            _thread_context(request, comment.article, moving=comment),
+        )
+    form = CommentMoveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter the number of the comment it answers (0 for the article).")
+        return HttpResponseRedirect(_thread_url(comment))
+    number = form.cleaned_data["parent_number"]
+    new_parent = None
+    if number:
+        new_parent = next(
+            iter(Comment.objects.thread(comment.article_id)[number - 1 : number]), None
+        )
+        if new_parent is None:
+            messages.error(request, f"There is no comment #{number} in this thread.")
+            return HttpResponseRedirect(_thread_url(comment))
+    if (new_parent.pk if new_parent else None) == comment.parent_id:
+        messages.info(request, "Nothing to do: it already answers that.")
+        return HttpResponseRedirect(_thread_url(comment))
+    try:
+        comment.move_under(new_parent)
+    except ValueError as error:
+        messages.error(request, f"Not moved: {error}")
+    else:
+        if new_parent is None:
+            messages.success(request, "Moved: the comment now answers the article.")
+        else:
+            messages.success(
+                request,
+                f"Moved: the comment now answers {new_parent.author or 'anonymous'} "
+                f"(“{new_parent.text[:60]}”).",
+            )
+    return HttpResponseRedirect(_thread_url(comment))

@@ -1,0 +1,100 @@
+"""Factories for the corpus models: build what a test needs, nothing more."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from annotator.corpus.models import Article, Comment, Membership, Project, Role, path_segment
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.django.Password(PASSWORD)
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    slug = factory.Sequence(lambda n: f"project-{n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    project = factory.SubFactory(ProjectFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.ANNOTATOR
+
+
+class ArticleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Article
+
+    project = factory.SubFactory(ProjectFactory)
+    source_id = factory.Sequence(lambda n: f"article-{n}")
+    title = factory.Sequence(lambda n: f"Article {n}")
+    body = "First paragraph.\n\nSecond paragraph."
+
+
+def make_comment(article: Article, parent: Comment | None = None, **fields) -> Comment:
+    """Save a comment as the last reply of ``parent`` (or of the article), path and all."""
+    siblings = Comment.objects.filter(article=article, parent=parent)
+    position = siblings.count() + 1
+    fields.setdefault("source_id", f"c-{Comment.objects.filter(article=article).count() + 1}")
+    fields.setdefault("text", f"Comment {fields['source_id']}")
+    return Comment.objects.create(
+        article=article,
+        parent=parent,
+        position=position,
+        depth=parent.depth + 1 if parent else 0,
+        path=(parent.path if parent else "") + path_segment(position),
+        **fields,
+    )
+
+
+def make_thread(article: Article, size: int, fanout: int = 3) -> list[Comment]:
+    """A thread of ``size`` comments, written in bulk: comment i answers comment (i-1)//fanout.
+
+    Comment 0 and every ``fanout``-th comment start a new top-level branch, so the thread is
+    both wide and deep, like real ones.
+    """
+    comments: list[Comment] = []
+    child_counts: dict[int | None, int] = {}
+    for i in range(size):
+        parent_index = None if i % (fanout * 4) == 0 else (i - 1) // fanout
+        parent = comments[parent_index] if parent_index is not None else None
+        key = parent_index
+        child_counts[key] = child_counts.get(key, 0) + 1
+        position = child_counts[key]
+        comments.append(
+            Comment(
+                article=article,
+                parent=parent,
+                source_id=f"c-{i}",
+                author=f"author {i % 17}",
+                text=f"Comment number {i}",
+                position=position,
+                depth=parent.depth + 1 if parent else 0,
+                path=(parent.path if parent else "") + path_segment(position),
+            )
+        )
+        # Parent ids are needed by the children: save level by level via bulk_create below.
+    by_depth: dict[int, list[Comment]] = {}
+    for comment in comments:
+        by_depth.setdefault(comment.depth, []).append(comment)
+    for depth in sorted(by_depth):
+        for comment in by_depth[depth]:
+            comment.parent_id = comment.parent.pk if comment.parent else None
+        Comment.objects.bulk_create(by_depth[depth], batch_size=500)
+    return comments
