@@ -1,0 +1,331 @@
+"""HTML views for importing threads: upload, preview of a scraped thread, progress, log.
+
+All state lives on the ``ImportJob`` row, so an admin can leave any of these pages and come
+back to the same place. Small files are imported during the upload request; large ones go
+to the background worker and the detail page polls the job with htmx until it finishes.
+Scraped plain text is never imported blind: it stops at a preview where the admin fixes the
+article's end and the reply links the importer is unsure of, then confirms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from annotator.corpus.import_forms import (
+    ARTICLE,
+    ImportUploadForm,
+    corrections_from,
+    parse_line,
+)
+from annotator.corpus.importers import detect_format
+from annotator.corpus.importers.records import ImportFileError
+from annotator.corpus.models import ImportJob, Project
+from annotator.corpus.permissions import Action, project_for
+
+if TYPE_CHECKING:
+    from annotator.corpus.importers.text import ReconstructedComment, ThreadReconstruction
+
+HEAD_BYTES = 8 * 1024  # what format detection looks at
+LOG_LENGTH = 50  # import log rows shown on the upload page
+MOVABLE_COMMENTS = 3  # the first comments offered as "this is still article text"
+OTHER_PARENTS = 10  # nearby comments offered as parents beyond the ranked candidates
+MAX_INDENT = 10  # deeper replies are drawn at this indent (app.css has indent-0..10)
+UNSURE = frozenset({"medium", "low"})
+CONFIDENCE_LABELS = {
+    "explicit": "named reply",
+    "high": "high confidence",
+    "medium": "medium confidence",
+    "low": "low confidence",
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The upload form and the project's import log; a valid upload starts an import."""
+    project = project_for(request.user, slug, Action.IMPORT)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        job = _create_job(request, project, form)
+        if job.format == ImportJob.Format.TEXT:
+            _check_readable(job)
+        else:
+            _start(job)
+        return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    jobs = project.import_jobs.select_related("created_by").defer("options", "error")
+    return render(
+        request,
+        "corpus/import_list.html",
+        {"project": project, "form": form, "jobs": jobs[:LOG_LENGTH], "log_length": LOG_LENGTH},
+    )
+
+
+@login_required
+@require_GET
+def import_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """One import: preview (scraped text), live progress, final counts or the error.
+
+    htmx requests get only the part that changes: the preview when the admin moves the
+    article's end or a parent, the progress block while the page polls.
+    """
+    project = project_for(request.user, slug, Action.IMPORT)
+    job = get_object_or_404(
+        ImportJob.objects.select_related("created_by"), pk=job_id, project=project
+    )
+    context = {"project": project, "job": job}
+    if job.status == ImportJob.Status.PREVIEW:
+        partial = "preview"
+        try:
+            context.update(preview_context(job, request.GET))
+        except ImportFileError as error:
+            context["preview_error"] = str(error)
+    else:
+        partial = "progress"
+    if request.htmx:
+        return render(request, f"corpus/import_detail.html#{partial}", context)
+    return render(request, "corpus/import_detail.html", context)
+
+
+@login_required
+@require_POST
+def import_confirm(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Apply the admin's corrections to a previewed thread and start the import."""
+    project = project_for(request.user, slug, Action.IMPORT)
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
+    back = redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    if job.status != ImportJob.Status.PREVIEW:
+        messages.error(request, "This import is no longer awaiting review: nothing was changed.")
+        return back
+    try:
+        text = read_text(job)
+        article_end = _article_end(request.POST.get("article_end"), text, job)
+        reconstruction = reconstruct(text, job, article_end)
+    except ImportFileError as error:
+        messages.error(request, str(error))
+        return back
+    corrections = corrections_from(request.POST, reconstruction)
+    if corrections.errors:
+        for problem in corrections.errors:
+            messages.error(request, problem)
+        return back
+    with transaction.atomic():
+        # Only the first of two confirmations (double click, two tabs) starts an import.
+        confirmed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEW).update(
+            status=ImportJob.Status.QUEUED, options=corrections.as_options()
+        )
+    if not confirmed:
+        messages.error(request, "This import was confirmed already.")
+        return back
+    job.refresh_from_db()
+    _start(job)
+    return back
+
+
+# --- Starting imports -------------------------------------------------------------------------
+
+
+def _create_job(request: HttpRequest, project: Project, form: ImportUploadForm) -> ImportJob:
+    """Store the upload as a job, with its format chosen by the admin or detected."""
+    upload = form.cleaned_data["file"]
+    fmt = form.cleaned_data["format"]
+    if fmt == ImportJob.Format.AUTO:
+        head = upload.read(HEAD_BYTES)
+        upload.seek(0)
+        fmt = detect_format(head, upload.name)
+    is_text = fmt == ImportJob.Format.TEXT
+    return ImportJob.objects.create(
+        project=project,
+        created_by=request.user,
+        format=fmt,
+        file=upload,
+        original_name=upload.name[:255],
+        total_bytes=upload.size,
+        status=ImportJob.Status.PREVIEW if is_text else ImportJob.Status.QUEUED,
+    )
+
+
+def _start(job: ImportJob) -> None:
+    """Import a small file now, in this request; queue a large one for the worker."""
+    from annotator.corpus.importers.loader import run_import_job
+    from annotator.corpus.tasks import enqueue_import
+
+    if job.total_bytes < settings.IMPORT_BACKGROUND_BYTES:
+        run_import_job(job)
+    else:
+        enqueue_import(job)
+
+
+def _check_readable(job: ImportJob) -> None:
+    """Refuse a scraped-text upload at once if it cannot even be previewed."""
+    try:
+        reconstruct(read_text(job), job)
+    except ImportFileError as error:
+        job.status = ImportJob.Status.FAILED
+        job.error = str(error)
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+
+
+# --- The preview of a scraped thread ----------------------------------------------------------
+
+
+def read_text(job: ImportJob) -> str:
+    """The uploaded file as text, or ``ImportFileError`` naming the first undecodable line."""
+    with job.file.open("rb") as stream:
+        data = stream.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ImportFileError(job.original_name, line, "not valid UTF-8 text") from None
+
+
+def reconstruct(text: str, job: ImportJob, article_end: int | None = None) -> ThreadReconstruction:
+    """The importer's reading of the thread, with the article ending at ``article_end``."""
+    from annotator.corpus.importers.text import reconstruct_thread
+
+    return reconstruct_thread(text, job.original_name, article_end=article_end)
+
+
+def _article_end(raw: str | None, text: str, job: ImportJob) -> int | None:
+    """The article end the admin chose: None for the importer's guess, or a line of the file."""
+    if raw is None or raw == "":
+        return None
+    line = parse_line(raw)
+    if line is None or line > text.count("\n") + 1:
+        raise ImportFileError(
+            job.original_name, None, f"the article cannot end at line {raw!r}: no such line"
+        )
+    return line
+
+
+@dataclass
+class PreviewComment:
+    """One comment of the preview with what the template shows about its link."""
+
+    comment: ReconstructedComment
+    parent: int | None  # the parent chosen now (the importer's guess or the admin's choice)
+    depth: int
+    changed: bool
+    options: list[tuple[str, str]]  # ranked candidates: (value, label)
+    others: list[tuple[str, str]]  # nearby comments above that were not ranked
+    can_end_article: bool
+
+    @property
+    def line(self) -> int:
+        """The comment's first line: its identifier in the preview and in the options."""
+        return self.comment.line
+
+    @property
+    def indent(self) -> int:
+        """How far the comment is drawn to the right (app.css has indent-0..10)."""
+        return min(self.depth, MAX_INDENT)
+
+    @property
+    def unsure(self) -> bool:
+        """An importer's guess the admin should look at (and has not changed yet)."""
+        return self.comment.confidence in UNSURE and not self.changed
+
+    @property
+    def confidence_label(self) -> str:
+        """The confidence in words, for a badge that does not rely on colour."""
+        return CONFIDENCE_LABELS.get(self.comment.confidence, self.comment.confidence)
+
+    @property
+    def selected(self) -> str:
+        """The option value of the chosen parent."""
+        return ARTICLE if self.parent is None else str(self.parent)
+
+
+def _end_of(block) -> int:
+    """The last line of an article paragraph (blocks carry their first line and text)."""
+    end = getattr(block, "end_line", None)
+    if end is not None:
+        return end
+    return block.line + block.text.strip("\n").count("\n")
+
+
+def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
+    """Everything the preview shows, for the article end and parents chosen in ``query``.
+
+    ``query`` holds ``article_end`` and ``parent-<line>`` values when the admin has changed
+    them (the preview re-renders through htmx with the whole form); invalid ones fall back
+    to the importer's guess, since nothing is saved until the admin confirms.
+    """
+    text = read_text(job)
+    try:
+        article_end = _article_end(query.get("article_end"), text, job)
+    except ImportFileError:
+        article_end = None
+    reconstruction = reconstruct(text, job, article_end)
+    chosen = corrections_from(query, reconstruction).parents
+
+    paragraphs = []
+    blocks = list(reconstruction.article_paragraphs)
+    for index, block in enumerate(blocks):
+        is_last = index == len(blocks) - 1
+        end = reconstruction.article_end if is_last else _end_of(block)
+        paragraphs.append({"text": block.text, "line": block.line, "end": end})
+
+    labels: dict[int, str] = {}
+    depth: dict[int, int] = {}
+    rows: list[PreviewComment] = []
+    for index, comment in enumerate(reconstruction.comments):
+        parent = chosen.get(str(comment.line), comment.parent_line)
+        depth[comment.line] = 0 if parent is None else depth.get(parent, -1) + 1
+        options: list[tuple[str, str]] = []
+        seen: set[str] = set()
+
+        def offer(line: int | None, into: list[tuple[str, str]], seen: set[str] = seen) -> None:
+            value = ARTICLE if line is None else str(line)
+            if value not in seen and (line is None or line in labels):
+                seen.add(value)
+                into.append((value, "The article" if line is None else labels[line]))
+
+        for candidate in comment.candidates:
+            offer(candidate.parent_line, options)
+        offer(parent, options)
+        offer(None, options)
+        others: list[tuple[str, str]] = []
+        earlier = [c.line for c in reconstruction.comments[:index]]
+        for line in reversed(earlier[-OTHER_PARENTS:]):
+            offer(line, others)
+        rows.append(
+            PreviewComment(
+                comment=comment,
+                parent=parent,
+                depth=depth[comment.line],
+                changed=parent != comment.parent_line,
+                options=options,
+                others=others,
+                can_end_article=index < MOVABLE_COMMENTS,
+            )
+        )
+        labels[comment.line] = _label(comment)
+
+    unsure = [row for row in rows if row.unsure]
+    return {
+        "reconstruction": reconstruction,
+        "paragraphs": paragraphs,
+        "rows": rows,
+        "unsure": unsure,
+        "article_end": reconstruction.article_end,
+    }
+
+
+def _label(comment: ReconstructedComment) -> str:
+    """How a comment is named in a parent select: line, author and first words."""
+    words = comment.text.split()
+    start = " ".join(words[:8]) + ("…" if len(words) > 8 else "")
+    return f"line {comment.line} · {comment.author or 'anonymous'} · “{start}”"

@@ -1,0 +1,34 @@
+"""Background tasks of the corpus app: imports too large to run inside a web request.
+
+Tasks take ids, not objects (they are serialised for the worker), and are enqueued once the
+transaction that created the job commits, so the worker never looks for a row it cannot see
+yet. django-tasks is the backport of Django 6's ``django.tasks``; on Django 6 only the import
+below changes.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_tasks import task  # Django 6: from django.tasks import task
+
+from annotator.corpus.models import ImportJob
+
+
+@task()
+def import_job_task(job_id: int) -> None:
+    """Run the import job ``job_id`` (its row records the outcome, success or refusal)."""
+    from annotator.corpus.importers.loader import run_import_job
+
+    job = ImportJob.objects.select_related("project").get(pk=job_id)
+    if job.is_finished or job.status == ImportJob.Status.PREVIEW:
+        return  # already run (a task delivered twice) or still waiting for the admin
+    run_import_job(job)
+
+
+def enqueue_import(job: ImportJob) -> None:
+    """Queue ``job`` for the background worker once the current transaction commits."""
+    if job.status != ImportJob.Status.QUEUED:
+        job.status = ImportJob.Status.QUEUED
+        job.save(update_fields=["status"])
+    job_id = job.pk
+    transaction.on_commit(lambda: import_job_task.enqueue(job_id))

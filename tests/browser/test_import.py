@@ -1,0 +1,184 @@
+"""In a real browser: an admin imports a scraped thread after fixing it, then a broken file."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from playwright.sync_api import expect
+
+from annotator.corpus.models import Article, Comment, ImportJob, Role
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+SEED = Path(__file__).resolve().parents[2] / "fixtures" / "seed_thread.txt"
+
+
+@pytest.fixture
+def admin_and_project(settings, tmp_path):
+    """A project admin (not staff) and their empty project; uploads go to a temp dir."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = ProjectFactory(name="Aleppo ceasefire", slug="aleppo")
+    admin = UserFactory(username="ada")
+    MembershipFactory(project=project, user=admin, role=Role.ADMIN)
+    return admin, project
+
+
+@pytest.fixture
+def console_errors(page):
+    """Anything the Content-Security-Policy blocks (inline script or style) shows up here."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return errors
+
+
+def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
+    page, login, screenshot, admin_and_project, console_errors, tmp_path
+):
+    from annotator.corpus.importers.text import reconstruct_thread
+
+    admin, project = admin_and_project
+    reading = reconstruct_thread(SEED.read_text("utf-8"), SEED.name)
+    # The comment the admin corrects: one whose second candidate is another comment.
+    target = next(
+        c
+        for c in reading.comments
+        if len(c.candidates) > 1 and c.candidates[1].parent_line is not None
+    )
+    new_parent = target.candidates[1].parent_line
+
+    login(admin)
+    page.goto(f"/p/{project.slug}/")
+    page.get_by_role("link", name="Imports").click()
+    page.get_by_label("File to import").set_input_files(SEED)
+    page.get_by_role("button", name="Upload").click()
+
+    # The preview: the article with its end marked, the comments with how sure each link is.
+    expect(page.get_by_role("heading", name="Check the reconstructed thread")).to_be_visible()
+    expect(page.locator("#preview-title")).to_have_text(reading.title)
+    expect(page.locator("input[name=article_end]:checked")).to_have_value(str(reading.article_end))
+    expect(page.locator(".preview-thread > li.comment")).to_have_count(len(reading.comments))
+    expect(page.locator(".badge.confidence").first).to_be_visible()
+    screenshot("preview")
+    page.set_viewport_size({"width": 768, "height": 1024})
+    screenshot("preview-768")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # The first comment is article text after all; then the admin changes their mind.
+    paragraphs = page.locator(".preview-paragraph")
+    expect(paragraphs).to_have_count(len(reading.article_paragraphs))
+    page.get_by_label("This is still article text").first.check()
+    expect(paragraphs).to_have_count(len(reading.article_paragraphs) + 1)
+    expect(page.locator(".preview-thread > li.comment")).to_have_count(len(reading.comments) - 1)
+    paragraphs.nth(len(reading.article_paragraphs) - 1).get_by_label(
+        "The article ends here"
+    ).check()
+    expect(paragraphs).to_have_count(len(reading.article_paragraphs))
+
+    # One choice fixes a wrong parent: the next candidate in the comment's menu.
+    box = page.locator(f"#preview-comment-{target.line}")
+    box.get_by_label("Answers").select_option(str(new_parent))
+    expect(box.locator(".changed-badge")).to_have_text("changed by you")
+    expect(box.get_by_label("Answers")).to_have_value(str(new_parent))
+    screenshot("preview-corrected")
+
+    page.get_by_role("button", name="Confirm and import").first.click()
+    expect(page.get_by_role("heading", name="Imported")).to_be_visible()
+    counts = page.locator(".import-counts")
+    expect(counts).to_contain_text("Articles added")
+    expect(counts.locator("dd").nth(1)).to_have_text(str(len(reading.comments)))
+    screenshot("imported")
+    by_line = {c.line: c for c in reading.comments}
+    saved = Comment.objects.get(text__startswith=target.text.strip()[:40])
+    assert saved.parent.text.startswith(by_line[new_parent].text.strip()[:40])
+
+    # A broken JSON Lines file is refused with its line, and nothing is written.
+    before = (Article.objects.count(), Comment.objects.count())
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(
+        json.dumps({"type": "article", "id": "b-1", "title": "Broken"}) + "\n{not json\n"
+    )
+    page.get_by_role("link", name="Import another file").click()
+    page.get_by_label("File to import").set_input_files(broken)
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("heading", name="Refused")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("broken.jsonl, line 2")
+    expect(page.get_by_text("Nothing was imported")).to_be_visible()
+    screenshot("refused")
+    assert (Article.objects.count(), Comment.objects.count()) == before
+
+    # The log lists both imports.
+    page.get_by_role("link", name="Upload a corrected file").click()
+    log = page.locator(".import-log")
+    expect(log.get_by_role("link", name=SEED.name)).to_be_visible()
+    expect(log.get_by_role("link", name="broken.jsonl")).to_be_visible()
+    assert console_errors == []
+
+
+def test_a_large_upload_goes_to_the_background_and_shows_its_counts(
+    page, login, admin_and_project, settings, console_errors, tmp_path
+):
+    admin, project = admin_and_project
+    settings.IMPORT_BACKGROUND_BYTES = 10  # every file is "large"
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"type": "article", "id": "a-1", "title": "Ceasefire holds"},
+                {"type": "comment", "id": "c-1", "article_id": "a-1", "text": "Good."},
+                {"type": "comment", "id": "c-2", "article_id": "a-1", "text": "Bad."},
+            ]
+        )
+    )
+
+    login(admin)
+    page.goto(f"/p/{project.slug}/imports/")
+    page.get_by_label("File to import").set_input_files(dump)
+    page.get_by_role("button", name="Upload").click()
+
+    # The test settings run tasks at once, so the page finds the import already finished.
+    expect(page.get_by_role("heading", name="Imported")).to_be_visible()
+    expect(page.locator(".import-counts dd").nth(1)).to_have_text("2")
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert console_errors == []
+
+
+def test_the_progress_bar_follows_the_worker_and_stops_polling_when_done(
+    page, login, screenshot, admin_and_project, console_errors
+):
+    admin, project = admin_and_project
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=admin,
+        format="jsonl",
+        status=ImportJob.Status.QUEUED,
+        file=SimpleUploadedFile("big.jsonl", b"{}\n" * 100),
+        original_name="big.jsonl",
+        total_bytes=300,
+    )
+
+    login(admin)
+    page.goto(f"/p/{project.slug}/imports/{job.pk}/")
+    bar = page.locator("progress#import-bar")
+    expect(bar).to_have_attribute("value", "0")
+
+    # What the worker writes as it reads the file shows up without reloading the page.
+    ImportJob.objects.filter(pk=job.pk).update(status="running", processed_bytes=150)
+    expect(page.get_by_role("status")).to_contain_text("50%")
+    expect(bar).to_have_attribute("value", "50")
+    screenshot("running")
+
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="succeeded", processed_bytes=300, articles_added=1, comments_added=99
+    )
+    expect(page.get_by_role("heading", name="Imported")).to_be_visible()
+    expect(page.locator(".import-counts dd").nth(1)).to_have_text("99")
+    expect(page.locator("#import-progress")).not_to_have_attribute("hx-trigger", re.compile("."))
+
+    # Polling has stopped: later changes to the row no longer reach the page.
+    ImportJob.objects.filter(pk=job.pk).update(comments_added=5)
+    page.wait_for_timeout(2500)
+    expect(page.locator(".import-counts dd").nth(1)).to_have_text("99")
+    assert console_errors == []

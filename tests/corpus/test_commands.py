@@ -1,0 +1,153 @@
+"""The command line: import_threads (formats.md contract) and load_demo (the quick start)."""
+
+import io
+import stat
+from pathlib import Path
+
+import orjson
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, ManagementUtility, call_command
+
+from annotator.corpus.models import Article, Comment, Membership, Project, Role
+from tests.factories import ProjectFactory
+
+SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "samples" / "thread.jsonl"
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def write_jsonl(path: Path, *records: dict) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    return path
+
+
+def test_import_threads_creates_the_project_and_says_what_it_added(db):
+    out, err = run("import_threads", str(SAMPLE), "--project", "new-project")
+
+    project = Project.objects.get(slug="new-project")
+    assert project.name == "new-project"
+    assert Comment.objects.filter(article__project=project).count() == 8
+    assert "Created project new-project." in out
+    assert f"{SAMPLE}: 2 articles added (0 already there), 8 comments added" in out
+    assert err == ""
+
+
+def test_import_threads_twice_adds_nothing_the_second_time(project):
+    run("import_threads", str(SAMPLE), "--project", project.slug)
+
+    out, _ = run("import_threads", str(SAMPLE), "--project", project.slug)
+
+    assert "0 articles added (2 already there), 0 comments added (8 already there)" in out
+    assert Comment.objects.count() == 8
+
+
+def test_a_refused_file_names_file_and_line_and_nothing_is_written(db, tmp_path):
+    good = write_jsonl(tmp_path / "good.jsonl", {"type": "article", "id": "a", "title": "T"})
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl",
+        {"type": "comment", "id": "c1", "article_id": "a", "text": "hi"},
+        {"type": "comment", "id": "c1", "article_id": "a", "text": "again"},
+    )
+
+    with pytest.raises(CommandError) as refused:
+        run("import_threads", str(good), str(bad), "--project", "fresh")
+
+    assert str(refused.value).startswith(
+        'bad.jsonl, line 2: duplicate comment id "c1" in article "a" (also on line 1)'
+    )
+    assert "\n" not in str(refused.value)
+    assert not Project.objects.filter(slug="fresh").exists()
+    assert (Article.objects.count(), Comment.objects.count()) == (0, 0)
+
+
+def test_a_refused_file_exits_non_zero_from_the_shell(db, tmp_path, capsys):
+    bad = write_jsonl(tmp_path / "bad.jsonl", {"type": "comment", "id": "c1"})
+
+    with pytest.raises(SystemExit) as exit_info:
+        ManagementUtility(["manage.py", "import_threads", str(bad), "--project", "p"]).execute()
+
+    assert exit_info.value.code != 0
+    assert "bad.jsonl, line 1: comment without" in capsys.readouterr().err
+
+
+def test_a_missing_path_is_refused(db):
+    with pytest.raises(CommandError, match=r"no-such\.jsonl: no such file"):
+        run("import_threads", "no-such.jsonl", "--project", "p")
+
+
+def test_the_format_can_be_forced(project, tmp_path):
+    path = write_jsonl(tmp_path / "thread.data", {"type": "article", "id": "a", "title": "T"})
+
+    out, _ = run("import_threads", str(path), "--project", project.slug, "--format", "jsonl")
+
+    assert "1 articles added" in out
+
+
+def test_the_progress_bar_goes_to_stderr_when_asked(project):
+    out, err = run("import_threads", str(SAMPLE), "--project", project.slug, "--progress")
+
+    assert "100%" in err
+    assert "thread.jsonl [" in err
+    assert "%" not in out
+
+
+# --- load_demo ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seed_importer():
+    """The demo imports the seed through the scraped-text parser."""
+    pytest.importorskip("annotator.corpus.importers.text")
+
+
+def test_load_demo_creates_admin_project_and_seed(db, tmp_path, seed_importer):
+    password_file = tmp_path / "secret" / "password.txt"
+
+    out, _ = run("load_demo", "--password-file", str(password_file))
+
+    password = password_file.read_text().strip()
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+    project = Project.objects.get(slug="demo")
+    assert project.name == "Demo: Aleppo ceasefire"
+    assert Membership.objects.get(project=project, user=admin).role == Role.ADMIN
+    assert Comment.objects.filter(article__project=project).count() > 40
+    assert "http://127.0.0.1:8000/" in out
+    assert "Username: admin" in out
+    assert f"Password: {password}" in out
+
+
+def test_load_demo_twice_changes_nothing_and_prints_the_same_login(db, tmp_path, seed_importer):
+    password_file = tmp_path / "password.txt"
+    first, _ = run("load_demo", "--password-file", str(password_file))
+    counts = (Project.objects.count(), Article.objects.count(), Comment.objects.count())
+
+    second, _ = run("load_demo", "--password-file", str(password_file))
+
+    assert (Project.objects.count(), Article.objects.count(), Comment.objects.count()) == counts
+    assert first.splitlines()[-1] == second.splitlines()[-1]
+    assert get_user_model().objects.filter(username="admin").count() == 1
+
+
+def test_load_demo_reuses_an_existing_password_file(db, tmp_path, seed_importer):
+    password_file = tmp_path / "password.txt"
+    password_file.write_text("kept-password\n")
+
+    out, _ = run("load_demo", "--password-file", str(password_file))
+
+    assert get_user_model().objects.get(username="admin").check_password("kept-password")
+    assert "Password: kept-password" in out
+
+
+def test_load_demo_keeps_a_project_that_already_exists(db, tmp_path, seed_importer):
+    ProjectFactory(slug="demo", name="Renamed by the admin")
+
+    run("load_demo", "--password-file", str(tmp_path / "p.txt"))
+
+    assert Project.objects.get(slug="demo").name == "Renamed by the admin"

@@ -1,0 +1,546 @@
+"""The import pages: upload, the preview of a scraped thread, confirmation, progress, the log."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from annotator.corpus.models import Article, Comment, ImportJob
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+SEED = FIXTURES / "seed_thread.txt"
+SAMPLES = FIXTURES / "samples"
+
+JSONL = "\n".join(
+    json.dumps(record)
+    for record in [
+        {"type": "article", "id": "a-1", "title": "Ceasefire holds", "body": "It held."},
+        {
+            "type": "comment",
+            "id": "c-1",
+            "article_id": "a-1",
+            "text": "Good news.",
+            "author": "Rami",
+        },
+        {"type": "comment", "id": "c-2", "article_id": "a-1", "parent_id": "c-1", "text": "Maybe."},
+        {"type": "comment", "id": "c-3", "article_id": "a-1", "text": "It won't last."},
+    ]
+).encode()
+
+CSV = (
+    b"article_id,article_title,comment_id,parent_id,author,text,posted_at\n"
+    b"a-2,Aid convoys arrive,c-1,,Lina,Finally.,\n"
+    b"a-2,Aid convoys arrive,c-2,c-1,,About time.,\n"
+)
+
+SMALL_THREAD = (
+    b"Aid convoys reach the city\n\n"
+    b"Aid convoys reach the city\n\n"
+    b"The first aid convoys reached the eastern districts on Monday.\n\n"
+    b"Officials said more would follow during the week.\n\n\n"
+    b"Good news at last, if it lasts.\n\n\n"
+    b"Who is paying for the convoys?\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Uploads go to a temporary directory, never to the developer's media folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.IMPORT_BACKGROUND_BYTES = 1024 * 1024
+
+
+@pytest.fixture
+def admin_client(client, project_admin):
+    """A client logged in as the project's admin."""
+    client.force_login(project_admin)
+    return client
+
+
+def list_url(project) -> str:
+    """The upload page and log of ``project``."""
+    return reverse("corpus:import_list", args=[project.slug])
+
+
+def detail_url(job) -> str:
+    """The page of one import."""
+    return reverse("corpus:import_detail", args=[job.project.slug, job.pk])
+
+
+def confirm_url(job) -> str:
+    """Where the preview's form posts."""
+    return reverse("corpus:import_confirm", args=[job.project.slug, job.pk])
+
+
+def upload(client, project, name: str, content: bytes, fmt: str = "auto", follow: bool = True):
+    """Post a file to the upload form as a browser would."""
+    return client.post(
+        list_url(project),
+        {"file": SimpleUploadedFile(name, content), "format": fmt},
+        follow=follow,
+    )
+
+
+def seed_reconstruction(article_end=None):
+    """The importer's reading of the seed, as the preview shows it."""
+    from annotator.corpus.importers.text import reconstruct_thread
+
+    return reconstruct_thread(SEED.read_text("utf-8"), SEED.name, article_end=article_end)
+
+
+def upload_seed(client, project) -> ImportJob:
+    """Upload the seed thread and check that it lands on its preview."""
+    response = upload(client, project, SEED.name, SEED.read_bytes(), follow=False)
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    assert response["Location"] == detail_url(job)
+    return job
+
+
+# --- Upload of files with ids -----------------------------------------------------------------
+
+
+def test_it_shows_the_upload_form_and_an_empty_log(admin_client, project):
+    response = admin_client.get(list_url(project))
+    html = response.content.decode()
+    assert 'enctype="multipart/form-data"' in html
+    assert '<input type="file" name="file"' in html
+    assert '<option value="auto" selected>' in html
+    assert "Nothing imported yet." in html
+
+
+def test_it_imports_a_small_jsonl_file_during_the_upload(admin_client, project, project_admin):
+    response = upload(admin_client, project, "thread.jsonl", JSONL)
+
+    job = ImportJob.objects.get()
+    assert response.redirect_chain == [(detail_url(job), 302)]
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert (job.format, job.original_name, job.total_bytes) == ("jsonl", "thread.jsonl", len(JSONL))
+    assert job.created_by == project_admin
+    article = Article.objects.get(project=project)
+    assert Comment.objects.filter(article=article).count() == 3
+    assert Comment.objects.get(source_id="c-2").parent.source_id == "c-1"
+    html = response.content.decode()
+    assert "Imported" in html
+    assert "<dt>Comments added</dt><dd>3</dd>" in html
+    assert "<dt>Articles added</dt><dd>1</dd>" in html
+    assert 'hx-trigger="every 1s"' not in html
+
+
+def test_it_imports_a_csv_file_detected_from_its_header(admin_client, project):
+    upload(admin_client, project, "dump.csv", CSV)
+
+    job = ImportJob.objects.get()
+    assert (job.format, job.status) == ("csv", ImportJob.Status.SUCCEEDED)
+    assert Comment.objects.filter(article__project=project).count() == 2
+
+
+@pytest.mark.parametrize(("sample", "fmt"), [("thread.jsonl", "jsonl"), ("thread.csv", "csv")])
+def test_it_imports_the_sample_files(admin_client, project, sample, fmt):
+    content = (SAMPLES / sample).read_bytes()
+
+    response = upload(admin_client, project, sample, content)
+
+    job = ImportJob.objects.get()
+    assert (job.format, job.status, job.error) == (fmt, ImportJob.Status.SUCCEEDED, "")
+    assert job.comments_added == Comment.objects.filter(article__project=project).count() > 0
+    assert f"<dt>Comments added</dt><dd>{job.comments_added}</dd>" in response.content.decode()
+
+
+def test_the_chosen_format_wins_over_detection(admin_client, project):
+    upload(admin_client, project, "thread.txt", JSONL, fmt="jsonl")
+
+    job = ImportJob.objects.get()
+    assert (job.format, job.status) == ("jsonl", ImportJob.Status.SUCCEEDED)
+
+
+def test_importing_the_same_file_twice_reports_the_comments_as_unchanged(admin_client, project):
+    upload(admin_client, project, "thread.jsonl", JSONL)
+    response = upload(admin_client, project, "thread.jsonl", JSONL)
+
+    latest = ImportJob.objects.order_by("-pk").first()
+    assert (latest.comments_added, latest.comments_unchanged) == (0, 3)
+    assert "<dt>Comments already there (unchanged)</dt><dd>3</dd>" in response.content.decode()
+    assert Comment.objects.count() == 3
+
+
+def test_a_broken_file_is_refused_with_its_line_and_writes_nothing(admin_client, project):
+    broken = JSONL.replace(b'"text": "Maybe."', b'"text": "Maybe.', 1)
+
+    response = upload(admin_client, project, "broken.jsonl", broken)
+
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.FAILED
+    assert "line 3" in job.error
+    html = response.content.decode()
+    assert "Refused" in html
+    assert "line 3" in html
+    assert "Nothing was imported" in html
+    assert Article.objects.count() == 0
+    assert Comment.objects.count() == 0
+
+
+def test_it_refuses_an_empty_file_and_stores_no_job(admin_client, project):
+    response = upload(admin_client, project, "empty.jsonl", b"")
+
+    assert response.status_code == 200
+    assert "empty.jsonl is empty" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_it_refuses_a_file_over_the_upload_limit(admin_client, project, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 100
+
+    response = upload(admin_client, project, "big.jsonl", JSONL)
+
+    html = response.content.decode()
+    assert "big.jsonl is" in html
+    assert "the largest file accepted here is 100\xa0bytes" in html
+    assert not ImportJob.objects.exists()
+
+
+def test_the_log_lists_imports_with_who_status_and_counts(admin_client, project):
+    upload(admin_client, project, "thread.jsonl", JSONL)
+    upload(admin_client, project, "broken.jsonl", b"{not json\n")
+
+    html = admin_client.get(list_url(project)).content.decode()
+    for job in ImportJob.objects.all():
+        assert f'href="{detail_url(job)}">{job.original_name}</a>' in html
+    assert '<span class="badge status-succeeded">Done</span>' in html
+    assert '<span class="badge status-failed">Refused</span>' in html
+    assert "ada_admin" in html
+
+
+def test_the_log_reads_in_a_constant_number_of_queries(admin_client, project):
+    upload(admin_client, project, "thread.jsonl", JSONL)
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(list_url(project))
+    for n in range(5):
+        upload(admin_client, project, f"thread-{n}.jsonl", JSONL)
+    with CaptureQueriesContext(connection) as six:
+        admin_client.get(list_url(project))
+    assert len(six) == len(one)
+
+
+# --- Large files: background import and progress -----------------------------------------------
+
+
+@pytest.fixture
+def queued_job(admin_client, project, settings, monkeypatch):
+    """A large upload left in the queue (the worker is not running)."""
+    settings.IMPORT_BACKGROUND_BYTES = 10
+    enqueued = []
+    monkeypatch.setattr("annotator.corpus.tasks.enqueue_import", enqueued.append)
+    upload(admin_client, project, "large.jsonl", JSONL, follow=False)
+    job = ImportJob.objects.get()
+    assert enqueued == [job]
+    return job
+
+
+def test_a_large_file_goes_to_the_worker_and_the_page_polls_its_progress(admin_client, queued_job):
+    html = admin_client.get(detail_url(queued_job)).content.decode()
+
+    assert queued_job.status == ImportJob.Status.QUEUED
+    assert f'hx-get="{detail_url(queued_job)}" hx-trigger="every 1s"' in html
+    assert '<progress id="import-bar" max="100" value="0">0%</progress>' in html
+    assert 'role="status" aria-live="polite"' in html
+    assert Comment.objects.count() == 0
+
+
+def test_the_progress_request_returns_only_the_progress_block(admin_client, queued_job):
+    ImportJob.objects.filter(pk=queued_job.pk).update(
+        status=ImportJob.Status.RUNNING, processed_bytes=queued_job.total_bytes // 2
+    )
+
+    response = admin_client.get(detail_url(queued_job), headers={"HX-Request": "true"})
+
+    html = response.content.decode()
+    assert "<html" not in html
+    assert html.strip().startswith('<section id="import-progress"')
+    assert 'hx-trigger="every 1s"' in html
+    assert "<strong>50%</strong>" in html
+
+
+def test_polling_stops_when_the_job_has_finished(admin_client, queued_job):
+    ImportJob.objects.filter(pk=queued_job.pk).update(
+        status=ImportJob.Status.SUCCEEDED, articles_added=1, comments_added=3
+    )
+
+    html = admin_client.get(detail_url(queued_job), headers={"HX-Request": "true"}).content.decode()
+
+    assert "hx-trigger" not in html
+    assert "<dt>Comments added</dt><dd>3</dd>" in html
+
+
+def test_a_large_file_is_imported_by_the_task(
+    admin_client, project, settings, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_BACKGROUND_BYTES = 10
+    # The immediate tasks backend runs the import as soon as the upload's transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(admin_client, project, "large.jsonl", JSONL, follow=False)
+
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert Comment.objects.count() == 3
+
+
+# --- Scraped text: the preview ----------------------------------------------------------------
+
+
+def test_a_scraped_thread_stops_at_a_preview_and_writes_nothing(admin_client, project):
+    job = upload_seed(admin_client, project)
+
+    assert (job.status, job.format) == (ImportJob.Status.PREVIEW, "text")
+    assert Article.objects.count() == 0
+    assert Comment.objects.count() == 0
+
+
+def test_the_preview_shows_the_article_the_comments_and_how_sure_each_link_is(
+    admin_client, project
+):
+    job = upload_seed(admin_client, project)
+    reconstruction = seed_reconstruction()
+
+    response = admin_client.get(detail_url(job))
+
+    html = response.content.decode()
+    assert "Why Does Syrian Army Stop Active Military Operation In Aleppo?" in html
+    assert html.count('name="article_end"') >= len(reconstruction.article_paragraphs)
+    assert f'name="article_end" value="{reconstruction.article_end}" checked' in html
+    rows = response.context["rows"]
+    assert [row.line for row in rows] == [c.line for c in reconstruction.comments]
+    for comment in reconstruction.comments:
+        assert f'<select name="parent-{comment.line}" id="parent-{comment.line}">' in html
+    unsure = [c for c in reconstruction.comments if c.confidence in {"medium", "low"}]
+    if unsure:
+        assert f"{len(unsure)} link{'s' if len(unsure) > 1 else ''} to check" in html
+        assert html.count('<li class="comment indent-') == len(rows)
+        assert html.count(" unsure") >= len(unsure)
+    assert "named reply" in html  # the seed has named replies: explicit links
+    assert "Confirm and import</button>" in html
+
+
+def test_each_parent_select_offers_the_ranked_candidates_best_first(admin_client, project):
+    job = upload_seed(admin_client, project)
+    reconstruction = seed_reconstruction()
+
+    rows = admin_client.get(detail_url(job)).context["rows"]
+
+    for row, comment in zip(rows, reconstruction.comments, strict=True):
+        ranked = [
+            "article" if c.parent_line is None else str(c.parent_line) for c in comment.candidates
+        ]
+        offered = [value for value, _ in row.options]
+        assert offered[: len(ranked)] == ranked
+        assert "article" in offered
+        chosen = "article" if comment.parent_line is None else str(comment.parent_line)
+        assert row.selected == chosen
+
+
+def test_comment_text_in_the_preview_is_escaped(admin_client, project):
+    hostile = SMALL_THREAD + b"\n\n<script>alert('x')</script> <b>bold</b>\n"
+
+    response = upload(admin_client, project, "hostile.txt", hostile)
+
+    html = response.content.decode()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "<b>bold</b>" not in html
+
+
+def test_changing_the_article_end_turns_a_paragraph_into_a_comment(admin_client, project):
+    job = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
+    first = admin_client.get(detail_url(job)).context
+    assert len(first["paragraphs"]) == 2
+    shorter_end = first["paragraphs"][0]["end"]
+
+    response = admin_client.get(
+        detail_url(job), {"article_end": shorter_end}, headers={"HX-Request": "true"}
+    )
+
+    html = response.content.decode()
+    assert "<html" not in html
+    assert html.strip().startswith('<section id="import-preview"')
+    assert html.count('<div class="preview-paragraph') == 1
+    comments = html[html.index('<ol class="thread preview-thread">') :]
+    assert "Officials said more would follow during the week." in comments
+    assert f'name="article_end" value="{shorter_end}" checked' in html
+
+
+def test_the_first_comments_can_be_turned_back_into_article_text(admin_client, project):
+    job = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
+    first_comment = admin_client.get(detail_url(job)).context["rows"][0].comment
+
+    context = admin_client.get(detail_url(job), {"article_end": first_comment.end_line}).context
+
+    assert "Good news at last" in context["paragraphs"][-1]["text"]
+    assert all("Good news at last" not in row.comment.text for row in context["rows"])
+
+
+def test_the_preview_reads_in_a_constant_number_of_queries(admin_client, project):
+    small = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
+    seed = upload_seed_again(admin_client, project)
+    with CaptureQueriesContext(connection) as small_queries:
+        admin_client.get(detail_url(small))
+    with CaptureQueriesContext(connection) as seed_queries:
+        admin_client.get(detail_url(seed))
+    assert len(seed_queries) == len(small_queries)
+    assert len(seed_queries) <= 6
+
+
+def upload_seed_again(client, project) -> ImportJob:
+    """Upload the seed once more and return the newest job."""
+    upload(client, project, SEED.name, SEED.read_bytes(), follow=False)
+    return ImportJob.objects.order_by("-pk").first()
+
+
+# --- Confirming a preview ---------------------------------------------------------------------
+
+
+def test_confirming_imports_the_thread_with_a_corrected_parent(admin_client, project):
+    job = upload_seed(admin_client, project)
+    reconstruction = seed_reconstruction()
+    # A comment whose guess is wrong: take its second-best candidate, as the admin would.
+    target = next(
+        c
+        for c in reconstruction.comments
+        if len(c.candidates) > 1 and c.candidates[1].parent_line is not None
+    )
+    new_parent = target.candidates[1].parent_line
+    data = {"article_end": reconstruction.article_end, f"parent-{target.line}": new_parent}
+
+    response = admin_client.post(confirm_url(job), data, follow=True)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert job.options["article_end"] == reconstruction.article_end
+    assert job.options["parents"][str(target.line)] == new_parent
+    assert len(job.options["parents"]) == len(reconstruction.comments)
+    assert job.comments_added == len(reconstruction.comments)
+    assert "<dt>Comments added</dt>" in response.content.decode()
+    by_line = {c.line: c for c in reconstruction.comments}
+    saved = Comment.objects.get(text__startswith=target.text.strip()[:40])
+    assert saved.parent is not None
+    assert saved.parent.text.startswith(by_line[new_parent].text.strip()[:40])
+
+
+def test_confirming_a_shorter_article_saves_the_paragraph_as_a_comment(admin_client, project):
+    job = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
+    shorter_end = admin_client.get(detail_url(job)).context["paragraphs"][0]["end"]
+
+    admin_client.post(confirm_url(job), {"article_end": shorter_end})
+
+    article = Article.objects.get(project=project)
+    assert "eastern districts" in article.body
+    assert "more would follow" not in article.body
+    assert Comment.objects.filter(article=article, text__contains="more would follow").exists()
+
+
+def test_confirming_refuses_a_parent_below_the_comment(admin_client, project):
+    job = upload_seed(admin_client, project)
+    comments = seed_reconstruction().comments
+    first, last = comments[0], comments[-1]
+
+    response = admin_client.post(confirm_url(job), {f"parent-{first.line}": last.line}, follow=True)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEW
+    assert f"The comment at line {first.line} can only answer the article or a comment above" in (
+        response.content.decode()
+    )
+    assert Comment.objects.count() == 0
+
+
+def test_confirming_refuses_an_article_end_beyond_the_file(admin_client, project):
+    job = upload_seed(admin_client, project)
+
+    response = admin_client.post(confirm_url(job), {"article_end": 99999}, follow=True)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEW
+    assert "the article cannot end at line" in response.content.decode()
+
+
+def test_a_finished_import_cannot_be_confirmed_again(admin_client, project):
+    job = upload(admin_client, project, "thread.jsonl", JSONL).context["job"]
+
+    response = admin_client.post(confirm_url(job), {}, follow=True)
+
+    assert "no longer awaiting review" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert Comment.objects.count() == 3
+
+
+def test_confirm_only_accepts_post(admin_client, project):
+    job = upload_seed(admin_client, project)
+    assert admin_client.get(confirm_url(job)).status_code == 405
+
+
+# --- Who may import ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def job(project, project_admin, tmp_path):
+    """A previewed seed upload, made without going through the views."""
+    return ImportJob.objects.create(
+        project=project,
+        created_by=project_admin,
+        status=ImportJob.Status.PREVIEW,
+        format="text",
+        file=SimpleUploadedFile("seed.txt", SEED.read_bytes()),
+        original_name="seed.txt",
+        total_bytes=SEED.stat().st_size,
+    )
+
+
+@pytest.mark.parametrize("role_fixture", ["annotator", "reviewer", "researcher"])
+def test_members_who_are_not_admins_get_403_on_every_import_page(
+    client, request, project, job, role_fixture
+):
+    client.force_login(request.getfixturevalue(role_fixture))
+
+    assert client.get(list_url(project)).status_code == 403
+    assert upload(client, project, "t.jsonl", JSONL, follow=False).status_code == 403
+    assert client.get(detail_url(job)).status_code == 403
+    assert client.get(detail_url(job), headers={"HX-Request": "true"}).status_code == 403
+    assert client.post(confirm_url(job), {}).status_code == 403
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEW
+    assert ImportJob.objects.count() == 1
+
+
+def test_people_outside_the_project_get_404_on_every_import_page(client, outsider, project, job):
+    client.force_login(outsider)
+
+    assert client.get(list_url(project)).status_code == 404
+    assert upload(client, project, "t.jsonl", JSONL, follow=False).status_code == 404
+    assert client.get(detail_url(job)).status_code == 404
+    assert client.post(confirm_url(job), {}).status_code == 404
+
+
+def test_a_job_of_another_project_is_not_found_through_this_one(
+    client, project, other_project, job
+):
+    other_admin = UserFactory(username="olga")
+    other_project.memberships.create(user=other_admin, role="admin")
+    client.force_login(other_admin)
+
+    url = reverse("corpus:import_detail", args=[other_project.slug, job.pk])
+    assert client.get(url).status_code == 404
+    confirm = reverse("corpus:import_confirm", args=[other_project.slug, job.pk])
+    assert client.post(confirm, {}).status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, project, job):
+    response = client.get(detail_url(job))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))

@@ -1,0 +1,161 @@
+"""Import jobs: run in the background, record success or refusal, report progress."""
+
+import orjson
+import pytest
+from django.core.files.base import ContentFile
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from annotator.corpus.importers import loader
+from annotator.corpus.models import Article, Comment, ImportJob
+from annotator.corpus.tasks import enqueue_import, import_job_task
+from tests.factories import ProjectFactory
+
+
+def jsonl(*records: dict) -> bytes:
+    return b"".join(orjson.dumps(record) + b"\n" for record in records)
+
+
+ARTICLE = {"type": "article", "id": "a-1", "title": "An article"}
+
+
+def comment(source_id: str, parent_id: str | None = None, text: str = "Some text") -> dict:
+    return {
+        "type": "comment",
+        "id": source_id,
+        "article_id": "a-1",
+        "parent_id": parent_id,
+        "text": text,
+    }
+
+
+def make_job(project, data: bytes, name: str = "thread.jsonl", **fields) -> ImportJob:
+    return ImportJob.objects.create(
+        project=project,
+        file=ContentFile(data, name=name),
+        original_name=name,
+        total_bytes=len(data),
+        **fields,
+    )
+
+
+def test_a_job_that_succeeds_records_its_counts(project):
+    job = make_job(project, jsonl(ARTICLE, comment("c2", "c1"), comment("c1")))
+
+    result = loader.run_import_job(job)
+
+    job.refresh_from_db()
+    assert result.comments_added == 2
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert (job.articles_added, job.comments_added, job.comments_unchanged) == (1, 2, 0)
+    assert job.processed_bytes == job.total_bytes
+    assert job.started_at <= job.finished_at
+    assert job.error == ""
+    assert Comment.objects.get(source_id="c2").parent.source_id == "c1"
+
+
+def test_a_refused_job_says_why_and_writes_nothing(project):
+    job = make_job(project, jsonl(ARTICLE, comment("c1"), comment("c2", "c9")), name="up.jsonl")
+
+    assert loader.run_import_job(job) is None
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert job.error.startswith('up.jsonl, line 3: parent "c9" not found')
+    assert job.finished_at is not None
+    assert (Article.objects.count(), Comment.objects.count()) == (0, 0)
+
+
+def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_running(project, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(loader, "import_stream", explode)
+    job = make_job(project, jsonl(ARTICLE))
+
+    loader.run_import_job(job)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert "unexpected error (RuntimeError)" in job.error
+
+
+def test_a_job_whose_file_is_gone_fails(project):
+    job = make_job(project, jsonl(ARTICLE))
+    job.file.storage.delete(job.file.name)
+
+    loader.run_import_job(job)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert job.error == "thread.jsonl: the uploaded file is gone; upload it again."
+
+
+def test_the_job_uses_its_format_and_options(project, monkeypatch):
+    seen = {}
+
+    def fake_import(project, opener, **kwargs):
+        seen.update(kwargs)
+        return loader.ImportResult()
+
+    monkeypatch.setattr(loader, "import_stream", fake_import)
+    job = make_job(project, b"x", name="t.txt", format="text", options={"article_end": 3})
+
+    loader.run_import_job(job)
+
+    assert (seen["fmt"], seen["options"], seen["filename"]) == ("text", {"article_end": 3}, "t.txt")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_visible_to_another_connection_while_the_import_runs(monkeypatch):
+    monkeypatch.setattr(loader, "PROGRESS_INTERVAL", 0)
+    # Another connection stands for a browser polling from another request. (The import's
+    # own connection is busy: on PostgreSQL it is in the middle of a COPY.)
+    browser = connections.create_connection(DEFAULT_DB_ALIAS)
+    seen = []
+    original = loader.JobProgress.__call__
+
+    def spy(self, done, total):
+        original(self, done, total)
+        with browser.cursor() as cursor:
+            cursor.execute("SELECT processed_bytes FROM corpus_importjob WHERE id = %s", [job.pk])
+            seen.append(cursor.fetchone()[0])
+
+    monkeypatch.setattr(loader.JobProgress, "__call__", spy)
+    project = ProjectFactory(slug="progress")
+    records = [ARTICLE] + [comment(f"c{i}", text="w" * 2000) for i in range(1500)]
+    job = make_job(project, jsonl(*records))
+
+    try:
+        loader.run_import_job(job)
+    finally:
+        browser.close()
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert len(set(seen)) >= 3
+    assert seen == sorted(seen)
+    assert 0 < max(seen) <= job.total_bytes
+    assert job.processed_bytes == job.total_bytes
+
+
+def test_enqueued_jobs_run_once_the_transaction_commits(
+    project, django_capture_on_commit_callbacks
+):
+    job = make_job(project, jsonl(ARTICLE, comment("c1")))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        enqueue_import(job)
+        assert ImportJob.objects.get(pk=job.pk).status == ImportJob.Status.QUEUED
+
+    assert len(callbacks) == 1
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert job.comments_added == 1
+
+
+def test_the_task_does_not_rerun_a_finished_job(project):
+    job = make_job(project, jsonl(ARTICLE, comment("c1")), status=ImportJob.Status.SUCCEEDED)
+
+    import_job_task.call(job.pk)
+
+    assert Comment.objects.count() == 0
