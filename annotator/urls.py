@@ -19,4 +19,5 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("", include("annotator.corpus.urls")),
+    path("", include("annotator.labelling.urls")),
 ]

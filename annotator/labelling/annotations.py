@@ -1,0 +1,281 @@
+"""Saving annotations without losing work, and choosing what an annotator labels next.
+
+``save_annotation`` is the one write path for answers (browser autosave, submit, skip; later
+the API). It uses optimistic locking: the caller says which ``revision`` it started from and
+a save from any other revision raises ``AnnotationConflict`` and writes nothing. Rows are
+locked (``SELECT ... FOR UPDATE`` on PostgreSQL, an IMMEDIATE transaction on SQLite) so two
+simultaneous saves cannot both pass the check. Every change writes an ``AnnotationEvent``
+with the state before and after; a save that changes nothing but the time spent adds no
+history row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from annotator.corpus.models import Comment, Project
+from annotator.labelling.models import Annotation, AnnotationEvent, LabelScheme
+from annotator.labelling.scheme import clean_answers, missing_answers
+
+# One save adds at most this much time: a tab left open overnight is not 8 hours of work.
+MAX_ELAPSED_PER_SAVE_MS = 10 * 60 * 1000
+DONE_STATUSES = (Annotation.Status.SUBMITTED, Annotation.Status.SKIPPED)
+
+
+class AnnotationConflict(Exception):
+    """The annotation changed since the form was loaded (another tab, window or person)."""
+
+    def __init__(self, current: Annotation | None, base_revision: int) -> None:
+        self.current = current
+        self.base_revision = base_revision
+        super().__init__(
+            f"The annotation is at revision {current.revision if current else 0}, "
+            f"the form was loaded at revision {base_revision}."
+        )
+
+
+@dataclass
+class SaveResult:
+    """What a save did: the stored annotation (None if nothing was ever stored), errors."""
+
+    annotation: Annotation | None
+    errors: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    changed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.missing
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a form sends: answers by question key and the annotator's own fields."""
+
+    answers: Mapping[str, Any]
+    note: str = ""
+    flagged: bool = False
+    skip_reason: str = ""
+    elapsed_ms: int = 0
+
+
+def save_annotation(
+    *,
+    comment: Comment,
+    annotator,
+    scheme: LabelScheme,
+    submission: Submission,
+    base_revision: int,
+    action: str,
+) -> SaveResult:
+    """Autosave, submit or skip one annotator's answers for ``comment``.
+
+    ``action`` is ``"autosave"`` (partial answers kept as a draft), ``"submit"`` (required
+    answers checked; if some are missing the answers are still kept as a draft and the result
+    lists them) or ``"skip"`` (needs a reason). Raises ``AnnotationConflict`` when the stored
+    revision is not ``base_revision`` (0 means "not saved before").
+    """
+    if action not in {"autosave", "submit", "skip"}:
+        raise ValueError(f"unknown action {action!r}")
+    is_reply = comment.parent_id is not None
+    elapsed = max(0, min(int(submission.elapsed_ms or 0), MAX_ELAPSED_PER_SAVE_MS))
+    try:
+        with transaction.atomic():
+            annotation = (
+                Annotation.objects.select_for_update()
+                .filter(comment=comment, annotator=annotator)
+                .select_related("scheme")
+                .first()
+            )
+            current_revision = annotation.revision if annotation else 0
+            if current_revision != base_revision:
+                raise AnnotationConflict(annotation, base_revision)
+            kept = annotation.answers if annotation else {}
+            answers, errors = clean_answers(
+                scheme.scheme, submission.answers, is_reply=is_reply, kept=kept
+            )
+            note = submission.note.strip()[:10_000]
+            skip_reason = submission.skip_reason.strip()[:500]
+            if action == "skip" and not skip_reason:
+                errors["skip_reason"] = "Say why you skip this comment."
+            if errors:
+                return SaveResult(annotation, errors=errors)
+            missing = (
+                missing_answers(scheme.scheme, answers, is_reply=is_reply)
+                if action != "skip"
+                else []
+            )
+            status = _next_status(annotation, action, missing)
+            now = timezone.now()
+            if annotation is None:
+                annotation = Annotation(
+                    project_id=comment.article.project_id,
+                    comment=comment,
+                    annotator=annotator,
+                    scheme=scheme,
+                    revision=0,
+                    created_at=now,
+                )
+                before = None
+            else:
+                before = annotation.snapshot()
+            answered_under = {
+                key: (
+                    annotation.answered_under.get(key, scheme.version)
+                    if kept.get(key) == value
+                    else scheme.version
+                )
+                for key, value in answers.items()
+            }
+            changed = before is None or (
+                answers != annotation.answers
+                or status != annotation.status
+                or note != annotation.note
+                or submission.flagged != annotation.flagged
+                or (status == Annotation.Status.SKIPPED and skip_reason != annotation.skip_reason)
+            )
+            if not changed:
+                Annotation.objects.filter(pk=annotation.pk).update(
+                    time_spent_ms=F("time_spent_ms") + elapsed
+                )
+                annotation.time_spent_ms += elapsed
+                return SaveResult(annotation, missing=missing if action == "submit" else [])
+            annotation.answers = answers
+            annotation.answered_under = answered_under
+            annotation.scheme = scheme
+            annotation.status = status
+            annotation.note = note
+            annotation.flagged = submission.flagged
+            annotation.skip_reason = skip_reason if status == Annotation.Status.SKIPPED else ""
+            annotation.time_spent_ms += elapsed
+            annotation.revision += 1
+            annotation.updated_at = now
+            if status == Annotation.Status.SUBMITTED and annotation.submitted_at is None:
+                annotation.submitted_at = now
+            annotation.save()
+            AnnotationEvent.objects.create(
+                annotation=annotation,
+                actor=annotator,
+                at=now,
+                kind=_event_kind(action, missing),
+                revision=annotation.revision,
+                before=before,
+                after=annotation.snapshot(),
+            )
+    except IntegrityError:
+        # Two first saves raced: the other one created the row. Same as a stale revision.
+        current = Annotation.objects.filter(comment=comment, annotator=annotator).first()
+        raise AnnotationConflict(current, base_revision) from None
+    return SaveResult(
+        annotation, missing=missing if action == "submit" else [], changed=True
+    )
+
+
+def _next_status(annotation: Annotation | None, action: str, missing: list[str]) -> str:
+    if action == "skip":
+        return Annotation.Status.SKIPPED
+    if action == "submit" and not missing:
+        return Annotation.Status.SUBMITTED
+    # Autosave keeps a done annotation done while it stays complete.
+    if annotation is not None and annotation.status == Annotation.Status.SUBMITTED:
+        return Annotation.Status.DRAFT if missing else Annotation.Status.SUBMITTED
+    return Annotation.Status.DRAFT
+
+
+def _event_kind(action: str, missing: list[str]) -> str:
+    if action == "skip":
+        return AnnotationEvent.Kind.SKIP
+    if action == "submit" and not missing:
+        return AnnotationEvent.Kind.SUBMIT
+    return AnnotationEvent.Kind.AUTOSAVE
+
+
+# -- what to label next ----------------------------------------------------------------------
+
+
+def project_comments(project: Project):
+    """Every comment of the project in labelling order: article by article, in tree order."""
+    return Comment.objects.filter(article__project=project).order_by("article_id", "path")
+
+
+def next_comment_for(annotator, project: Project, after: Comment | None = None) -> Comment | None:
+    """The next comment ``annotator`` has not submitted or skipped, in labelling order.
+
+    With ``after``, the first such comment following it, wrapping round to the start; so
+    submitting moves forward and comments left behind are found again at the end.
+    """
+    done = Annotation.objects.filter(
+        comment=OuterRef("pk"), annotator=annotator, status__in=DONE_STATUSES
+    )
+    waiting = project_comments(project).filter(~Exists(done))
+    if after is not None:
+        later = waiting.filter(
+            Q(article_id__gt=after.article_id) | Q(article_id=after.article_id, path__gt=after.path)
+        ).first()
+        if later is not None:
+            return later
+    return waiting.first()
+
+
+def neighbours_of(comment: Comment, project: Project) -> tuple[int | None, int | None]:
+    """Ids of the comments before and after ``comment`` in labelling order (two queries)."""
+    comments = project_comments(project)
+    before = (
+        comments.filter(
+            Q(article_id__lt=comment.article_id)
+            | Q(article_id=comment.article_id, path__lt=comment.path)
+        )
+        .order_by("-article_id", "-path")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    after = (
+        comments.filter(
+            Q(article_id__gt=comment.article_id)
+            | Q(article_id=comment.article_id, path__gt=comment.path)
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return before, after
+
+
+@dataclass(frozen=True)
+class Progress:
+    """An annotator's progress in a project, and their pace since ``session_start``."""
+
+    done: int
+    total: int
+    session_done: int
+    session_start: datetime
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def per_hour(self) -> int | None:
+        """Comments per hour this session, once there is something to measure."""
+        minutes = (timezone.now() - self.session_start).total_seconds() / 60
+        if self.session_done == 0 or minutes < 1:
+            return None
+        return round(self.session_done * 60 / minutes)
+
+
+def progress_for(annotator, project: Project, session_start: datetime) -> Progress:
+    """Done / total and this session's count (two queries)."""
+    counts = Annotation.objects.filter(
+        project=project, annotator=annotator, status__in=DONE_STATUSES
+    ).aggregate(
+        done=Count("pk"),
+        session=Count("pk", filter=Q(updated_at__gte=session_start)),
+    )
+    total = Comment.objects.filter(article__project=project).count()
+    return Progress(counts["done"], total, counts["session"], session_start)

@@ -1,0 +1,31 @@
+"""Pages of the labelling app: the workspace, schemes and guidelines, parent reports."""
+
+from django.urls import path
+
+from annotator.labelling import report_views, scheme_views, views
+
+app_name = "labelling"
+urlpatterns = [
+    path("p/<slug:slug>/label/", views.label_start, name="start"),
+    path("p/<slug:slug>/label/<int:comment_id>/", views.workspace, name="workspace"),
+    path("p/<slug:slug>/label/<int:comment_id>/save/", views.annotation_save, name="save"),
+    path(
+        "p/<slug:slug>/articles/<int:article_id>/labels/",
+        views.thread_labels,
+        name="thread_labels",
+    ),
+    path("p/<slug:slug>/guidelines/", scheme_views.guidelines, name="guidelines"),
+    path("p/<slug:slug>/guidelines/edit/", scheme_views.guidelines_edit, name="guidelines_edit"),
+    path("p/<slug:slug>/scheme/", scheme_views.scheme_edit, name="scheme_edit"),
+    path(
+        "p/<slug:slug>/label/<int:comment_id>/report/",
+        report_views.report_form,
+        name="report_form",
+    ),
+    path("p/<slug:slug>/reports/", report_views.report_list, name="report_list"),
+    path(
+        "p/<slug:slug>/reports/<int:report_id>/resolve/",
+        report_views.report_resolve,
+        name="report_resolve",
+    ),
+]

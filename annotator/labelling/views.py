@@ -1,0 +1,354 @@
+"""The annotation workspace: one comment at a time, in its thread, keyboard first.
+
+The workspace is a full page on first load; after that htmx swaps the ``workspace`` partial
+(next/previous comment, submit) or only the save status (autosave). Every endpoint checks
+``Action.LABEL`` through ``project_for``; annotators only ever read and write their own
+annotations. Saving goes through ``annotations.save_annotation``, which refuses a save made
+from a stale revision (two tabs) with a conflict message instead of overwriting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from annotator.corpus.models import Article, Comment, Project
+from annotator.corpus.permissions import Action, can, project_for
+from annotator.labelling.annotations import (
+    AnnotationConflict,
+    SaveResult,
+    Submission,
+    neighbours_of,
+    next_comment_for,
+    progress_for,
+    save_annotation,
+)
+from annotator.labelling.models import Annotation, LabelScheme
+from annotator.labelling.scheme import Kind, Question, Target
+from annotator.labelling.schemes import current_scheme_for
+
+REPLIES_SHOWN = 20
+# A pause longer than this starts a new labelling session (for the pace shown).
+SESSION_IDLE = timedelta(minutes=30)
+WORKSPACE_TEMPLATE = "labelling/workspace.html"
+
+
+def _comment_in(project: Project, comment_id: int) -> Comment:
+    return get_object_or_404(
+        Comment.objects.select_related("article"), pk=comment_id, article__project=project
+    )
+
+
+def _workspace_url(project: Project, comment: Comment | int) -> str:
+    comment_id = comment if isinstance(comment, int) else comment.pk
+    return reverse("labelling:workspace", args=[project.slug, comment_id])
+
+
+def _touch_session(request: HttpRequest, project: Project) -> datetime:
+    """Start of the current labelling session, kept in the Django session."""
+    key = f"labelling-session-{project.pk}"
+    now = timezone.now()
+    start, last = now, None
+    stored = request.session.get(key)
+    if stored:
+        start = datetime.fromisoformat(stored["start"])
+        last = datetime.fromisoformat(stored["last"])
+        if now - last > SESSION_IDLE:
+            start = now
+    if last is None or now - last > timedelta(seconds=30) or start == now:
+        request.session[key] = {"start": start.isoformat(), "last": now.isoformat()}
+    return start
+
+
+class QuestionView:
+    """One question as the form shows it: what is selected, whether it is shown, its target."""
+
+    def __init__(self, question: Question, answers: dict, errors: dict, is_reply: bool):
+        self.question = question
+        self.key = question.key
+        value = answers.get(question.key)
+        self.selected = set(value) if isinstance(value, list) else {value} if value else set()
+        self.text_value = value if question.kind == Kind.TEXT and value else ""
+        self.error = errors.get(question.key, "")
+        self.shown = question.is_shown(answers, is_reply)
+        self.input_type = "checkbox" if question.kind == Kind.MULTIPLE else "radio"
+        # Answers kept from an earlier scheme version whose value is no longer a choice.
+        self.kept_values = sorted(v for v in self.selected if v not in question.values)
+
+    @property
+    def choices(self):
+        return [(choice, choice.value in self.selected) for choice in self.question.choices]
+
+    @property
+    def target(self) -> str:
+        return self.question.target.value
+
+    @property
+    def is_text(self) -> bool:
+        return self.question.kind == Kind.TEXT
+
+    @property
+    def show_if_values(self) -> str:
+        return " ".join(self.question.show_if.values) if self.question.show_if else ""
+
+
+def _workspace_context(
+    request: HttpRequest,
+    project: Project,
+    comment: Comment,
+    *,
+    scheme: LabelScheme | None = None,
+    annotation: Annotation | None = None,
+    load_annotation: bool = True,
+    answers: dict | None = None,
+    errors: dict | None = None,
+    missing: list[str] | None = None,
+    submission: Submission | None = None,
+    save_errors: dict | None = None,
+) -> dict:
+    """Everything the workspace shows, in a constant number of queries."""
+    scheme = scheme or current_scheme_for(project)
+    if load_annotation and annotation is None:
+        annotation = Annotation.objects.filter(comment=comment, annotator=request.user).first()
+    ancestors = list(comment.ancestors())
+    replies = list(Comment.objects.filter(parent=comment).order_by("path")[: REPLIES_SHOWN + 1])
+    previous_id, next_id = neighbours_of(comment, project)
+    session_start = _touch_session(request, project)
+    is_reply = comment.parent_id is not None
+    if answers is None:
+        answers = annotation.answers if annotation else {}
+    errors = dict(errors or {})
+    for key in missing or []:
+        errors.setdefault(key, "This question needs an answer.")
+    questions = [
+        QuestionView(q, answers, errors, is_reply)
+        for q in scheme.scheme.questions
+        if is_reply or not q.replies_only
+    ]
+    parent = ancestors[-1] if ancestors else None
+    return {
+        "project": project,
+        "article": comment.article,
+        "comment": comment,
+        "ancestors": ancestors,
+        "parent": parent,
+        "replies": replies[:REPLIES_SHOWN],
+        "more_replies": len(replies) > REPLIES_SHOWN,
+        "scheme": scheme,
+        "questions": questions,
+        "targets": {q.target for q in questions},
+        "annotation": annotation,
+        "revision": annotation.revision if annotation else 0,
+        "note": submission.note if submission else (annotation.note if annotation else ""),
+        "flagged": submission.flagged if submission else bool(annotation and annotation.flagged),
+        "skip_reason": (
+            submission.skip_reason if submission else (annotation.skip_reason if annotation else "")
+        ),
+        "errors": errors,
+        "save_errors": save_errors or {},
+        "missing": missing or [],
+        "progress": progress_for(request.user, project, session_start),
+        "previous_id": previous_id,
+        "next_id": next_id,
+        "save_url": reverse("labelling:save", args=[project.slug, comment.pk]),
+        "workspace_url": _workspace_url(project, comment),
+        "Target": Target,
+    }
+
+
+def _render_workspace(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    template = WORKSPACE_TEMPLATE
+    if request.htmx and not request.htmx.boosted:
+        template += "#workspace"
+    response = render(request, template, context, status=status)
+    if request.htmx:
+        response["HX-Push-Url"] = context["workspace_url"]
+    return response
+
+
+@login_required
+@require_GET
+def label_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """Open the first comment the annotator has not labelled yet, or say all are done."""
+    project = project_for(request.user, slug, Action.LABEL)
+    comment = next_comment_for(request.user, project)
+    if comment is None:
+        session_start = _touch_session(request, project)
+        return render(
+            request,
+            "labelling/all_done.html",
+            {"project": project, "progress": progress_for(request.user, project, session_start)},
+        )
+    return HttpResponseRedirect(_workspace_url(project, comment))
+
+
+@login_required
+@require_GET
+def workspace(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
+    """One comment with its article, the chain it answers, its replies and the label form."""
+    project = project_for(request.user, slug, Action.LABEL)
+    comment = _comment_in(project, comment_id)
+    return _render_workspace(request, _workspace_context(request, project, comment))
+
+
+def _submission_from(post: QueryDict, questions) -> Submission:
+    answers = {}
+    for question in questions:
+        if question.kind == Kind.MULTIPLE:
+            answers[question.key] = post.getlist(question.key)
+        else:
+            answers[question.key] = post.get(question.key, "")
+    try:
+        elapsed = int(post.get("elapsed_ms") or 0)
+    except ValueError:
+        elapsed = 0
+    return Submission(
+        answers=answers,
+        note=post.get("note", ""),
+        flagged=post.get("flagged") in {"on", "1", "true"},
+        skip_reason=post.get("skip_reason", ""),
+        elapsed_ms=elapsed,
+    )
+
+
+@login_required
+@require_POST
+def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
+    """Autosave, submit or skip; a submit or skip moves on to the next comment."""
+    project = project_for(request.user, slug, Action.LABEL)
+    comment = _comment_in(project, comment_id)
+    scheme = current_scheme_for(project)
+    action = request.POST.get("action", "submit")
+    if action not in {"autosave", "submit", "skip"}:
+        return HttpResponse("Unknown action.", status=400, content_type="text/plain")
+    try:
+        base_revision = int(request.POST.get("revision", "0"))
+    except ValueError:
+        return HttpResponse("Bad revision.", status=400, content_type="text/plain")
+    submission = _submission_from(request.POST, scheme.scheme.questions)
+    try:
+        result = save_annotation(
+            comment=comment,
+            annotator=request.user,
+            scheme=scheme,
+            submission=submission,
+            base_revision=base_revision,
+            action=action,
+        )
+    except AnnotationConflict as conflict:
+        return _conflict_response(request, project, comment, scheme, conflict, submission)
+    if action == "autosave":
+        return _autosave_response(request, project, comment, result)
+    if not result.ok:
+        context = _workspace_context(
+            request,
+            project,
+            comment,
+            scheme=scheme,
+            annotation=result.annotation,
+            load_annotation=False,
+            answers=_posted_answers(result, submission),
+            errors=result.errors,
+            missing=result.missing,
+            submission=submission,
+            save_errors=result.errors,
+        )
+        return _render_workspace(request, context, status=422)
+    following = next_comment_for(request.user, project, after=comment)
+    if following is None:
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = reverse("labelling:start", args=[project.slug])
+            return response
+        return HttpResponseRedirect(reverse("labelling:start", args=[project.slug]))
+    if not request.htmx:
+        return HttpResponseRedirect(_workspace_url(project, following))
+    context = _workspace_context(
+        request, project, Comment.objects.select_related("article").get(pk=following.pk)
+    )
+    context["just_saved"] = comment
+    return _render_workspace(request, context)
+
+
+def _posted_answers(result: SaveResult, submission: Submission) -> dict:
+    """What to show in a form refused for errors: the stored answers, else what was posted."""
+    if result.errors:
+        return {k: v for k, v in submission.answers.items() if v not in ("", [], None)}
+    return result.annotation.answers if result.annotation else {}
+
+
+def _autosave_response(
+    request: HttpRequest, project: Project, comment: Comment, result: SaveResult
+) -> HttpResponse:
+    if not request.htmx:
+        return HttpResponseRedirect(_workspace_url(project, comment))
+    status = 422 if result.errors else 200
+    return render(
+        request,
+        "labelling/workspace.html#autosave-response",
+        {"annotation": result.annotation, "save_errors": result.errors},
+        status=status,
+    )
+
+
+def _conflict_response(
+    request: HttpRequest,
+    project: Project,
+    comment: Comment,
+    scheme: LabelScheme,
+    conflict: AnnotationConflict,
+    submission: Submission,
+) -> HttpResponse:
+    """409: say that the annotation changed elsewhere, keep the person's unsaved answers."""
+    context = {
+        "conflict": conflict,
+        "current": conflict.current,
+        "unsaved": [
+            (q.title, ", ".join(v) if isinstance(v, list) else v)
+            for q in scheme.scheme.questions
+            if (v := submission.answers.get(q.key)) not in (None, "", [])
+        ],
+        "workspace_url": _workspace_url(project, comment),
+    }
+    if request.htmx:
+        response = render(request, "labelling/workspace.html#conflict", context, status=409)
+        response["HX-Retarget"] = "#save-status"
+        response["HX-Reswap"] = "outerHTML"
+        return response
+    full = _workspace_context(request, project, comment, scheme=scheme)
+    return render(request, WORKSPACE_TEMPLATE, {**full, **context}, status=409)
+
+
+@login_required
+@require_GET
+def thread_labels(request: HttpRequest, slug: str, article_id: int) -> HttpResponse:
+    """The whole tree of one article with this annotator's label status on each comment."""
+    project = project_for(request.user, slug, Action.LABEL)
+    article = get_object_or_404(Article, pk=article_id, project=project)
+    comments = list(Comment.objects.thread(article))
+    mine = Annotation.objects.filter(comment__article=article, annotator=request.user)
+    statuses = {pk: (status, flag) for pk, status, flag in mine.values_list(
+        "comment_id", "status", "flagged"
+    )}
+    counts = {status: 0 for status in [*Annotation.Status.values, "todo"]}
+    for comment in comments:
+        comment.label_status, comment.flagged = statuses.get(comment.pk, ("todo", False))
+        comment.indent = min(comment.depth, 8)
+        counts[comment.label_status] += 1
+    return render(
+        request,
+        "labelling/thread_labels.html",
+        {
+            "project": project,
+            "article": article,
+            "comments": comments,
+            "counts": counts,
+            "can_review": can(request.user, Action.REVIEW, project),
+        },
+    )

@@ -1,0 +1,283 @@
+"""Saving annotations (revisions, history, conflicts) and choosing the next comment."""
+
+import pytest
+
+from annotator.labelling.annotations import (
+    MAX_ELAPSED_PER_SAVE_MS,
+    AnnotationConflict,
+    Submission,
+    neighbours_of,
+    next_comment_for,
+    progress_for,
+    save_annotation,
+)
+from annotator.labelling.models import Annotation, AnnotationEvent
+from annotator.labelling.schemes import current_scheme_for, save_scheme
+from tests.factories import ArticleFactory, UserFactory, make_comment
+
+COMPLETE_TOP_LEVEL = {
+    "stance_article": "support",
+    "claim_type": "opinion",
+    "speculation": "certain",
+    "source_cited": ["none"],
+}
+COMPLETE_REPLY = {**COMPLETE_TOP_LEVEL, "stance_parent": "deny"}
+
+
+@pytest.fixture
+def thread(project):
+    article = ArticleFactory(project=project)
+    top = make_comment(article, text="Top-level comment")
+    reply = make_comment(article, parent=top, text="A reply")
+    second = make_comment(article, text="Second top-level comment")
+    return article, top, reply, second
+
+
+def save(comment, user, answers, revision=0, action="autosave", **extra):
+    scheme = current_scheme_for(comment.article.project)
+    return save_annotation(
+        comment=comment,
+        annotator=user,
+        scheme=scheme,
+        submission=Submission(answers=answers, **extra),
+        base_revision=revision,
+        action=action,
+    )
+
+
+def test_a_first_autosave_keeps_partial_answers_as_a_draft_with_history(thread, annotator):
+    _, top, _, _ = thread
+    result = save(top, annotator, {"stance_article": "query"})
+    annotation = Annotation.objects.get(comment=top, annotator=annotator)
+    assert result.changed
+    assert annotation.status == Annotation.Status.DRAFT
+    assert annotation.answers == {"stance_article": "query"}
+    assert annotation.revision == 1
+    assert annotation.answered_under == {"stance_article": 1}
+    event = AnnotationEvent.objects.get(annotation=annotation)
+    assert event.kind == AnnotationEvent.Kind.AUTOSAVE
+    assert event.before is None
+    assert event.after["answers"] == {"stance_article": "query"}
+    assert event.actor == annotator
+
+
+def test_submit_with_missing_answers_keeps_them_as_draft_and_lists_the_missing(
+    thread, annotator
+):
+    _, _, reply, _ = thread
+    result = save(reply, annotator, {"stance_article": "support"}, action="submit")
+    assert not result.ok
+    assert result.missing == ["stance_parent", "claim_type", "speculation", "source_cited"]
+    assert Annotation.objects.get().status == Annotation.Status.DRAFT
+
+
+def test_a_complete_submit_marks_the_annotation_done(thread, annotator):
+    _, _, reply, _ = thread
+    result = save(reply, annotator, COMPLETE_REPLY, action="submit")
+    annotation = Annotation.objects.get()
+    assert result.ok
+    assert annotation.status == Annotation.Status.SUBMITTED
+    assert annotation.submitted_at is not None
+    assert annotation.events.get().kind == AnnotationEvent.Kind.SUBMIT
+
+
+def test_every_change_is_kept_in_history_with_before_and_after(thread, annotator):
+    _, top, _, _ = thread
+    save(top, annotator, {"stance_article": "query"})
+    save(top, annotator, {"stance_article": "deny"}, revision=1)
+    save(top, annotator, COMPLETE_TOP_LEVEL, revision=2, action="submit")
+    events = list(AnnotationEvent.objects.order_by("revision"))
+    assert [e.revision for e in events] == [1, 2, 3]
+    assert events[1].before["answers"] == {"stance_article": "query"}
+    assert events[1].after["answers"] == {"stance_article": "deny"}
+    assert events[2].before["status"] == "draft"
+    assert events[2].after["status"] == "submitted"
+
+
+def test_a_save_from_a_stale_revision_is_refused_and_changes_nothing(thread, annotator):
+    _, top, _, _ = thread
+    save(top, annotator, {"stance_article": "query"})  # tab A, revision 0 -> 1
+    with pytest.raises(AnnotationConflict) as raised:
+        save(top, annotator, {"stance_article": "deny"}, revision=0)  # tab B, stale
+    assert raised.value.current.revision == 1
+    annotation = Annotation.objects.get()
+    assert annotation.answers == {"stance_article": "query"}
+    assert annotation.revision == 1
+    assert AnnotationEvent.objects.count() == 1
+
+
+def test_a_save_claiming_a_revision_that_was_never_stored_is_a_conflict(thread, annotator):
+    _, top, _, _ = thread
+    with pytest.raises(AnnotationConflict):
+        save(top, annotator, {"stance_article": "deny"}, revision=3)
+    assert not Annotation.objects.exists()
+
+
+def test_answers_to_hidden_questions_are_dropped(thread, annotator):
+    _, top, _, _ = thread
+    save(
+        top,
+        annotator,
+        {"claim_type": "opinion", "checkworthy": "yes", "stance_parent": "support"},
+    )
+    assert Annotation.objects.get().answers == {"claim_type": "opinion"}
+
+
+def test_a_shown_conditional_question_is_kept(thread, annotator):
+    _, top, _, _ = thread
+    save(top, annotator, {"claim_type": "factual", "checkworthy": "yes"})
+    assert Annotation.objects.get().answers == {"claim_type": "factual", "checkworthy": "yes"}
+
+
+def test_an_exclusive_choice_combined_with_others_is_refused(thread, annotator):
+    _, top, _, _ = thread
+    result = save(top, annotator, {"source_cited": ["none", "link"]})
+    assert "source_cited" in result.errors
+    assert not Annotation.objects.exists()
+
+
+def test_an_unknown_value_is_refused(thread, annotator):
+    _, top, _, _ = thread
+    result = save(top, annotator, {"stance_article": "<script>"})
+    assert result.errors == {"stance_article": "Not a choice: <script>."}
+    assert not Annotation.objects.exists()
+
+
+def test_skipping_needs_a_reason(thread, annotator):
+    _, top, _, _ = thread
+    result = save(top, annotator, {}, action="skip")
+    assert "skip_reason" in result.errors
+    assert not Annotation.objects.exists()
+    save(top, annotator, {}, action="skip", skip_reason="Not in English")
+    annotation = Annotation.objects.get()
+    assert annotation.status == Annotation.Status.SKIPPED
+    assert annotation.skip_reason == "Not in English"
+
+
+def test_a_save_that_changes_nothing_adds_time_but_no_history(thread, annotator):
+    _, top, _, _ = thread
+    save(top, annotator, {"stance_article": "query"}, elapsed_ms=1000)
+    result = save(top, annotator, {"stance_article": "query"}, revision=1, elapsed_ms=2500)
+    annotation = Annotation.objects.get()
+    assert not result.changed
+    assert annotation.revision == 1
+    assert annotation.time_spent_ms == 3500
+    assert AnnotationEvent.objects.count() == 1
+
+
+def test_time_per_save_is_capped(thread, annotator):
+    _, top, _, _ = thread
+    save(top, annotator, {"stance_article": "query"}, elapsed_ms=10**9)
+    assert Annotation.objects.get().time_spent_ms == MAX_ELAPSED_PER_SAVE_MS
+
+
+def test_flag_and_note_are_saved_and_count_as_changes(thread, annotator):
+    _, top, _, _ = thread
+    save(top, annotator, {"stance_article": "query"})
+    save(top, annotator, {"stance_article": "query"}, revision=1, flagged=True, note=" unsure ")
+    annotation = Annotation.objects.get()
+    assert annotation.flagged
+    assert annotation.note == "unsure"
+    assert annotation.revision == 2
+
+
+def test_editing_a_done_annotation_keeps_it_done_while_complete(thread, annotator):
+    _, top, _, _ = thread
+    save(top, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    save(top, annotator, {**COMPLETE_TOP_LEVEL, "stance_article": "deny"}, revision=1)
+    assert Annotation.objects.get().status == Annotation.Status.SUBMITTED
+    save(top, annotator, {"stance_article": "deny"}, revision=2)
+    assert Annotation.objects.get().status == Annotation.Status.DRAFT
+
+
+def test_answers_keep_the_scheme_version_they_were_given_under(
+    thread, annotator, project_admin, project
+):
+    _, top, _, _ = thread
+    save(top, annotator, {"stance_article": "query", "claim_type": "opinion"})
+    definition = current_scheme_for(project).definition
+    claim = next(q for q in definition["questions"] if q["key"] == "claim_type")
+    claim["choices"] = [c for c in claim["choices"] if c["value"] != "opinion"]
+    claim["choices"].append({"value": "evaluation", "label": "Evaluation"})
+    new_version = save_scheme(project, definition, project_admin)
+    assert new_version.version == 2
+    # The old answer stays valid though "opinion" is gone; the changed one gets version 2.
+    save(top, annotator, {"stance_article": "deny", "claim_type": "opinion"}, revision=1)
+    annotation = Annotation.objects.get()
+    assert annotation.answers == {"stance_article": "deny", "claim_type": "opinion"}
+    assert annotation.answered_under == {"stance_article": 2, "claim_type": 1}
+    assert annotation.scheme == new_version
+
+
+def test_a_value_removed_from_the_scheme_cannot_be_newly_chosen(
+    thread, annotator, project_admin, project
+):
+    _, top, _, _ = thread
+    save(top, annotator, {"stance_article": "query"})
+    definition = current_scheme_for(project).definition
+    claim = next(q for q in definition["questions"] if q["key"] == "claim_type")
+    claim["choices"] = [c for c in claim["choices"] if c["value"] != "opinion"]
+    save_scheme(project, definition, project_admin)
+    result = save(top, annotator, {"stance_article": "query", "claim_type": "opinion"}, revision=1)
+    assert "claim_type" in result.errors
+
+
+def test_next_comment_follows_thread_order_and_skips_what_is_done(thread, annotator):
+    _, top, reply, second = thread
+    assert next_comment_for(annotator, top.article.project) == top
+    save(top, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    assert next_comment_for(annotator, top.article.project) == reply
+    save(reply, annotator, {}, action="skip", skip_reason="spam")
+    assert next_comment_for(annotator, top.article.project) == second
+
+
+def test_a_draft_is_not_done(thread, annotator):
+    _, top, _, _ = thread
+    save(top, annotator, {"stance_article": "query"})
+    assert next_comment_for(annotator, top.article.project) == top
+
+
+def test_next_comment_after_one_moves_forward_then_wraps_round(thread, annotator):
+    _, top, reply, second = thread
+    project = top.article.project
+    assert next_comment_for(annotator, project, after=top) == reply
+    assert next_comment_for(annotator, project, after=second) == top
+
+
+def test_next_comment_is_per_annotator(thread, annotator):
+    _, top, reply, _ = thread
+    other = UserFactory()
+    save(top, other, COMPLETE_TOP_LEVEL, action="submit")
+    assert next_comment_for(annotator, top.article.project) == top
+    assert next_comment_for(other, top.article.project) == reply
+
+
+def test_next_comment_crosses_articles_and_ignores_other_projects(
+    thread, annotator, other_project
+):
+    _, top, reply, second = thread
+    make_comment(ArticleFactory(project=other_project))
+    later = make_comment(ArticleFactory(project=top.article.project))
+    for comment in (top, reply, second):
+        save(comment, annotator, {}, action="skip", skip_reason="x")
+    assert next_comment_for(annotator, top.article.project) == later
+
+
+def test_neighbours_are_the_comments_before_and_after_in_thread_order(thread):
+    _, top, reply, second = thread
+    project = top.article.project
+    assert neighbours_of(top, project) == (None, reply.pk)
+    assert neighbours_of(reply, project) == (top.pk, second.pk)
+    assert neighbours_of(second, project) == (reply.pk, None)
+
+
+def test_progress_counts_done_and_this_sessions_work(thread, annotator):
+    from django.utils import timezone
+
+    _, top, reply, _ = thread
+    save(top, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    session_start = timezone.now()
+    save(reply, annotator, {}, action="skip", skip_reason="x")
+    progress = progress_for(annotator, top.article.project, session_start)
+    assert (progress.done, progress.total, progress.session_done) == (2, 3, 1)
+    assert progress.percent == 67

@@ -1,0 +1,393 @@
+"""The workspace pages: who may open them, what they show, saving, conflicts, query counts."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from annotator.corpus.models import Role
+from annotator.labelling.models import Annotation, AnnotationEvent
+from tests.factories import (
+    ArticleFactory,
+    MembershipFactory,
+    UserFactory,
+    make_comment,
+    make_thread,
+)
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+COMPLETE_REPLY = {
+    "stance_article": "support",
+    "stance_parent": "deny",
+    "claim_type": "opinion",
+    "speculation": "certain",
+    "source_cited": ["none"],
+}
+
+
+@pytest.fixture
+def thread(project):
+    article = ArticleFactory(project=project, title="Ceasefire in Aleppo", body="Para one.")
+    top = make_comment(article, author="alice", text="Top-level comment")
+    reply = make_comment(article, parent=top, author="bob", text="A reply to alice")
+    replies_reply = make_comment(article, parent=reply, author="carol", text="Reply to bob")
+    second = make_comment(article, author="dan", text="Second top-level comment")
+    return article, top, reply, replies_reply, second
+
+
+def url(name, project, *args):
+    return reverse(f"labelling:{name}", args=[project.slug, *args])
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def post_save(client, project, comment, data, revision=0, action="submit", **headers):
+    return client.post(
+        url("save", project, comment.pk),
+        {**data, "revision": revision, "action": action},
+        **headers,
+    )
+
+
+# -- who may open what -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        (Role.ADMIN, 200),
+        (Role.ANNOTATOR, 200),
+        (Role.REVIEWER, 403),
+        (Role.RESEARCHER, 403),
+    ],
+)
+def test_only_annotators_and_admins_open_the_workspace(project, thread, role, status):
+    _, top, *_ = thread
+    user = UserFactory()
+    MembershipFactory(project=project, user=user, role=role)
+    client = logged_in(user)
+    assert client.get(url("workspace", project, top.pk)).status_code == status
+    assert client.get(url("thread_labels", project, top.article_id)).status_code == status
+    start = client.get(url("start", project))
+    assert start.status_code == (302 if status == 200 else status)
+    saved = post_save(client, project, top, {"stance_article": "query"}, action="autosave")
+    assert saved.status_code == (302 if status == 200 else status)
+    assert Annotation.objects.exists() == (status == 200)
+
+
+def test_outsiders_get_404_and_anonymous_people_are_sent_to_log_in(project, thread, outsider):
+    _, top, *_ = thread
+    client = logged_in(outsider)
+    assert client.get(url("workspace", project, top.pk)).status_code == 404
+    assert post_save(client, project, top, {}).status_code == 404
+    anonymous = Client().get(url("workspace", project, top.pk))
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("login"))
+
+
+def test_a_comment_of_another_project_is_not_found(project, other_project, annotator):
+    foreign = make_comment(ArticleFactory(project=other_project))
+    MembershipFactory(project=other_project, user=UserFactory(), role=Role.ANNOTATOR)
+    client = logged_in(annotator)
+    assert client.get(url("workspace", project, foreign.pk)).status_code == 404
+    assert post_save(client, project, foreign, {"stance_article": "query"}).status_code == 404
+    assert not Annotation.objects.exists()
+
+
+def test_saving_needs_the_csrf_token(project, thread, annotator):
+    _, top, *_ = thread
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(annotator)
+    response = post_save(client, project, top, {"stance_article": "query"}, action="autosave")
+    assert response.status_code == 403
+    assert not Annotation.objects.exists()
+
+
+def test_saving_only_accepts_post(project, thread, annotator):
+    _, top, *_ = thread
+    assert logged_in(annotator).get(url("save", project, top.pk)).status_code == 405
+
+
+# -- what the workspace shows ----------------------------------------------------------------
+
+
+def test_start_opens_the_first_comment_waiting(project, thread, annotator):
+    _, top, *_ = thread
+    response = logged_in(annotator).get(url("start", project))
+    assert response["Location"] == url("workspace", project, top.pk)
+
+
+def test_start_says_so_when_everything_is_done(project, annotator):
+    comment = make_comment(ArticleFactory(project=project))
+    client = logged_in(annotator)
+    post_save(client, project, comment, {"skip_reason": "spam"}, action="skip")
+    response = client.get(url("start", project))
+    assert response.status_code == 200
+    assert b"Nothing left to label" in response.content
+
+
+def test_the_workspace_shows_article_chain_comment_replies_and_form(project, thread, annotator):
+    _, _, reply, _, _ = thread
+    response = logged_in(annotator).get(url("workspace", project, reply.pk))
+    html = response.content.decode()
+    assert "<html" in html
+    assert "Ceasefire in Aleppo" in html
+    assert 'id="target-parent"' in html and "Top-level comment" in html
+    assert 'id="current-comment"' in html and "A reply to alice" in html
+    assert "1 direct reply" in html and "Reply to bob" in html
+    # Both stance questions, each naming its own target next to it.
+    assert 'id="q-stance_article"' in html and 'Toward <a href="#target-article">' in html
+    assert 'id="q-stance_parent"' in html and 'Toward <a href="#target-parent">' in html
+    assert "Accepts or argues for the claim." in html  # each choice's description
+
+
+def test_a_top_level_comment_is_not_asked_stance_toward_a_parent(project, thread, annotator):
+    _, top, *_ = thread
+    html = logged_in(annotator).get(url("workspace", project, top.pk)).content.decode()
+    assert 'id="q-stance_article"' in html
+    assert 'id="q-stance_parent"' not in html
+    assert 'id="target-parent"' not in html
+
+
+def test_htmx_gets_only_the_workspace_partial_and_the_url_to_push(project, thread, annotator):
+    _, top, *_ = thread
+    response = logged_in(annotator).get(url("workspace", project, top.pk), **HTMX)
+    html = response.content.decode()
+    assert "<html" not in html
+    assert html.lstrip().startswith('<div id="workspace"')
+    assert response["HX-Push-Url"] == url("workspace", project, top.pk)
+
+
+def test_hostile_comment_and_article_text_is_escaped(project, annotator):
+    article = ArticleFactory(project=project, title="<img src=x onerror=alert(1)>")
+    hostile = make_comment(
+        article, author="<b>x</b>", text='<script>alert("x")</script><a href="javascript:1">y</a>'
+    )
+    html = logged_in(annotator).get(url("workspace", project, hostile.pk)).content.decode()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "<img src=x" not in html
+    assert "<b>x</b>" not in html
+    assert 'href="javascript:1"' not in html
+
+
+def test_an_annotator_sees_only_their_own_answers(project, thread, annotator):
+    _, top, *_ = thread
+    other = UserFactory()
+    MembershipFactory(project=project, user=other, role=Role.ANNOTATOR)
+    post_save(logged_in(other), project, top, {"stance_article": "deny", "note": "secret"})
+    html = logged_in(annotator).get(url("workspace", project, top.pk)).content.decode()
+    assert "checked" not in html.split('id="q-stance_article"')[1].split("</fieldset>")[0]
+    assert "secret" not in html
+
+
+def test_saved_answers_are_shown_checked_after_a_reload(project, thread, annotator):
+    _, top, *_ = thread
+    client = logged_in(annotator)
+    post_save(client, project, top, {"stance_article": "deny", "note": "hmm"}, action="autosave")
+    html = client.get(url("workspace", project, top.pk)).content.decode()
+    assert 'value="deny" data-key="2" checked' in html
+    assert ">hmm</textarea>" in html
+    assert 'name="revision" id="revision" value="1"' in html
+
+
+# -- saving ----------------------------------------------------------------------------------
+
+
+def test_autosave_answers_with_the_status_and_the_new_revision(project, thread, annotator):
+    _, top, *_ = thread
+    response = post_save(
+        logged_in(annotator), project, top, {"stance_article": "query"}, action="autosave", **HTMX
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="save-status"' in html and "Saved" in html
+    assert 'id="revision" value="1" hx-swap-oob="true"' in html
+    assert Annotation.objects.get().answers == {"stance_article": "query"}
+
+
+def test_submit_swaps_in_the_next_comment_and_pushes_its_url(project, thread, annotator):
+    _, _, reply, replies_reply, _ = thread
+    response = post_save(logged_in(annotator), project, reply, COMPLETE_REPLY, **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Push-Url"] == url("workspace", project, replies_reply.pk)
+    assert "Reply to bob" in response.content.decode()
+    assert Annotation.objects.get().status == Annotation.Status.SUBMITTED
+
+
+def test_submit_without_htmx_redirects_to_the_next_comment(project, thread, annotator):
+    _, _, reply, replies_reply, _ = thread
+    response = post_save(logged_in(annotator), project, reply, COMPLETE_REPLY)
+    assert response.status_code == 302
+    assert response["Location"] == url("workspace", project, replies_reply.pk)
+
+
+def test_submit_with_missing_answers_says_which_and_keeps_what_was_given(
+    project, thread, annotator
+):
+    _, _, reply, *_ = thread
+    response = post_save(
+        logged_in(annotator), project, reply, {"stance_article": "support"}, **HTMX
+    )
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert html.count("This question needs an answer.") == 4
+    assert 'value="support" data-key="1" checked' in html
+    assert Annotation.objects.get().answers == {"stance_article": "support"}
+
+
+def test_the_last_submit_leads_to_the_all_done_page(project, annotator):
+    only = make_comment(ArticleFactory(project=project))
+    data = {k: v for k, v in COMPLETE_REPLY.items() if k != "stance_parent"}
+    response = post_save(logged_in(annotator), project, only, data, **HTMX)
+    assert response["HX-Redirect"] == url("start", project)
+
+
+def test_skip_with_a_reason_moves_on(project, thread, annotator):
+    _, top, reply, *_ = thread
+    response = post_save(
+        logged_in(annotator), project, top, {"skip_reason": "Not English"}, action="skip", **HTMX
+    )
+    assert response["HX-Push-Url"] == url("workspace", project, reply.pk)
+    assert Annotation.objects.get().status == Annotation.Status.SKIPPED
+
+
+def test_an_unknown_action_is_refused(project, thread, annotator):
+    _, top, *_ = thread
+    response = post_save(logged_in(annotator), project, top, {}, action="delete")
+    assert response.status_code == 400
+
+
+def test_two_tabs_the_later_save_gets_a_conflict_and_nothing_is_overwritten(
+    project, thread, annotator
+):
+    _, top, *_ = thread
+    tab_a, tab_b = logged_in(annotator), logged_in(annotator)
+    # Both tabs loaded the comment before anything was saved (revision 0).
+    first = post_save(tab_a, project, top, {"stance_article": "support"}, 0, "autosave", **HTMX)
+    assert first.status_code == 200
+    later = post_save(tab_b, project, top, {"stance_article": "deny"}, 0, "autosave", **HTMX)
+    html = later.content.decode()
+    assert later.status_code == 409
+    assert later["HX-Retarget"] == "#save-status"
+    assert "changed in another tab or window" in html
+    assert "Stance toward the article: deny" in html  # their unsaved answer, not lost
+    assert 'data-overwrite-revision="1"' in html
+    annotation = Annotation.objects.get()
+    assert annotation.answers == {"stance_article": "support"}
+    assert annotation.revision == 1
+    # Choosing to overwrite sends the revision the conflict named.
+    again = post_save(tab_b, project, top, {"stance_article": "deny"}, 1, "autosave", **HTMX)
+    assert again.status_code == 200
+    assert Annotation.objects.get().answers == {"stance_article": "deny"}
+    assert AnnotationEvent.objects.count() == 2
+
+
+def test_a_conflicting_submit_without_htmx_shows_the_page_with_the_message(
+    project, thread, annotator
+):
+    _, top, *_ = thread
+    client = logged_in(annotator)
+    post_save(client, project, top, {"stance_article": "support"}, 0, "autosave")
+    response = post_save(client, project, top, {"stance_article": "deny"}, 0, "submit")
+    assert response.status_code == 409
+    assert "changed in another tab or window" in response.content.decode()
+
+
+def test_time_spent_is_recorded(project, thread, annotator):
+    _, top, *_ = thread
+    post_save(
+        logged_in(annotator),
+        project,
+        top,
+        {"stance_article": "query", "elapsed_ms": "4200"},
+        action="autosave",
+    )
+    assert Annotation.objects.get().time_spent_ms == 4200
+
+
+# -- thread view -----------------------------------------------------------------------------
+
+
+def test_the_thread_view_shows_each_comments_status_for_me(project, thread, annotator):
+    article, top, reply, _, second = thread
+    client = logged_in(annotator)
+    post_save(client, project, top, {"stance_article": "query", "flagged": "on"}, 0, "autosave")
+    post_save(client, project, second, {"skip_reason": "spam"}, 0, "skip")
+    html = client.get(url("thread_labels", project, article.pk)).content.decode()
+    assert "1 in progress" in html and "1 skipped" in html and "2 to do" in html
+    top_item = html.split(f'id="comment-{top.pk}"')[1].split("</li>")[0]
+    assert "status-draft" in top_item and "flagged</span>" in top_item
+    second_item = html.split(f'id="comment-{second.pk}"')[1].split("</li>")[0]
+    assert "status-skipped" in second_item and "flagged</span>" not in second_item
+    assert url("workspace", project, reply.pk) in html
+
+
+# -- query counts ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def big_thread(project):
+    article = ArticleFactory(project=project)
+    return make_thread(article, 2000)
+
+
+def _deepest(comments):
+    return max(comments, key=lambda c: c.depth)
+
+
+def test_the_workspace_reads_a_constant_number_of_queries(
+    project, big_thread, annotator, django_assert_num_queries
+):
+    small = make_thread(ArticleFactory(project=project), 3)
+    client = logged_in(annotator)
+    client.get(url("workspace", project, small[-1].pk))  # session started
+    deep = _deepest(big_thread)
+    assert deep.depth >= 5
+    # session, user, project, role, comment, scheme, annotation, ancestors, replies,
+    # previous, next, progress (2)
+    with django_assert_num_queries(13):
+        response = client.get(url("workspace", project, deep.pk))
+    assert response.status_code == 200
+    with django_assert_num_queries(13):
+        client.get(url("workspace", project, small[-1].pk))
+
+
+def test_an_autosave_runs_a_constant_number_of_queries(
+    project, big_thread, annotator, django_assert_num_queries
+):
+    client = logged_in(annotator)
+    deep = _deepest(big_thread)
+    client.get(url("workspace", project, deep.pk))
+    # session, user, project, role, comment, scheme, savepoint + lock + insert + event + release
+    with django_assert_num_queries(11):
+        response = post_save(client, project, deep, {"stance_article": "query"}, 0, "autosave")
+    assert response.status_code == 302
+    with django_assert_num_queries(11):
+        post_save(client, project, deep, {"stance_article": "deny"}, 1, "autosave", **HTMX)
+
+
+def test_a_submit_with_the_next_comment_runs_a_constant_number_of_queries(
+    project, big_thread, annotator, django_assert_num_queries
+):
+    client = logged_in(annotator)
+    deep = _deepest(big_thread)
+    client.get(url("workspace", project, deep.pk))
+    data = {**COMPLETE_REPLY}
+    with django_assert_num_queries(21):
+        response = post_save(client, project, deep, data, 0, "submit", **HTMX)
+    assert response.status_code == 200
+
+
+def test_the_thread_view_reads_a_constant_number_of_queries(
+    project, big_thread, annotator, django_assert_num_queries
+):
+    client = logged_in(annotator)
+    article_id = big_thread[0].article_id
+    # session, user, project, role, article, comments, my annotations
+    with django_assert_num_queries(7):
+        response = client.get(url("thread_labels", project, article_id))
+    assert response.content.decode().count('class="comment indent-') == 2000
