@@ -6,6 +6,7 @@
  *   <a data-dismiss=".selector">      removes the closest matching element (cancel a form)
  *   <a class="move-link" href="...">  loads the move form into the comment with htmx (the
  *                                     link alone, without script, opens the same form on a page)
+ *   <a data-hotkey="l">              followed when that key is pressed outside form fields
  *   "?" toggles a hint with the keyboard shortcuts of the page.
  */
 (function () {
@@ -89,6 +90,14 @@
     }
     if (!typing && event.key === "?") {
       toggleHint();
+    }
+    // <a data-hotkey="l"> is followed when that key is pressed outside a form field.
+    if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey && event.key.length === 1) {
+      var hotkey = document.querySelector("[data-hotkey='" + CSS.escape(event.key) + "']");
+      if (hotkey) {
+        event.preventDefault();
+        hotkey.click();
+      }
     }
   });
 

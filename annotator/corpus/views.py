@@ -7,6 +7,7 @@ redirect and a message. Pages read with a constant number of queries, asserted i
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -37,7 +38,8 @@ def _count_of(queryset: QuerySet, group_by: str) -> Coalesce:
 
 
 def projects_for_list(user: User) -> QuerySet[Project]:
-    """The user's projects with their role and article and comment counts, in one query."""
+    """The user's projects with their role, article and comment counts and how many comments
+    they have labelled, in one query."""
     role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
     return (
         visible_projects(user)
@@ -46,6 +48,13 @@ def projects_for_list(user: User) -> QuerySet[Project]:
             article_count=_count_of(Article.objects.filter(project=OuterRef("pk")), "project"),
             comment_count=_count_of(
                 Comment.objects.filter(article__project=OuterRef("pk")), "article__project"
+            ),
+            my_done_count=_count_of(
+                # The labelling app depends on this one, not the other way round.
+                apps.get_model("labelling", "Annotation").objects.filter(
+                    project=OuterRef("pk"), annotator=user, status__in=["submitted", "skipped"]
+                ),
+                "project",
             ),
         )
         .order_by("name")
@@ -97,6 +106,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "articles": articles,
             "can_manage": can(request.user, Action.MANAGE, project),
             "can_import": can(request.user, Action.IMPORT, project),
+            "can_label": can(request.user, Action.LABEL, project),
         },
     )
 

@@ -545,3 +545,34 @@ def test_superusers_see_every_project(client, project):
     response = client.get(reverse("corpus:project_list"))
     assert [p.slug for p in response.context["projects"]] == ["aleppo"]
     assert "superuser" in response.content.decode()
+
+
+def test_the_project_list_shows_an_annotators_own_progress(client, project, annotator):
+    from annotator.labelling.annotations import Submission, save_annotation
+    from annotator.labelling.schemes import current_scheme_for
+    from tests.factories import ArticleFactory, make_comment
+
+    article = ArticleFactory(project=project)
+    first, _ = make_comment(article), make_comment(article)
+    save_annotation(
+        comment=first,
+        annotator=annotator,
+        scheme=current_scheme_for(project),
+        submission=Submission(answers={}, skip_reason="spam"),
+        base_revision=0,
+        action="skip",
+    )
+    client.force_login(annotator)
+    html = client.get(reverse("corpus:project_list")).content.decode()
+    assert "1 / 2 labelled" in html
+    assert reverse("labelling:start", args=[project.slug]) in html
+
+
+def test_the_project_page_offers_labelling_only_to_those_who_label(
+    client, project, annotator, researcher
+):
+    start = reverse("labelling:start", args=[project.slug])
+    client.force_login(annotator)
+    assert start in client.get(project.get_absolute_url()).content.decode()
+    client.force_login(researcher)
+    assert start not in client.get(project.get_absolute_url()).content.decode()
