@@ -391,3 +391,18 @@ def test_the_thread_view_reads_a_constant_number_of_queries(
     with django_assert_num_queries(7):
         response = client.get(url("thread_labels", project, article_id))
     assert response.content.decode().count('class="comment indent-') == 2000
+
+
+def test_staff_can_look_up_annotations_and_their_history_in_the_admin(
+    project, thread, annotator
+):
+    _, top, *_ = thread
+    post_save(logged_in(annotator), project, top, {"stance_article": "query"}, 0, "autosave")
+    staff = UserFactory(username="staff", is_staff=True, is_superuser=True)
+    client = logged_in(staff)
+    annotation = Annotation.objects.get()
+    page = client.get(reverse("admin:labelling_annotation_change", args=[annotation.pk]))
+    assert page.status_code == 200
+    assert "autosave" in page.content.decode()
+    assert client.get(reverse("admin:labelling_annotation_changelist")).status_code == 200
+    assert client.get(reverse("admin:labelling_annotation_add")).status_code == 403
