@@ -173,9 +173,7 @@ def save_annotation(
         # Two first saves raced: the other one created the row. Same as a stale revision.
         current = Annotation.objects.filter(comment=comment, annotator=annotator).first()
         raise AnnotationConflict(current, base_revision) from None
-    return SaveResult(
-        annotation, missing=missing if action == "submit" else [], changed=True
-    )
+    return SaveResult(annotation, missing=missing if action == "submit" else [], changed=True)
 
 
 def _next_status(annotation: Annotation | None, action: str, missing: list[str]) -> str:

@@ -48,11 +48,16 @@ DEFAULT_SCHEME_DATA: dict = {
             "kind": "single",
             "target": "article",
             "choices": [
-                {**STANCE_CHOICES[0], "example": "“I bet US offered something so valuable in "
-                 "order to save their CIA agents in Aleppo.” (backs the article's speculation)"},
+                {
+                    **STANCE_CHOICES[0],
+                    "example": "“I bet US offered something so valuable in "
+                    "order to save their CIA agents in Aleppo.” (backs the article's speculation)",
+                },
                 {**STANCE_CHOICES[1], "example": "“I don't think the Palmyra explanation holds”"},
-                {**STANCE_CHOICES[2], "example": "“What is mean everything? Withdraw from "
-                 "Ukraine or Crimea?”"},
+                {
+                    **STANCE_CHOICES[2],
+                    "example": "“What is mean everything? Withdraw from Ukraine or Crimea?”",
+                },
                 {**STANCE_CHOICES[3], "example": "“I think kerry and lavrov are couple ...”"},
             ],
         },
@@ -65,8 +70,10 @@ DEFAULT_SCHEME_DATA: dict = {
             "target": "parent",
             "choices": [
                 {**STANCE_CHOICES[0], "example": "“I agree with you.”"},
-                {**STANCE_CHOICES[1], "example": "“There is no agreement. Where do you take "
-                 "this stuff from?”"},
+                {
+                    **STANCE_CHOICES[1],
+                    "example": "“There is no agreement. Where do you take this stuff from?”",
+                },
                 STANCE_CHOICES[2],
                 STANCE_CHOICES[3],
             ],
@@ -82,8 +89,7 @@ DEFAULT_SCHEME_DATA: dict = {
                     "value": "factual",
                     "label": "Factual",
                     "description": "Something checkable about past or present.",
-                    "example": "“Actually the figure says that more than 80% of SAA are "
-                    "sunni.”",
+                    "example": "“Actually the figure says that more than 80% of SAA are sunni.”",
                 },
                 {
                     "value": "prediction",
@@ -103,8 +109,7 @@ DEFAULT_SCHEME_DATA: dict = {
                     "value": "policy",
                     "label": "Policy",
                     "description": "What should (not) be done; a call to action.",
-                    "example": "“I hope lavrov resign, and instead, Zaharova should be "
-                    "appointed”",
+                    "example": "“I hope lavrov resign, and instead, Zaharova should be appointed”",
                 },
                 {
                     "value": "personal_experience",
@@ -153,22 +158,19 @@ DEFAULT_SCHEME_DATA: dict = {
                 {
                     "value": "somewhat_certain",
                     "label": "Somewhat certain",
-                    "description": "Hedged but committed: “I think”, “my read is”, "
-                    "“most likely”.",
+                    "description": "Hedged but committed: “I think”, “my read is”, “most likely”.",
                     "example": "“My read is the Russians are stringing the Americans along”",
                 },
                 {
                     "value": "uncertain",
                     "label": "Uncertain",
-                    "description": "Openly speculative: “maybe”, “perhaps”, “I wonder”, "
-                    "“if true”.",
+                    "description": "Openly speculative: “maybe”, “perhaps”, “I wonder”, “if true”.",
                     "example": "“Perhaps (but I'm speculating) some definitive proof ...”",
                 },
                 {
                     "value": "not_applicable",
                     "label": "Not applicable",
-                    "description": "Nothing to be certain about: questions, thanks, "
-                    "exclamations.",
+                    "description": "Nothing to be certain about: questions, thanks, exclamations.",
                 },
             ],
         },

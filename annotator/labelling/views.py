@@ -333,9 +333,10 @@ def thread_labels(request: HttpRequest, slug: str, article_id: int) -> HttpRespo
     article = get_object_or_404(Article, pk=article_id, project=project)
     comments = list(Comment.objects.thread(article))
     mine = Annotation.objects.filter(comment__article=article, annotator=request.user)
-    statuses = {pk: (status, flag) for pk, status, flag in mine.values_list(
-        "comment_id", "status", "flagged"
-    )}
+    statuses = {
+        pk: (status, flag)
+        for pk, status, flag in mine.values_list("comment_id", "status", "flagged")
+    }
     counts = {status: 0 for status in [*Annotation.Status.values, "todo"]}
     for comment in comments:
         comment.label_status, comment.flagged = statuses.get(comment.pk, ("todo", False))

@@ -61,9 +61,7 @@ def test_a_first_autosave_keeps_partial_answers_as_a_draft_with_history(thread, 
     assert event.actor == annotator
 
 
-def test_submit_with_missing_answers_keeps_them_as_draft_and_lists_the_missing(
-    thread, annotator
-):
+def test_submit_with_missing_answers_keeps_them_as_draft_and_lists_the_missing(thread, annotator):
     _, _, reply, _ = thread
     result = save(reply, annotator, {"stance_article": "support"}, action="submit")
     assert not result.ok
@@ -252,9 +250,7 @@ def test_next_comment_is_per_annotator(thread, annotator):
     assert next_comment_for(other, top.article.project) == reply
 
 
-def test_next_comment_crosses_articles_and_ignores_other_projects(
-    thread, annotator, other_project
-):
+def test_next_comment_crosses_articles_and_ignores_other_projects(thread, annotator, other_project):
     _, top, reply, second = thread
     make_comment(ArticleFactory(project=other_project))
     later = make_comment(ArticleFactory(project=top.article.project))

@@ -393,9 +393,7 @@ def test_the_thread_view_reads_a_constant_number_of_queries(
     assert response.content.decode().count('class="comment indent-') == 2000
 
 
-def test_staff_can_look_up_annotations_and_their_history_in_the_admin(
-    project, thread, annotator
-):
+def test_staff_can_look_up_annotations_and_their_history_in_the_admin(project, thread, annotator):
     _, top, *_ = thread
     post_save(logged_in(annotator), project, top, {"stance_article": "query"}, 0, "autosave")
     staff = UserFactory(username="staff", is_staff=True, is_superuser=True)
