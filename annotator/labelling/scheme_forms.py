@@ -1,0 +1,75 @@
+"""Forms of the scheme editor and the guidelines editor.
+
+The scheme form reads the JSON the admin typed and parses it with ``parse_scheme``, so the
+page shows either the exact place of a JSON syntax error or the scheme's own message naming
+the question and field; the view saves only a definition that passed both.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from annotator.labelling.scheme import Scheme, SchemeError, parse_scheme
+
+DEFINITION_MAX_LENGTH = 200_000
+GUIDELINES_MAX_LENGTH = 100_000
+
+
+def definition_as_text(data: Any) -> str:
+    """A definition as the editor shows it: indented JSON, non-ASCII kept readable."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _refuse_duplicate_names(pairs: list[tuple[str, Any]]) -> dict:
+    """``json.loads`` keeps the last of two equal names silently; a definition must not."""
+    names = [name for name, _ in pairs]
+    for name in names:
+        if names.count(name) > 1:
+            raise SchemeError(f'The JSON gives "{name}" twice in the same object.')
+    return dict(pairs)
+
+
+def read_definition(text: str) -> tuple[dict, Scheme]:
+    """Parse the editor's text into (definition data, scheme); raise ``SchemeError``."""
+    try:
+        data = json.loads(text, object_pairs_hook=_refuse_duplicate_names)
+    except json.JSONDecodeError as error:
+        raise SchemeError(
+            f"This is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
+    return data, parse_scheme(data)
+
+
+class SchemeDefinitionForm(forms.Form):
+    """The scheme as JSON text; ``cleaned_data["definition"]`` is the parsed data."""
+
+    definition = forms.CharField(
+        label="Definition (JSON)",
+        max_length=DEFINITION_MAX_LENGTH,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 30, "spellcheck": "false", "class": "code"}),
+        error_messages={"required": "The definition is empty."},
+    )
+
+    scheme: Scheme | None = None
+
+    def clean_definition(self) -> dict:
+        try:
+            data, self.scheme = read_definition(self.cleaned_data["definition"])
+        except SchemeError as error:
+            raise forms.ValidationError(str(error), code="invalid_scheme") from None
+        return data
+
+
+class GuidelinesForm(forms.Form):
+    """The guidelines as Markdown."""
+
+    text = forms.CharField(
+        label="Guidelines (Markdown)",
+        required=False,
+        max_length=GUIDELINES_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 30}),
+    )
