@@ -576,3 +576,9 @@ def test_the_project_page_offers_labelling_only_to_those_who_label(
     assert start in client.get(project.get_absolute_url()).content.decode()
     client.force_login(researcher)
     assert start not in client.get(project.get_absolute_url()).content.decode()
+
+
+def test_pages_show_no_template_comment_text(client, project, annotator):
+    client.force_login(annotator)
+    html = client.get(project.get_absolute_url()).content.decode()
+    assert "{#" not in html and "{%" not in html
