@@ -53,6 +53,12 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "annotator.corpus",
     "annotator.labelling",
+    "annotator.datasets",
+    "annotator.api",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [

@@ -20,4 +20,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("annotator.corpus.urls")),
     path("", include("annotator.labelling.urls")),
+    path("", include("annotator.datasets.urls")),
+    path("api/", include("annotator.api.urls")),
 ]
