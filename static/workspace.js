@@ -14,6 +14,10 @@
   var shownAt = Date.now();
   var hiddenSince = null;
   var hiddenTotal = 0;
+  var unsent = false; // the label form changed since its last save was sent
+  var inFlight = 0; // saves of the label form sent and not answered yet
+  var refused = false; // the last of them was refused (conflict, error)
+  var move = null; // going to another comment, once they are done
 
   function form() { return document.getElementById("label-form"); }
 
@@ -84,8 +88,9 @@
 
   // "None" in a multiple choice stands alone.
   function applyExclusive(input) {
-    if (input.type !== "checkbox" || !input.checked) { return; }
-    var fieldset = input.closest("fieldset");
+    // Only answers: the "flag for review" checkbox is in no question.
+    var fieldset = input.closest("fieldset.question");
+    if (!fieldset || input.type !== "checkbox" || !input.checked) { return; }
     fieldset.querySelectorAll("input[type=checkbox]").forEach(function (other) {
       if (other === input) { return; }
       if (input.hasAttribute("data-exclusive") || other.hasAttribute("data-exclusive")) {
@@ -132,10 +137,12 @@
     if (button) { button.setAttribute("aria-expanded", String(!panel.hidden)); }
   }
 
+  // A click, not form.requestSubmit(button): htmx learns the submitter (and so posts its
+  // name=value, e.g. action=skip) only from a click or focus on the button.
   function submit(buttonId) {
     var f = form();
     var button = document.getElementById(buttonId || "submit-button");
-    if (f && button) { f.requestSubmit(button); }
+    if (f && button) { button.click(); }
   }
 
   function reportKeys(event) {
@@ -232,6 +239,9 @@
 
   function setUp() {
     if (!form()) { return; }
+    unsent = false;
+    inFlight = 0;
+    move = null;
     shownAt = Date.now();
     hiddenTotal = 0;
     hiddenSince = document.hidden ? shownAt : null;
@@ -244,9 +254,19 @@
 
   window.addEventListener("keydown", onKey, true);
 
+  // The browser's Back and Forward reload a comment from the server. htmx's history snapshot
+  // (which #workspace opts out of with hx-history="false") keeps the page as first loaded:
+  // without the answers given since, and the next autosave would drop them.
+  if (window.htmx) { window.htmx.config.refreshOnHistoryMiss = true; }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.closest && event.target.closest("#label-form .autosave")) { unsent = true; }
+  });
+
   document.addEventListener("change", function (event) {
     var input = event.target;
     if (!input.closest || !input.closest("#label-form")) { return; }
+    if (input.closest("#label-form .autosave")) { unsent = true; }
     applyExclusive(input);
     var fieldset = input.closest("fieldset.question");
     if (fieldset) { markChecked(fieldset); }
@@ -292,6 +312,45 @@
     if (elt && elt.closest && elt.closest("#label-form") && event.detail.verb === "post") {
       event.detail.parameters.elapsed_ms = String(elapsedMs());
     }
+  });
+
+  // Going to another comment (Previous/Next, "Back to it") waits for the autosave of what was
+  // just changed: an autosave still waiting for its pause would be dropped with the old form,
+  // and the answer to one still under way would land in the next comment's form (its revision).
+  function isSave(event) {
+    var elt = event.detail.elt;
+    return Boolean(elt && elt.closest && elt.closest("#label-form"));
+  }
+
+  function moveWhenSaved() {
+    if (!move || unsent || inFlight) { return; }
+    var go = move;
+    move = null;
+    if (!refused) { go(); } // a refused save stays on screen, with the answers it is about
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var detail = event.detail;
+    if (detail.verb !== "get" || !detail.target || detail.target.id !== "workspace") { return; }
+    if (!unsent && !inFlight) { return; }
+    event.preventDefault();
+    move = function () { detail.issueRequest(true); };
+    var autosave = document.querySelector("#label-form .autosave");
+    if (unsent && autosave && window.htmx) { window.htmx.trigger(autosave, "change"); }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isSave(event)) { return; }
+    unsent = false;
+    inFlight += 1;
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!isSave(event)) { return; }
+    inFlight = Math.max(0, inFlight - 1);
+    var xhr = event.detail.xhr;
+    refused = !xhr || xhr.status < 200 || xhr.status >= 300;
+    moveWhenSaved();
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {

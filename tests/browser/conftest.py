@@ -82,3 +82,92 @@ def login(page):
         page.wait_for_url("**/")
 
     return log_in
+
+
+# -- labelling and accessibility (appended) ---------------------------------------------------
+
+
+def log_in_on(page, user) -> None:
+    """Log ``user`` in on ``page`` (any tab or context) through the real login form."""
+    from tests.factories import PASSWORD
+
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+
+
+@pytest.fixture
+def demo_project(tmp_path):
+    """The demo project with the seed thread (63 comments), made as ``manage.py load_demo``."""
+    import io
+
+    from django.core.management import call_command
+
+    from annotator.corpus.models import Project
+
+    call_command("load_demo", password_file=tmp_path / "admin-password.txt", stdout=io.StringIO())
+    return Project.objects.get(slug="demo")
+
+
+@pytest.fixture
+def annotator(demo_project):
+    """``nina``, an annotator of the demo project."""
+    from annotator.corpus.models import Role
+    from tests.factories import MembershipFactory, UserFactory
+
+    user = UserFactory(username="nina")
+    MembershipFactory(project=demo_project, user=user, role=Role.ANNOTATOR)
+    return user
+
+
+def collect_errors(page) -> list[str]:
+    """Console errors (CSP violations among them) and uncaught exceptions of ``page``."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    return errors
+
+
+@pytest.fixture
+def page_errors(page):
+    """What ``collect_errors`` finds on the ``page`` fixture's tab."""
+    return collect_errors(page)
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """``open_page(user)``: a tab in a new browser context (another window, another laptop),
+    with ``user`` logged in; ``context_options`` go to ``browser.new_context``."""
+    contexts = []
+
+    def open_(user=None, viewport=None, **context_options):
+        context = browser.new_context(
+            base_url=live_server.url,
+            viewport=viewport or {"width": 1280, "height": 800},
+            **context_options,
+        )
+        contexts.append(context)
+        new_page = context.new_page()
+        new_page.set_default_timeout(10_000)
+        if user is not None:
+            log_in_on(new_page, user)
+        return new_page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot_of(request):
+    """``screenshot_of(page, "name")``: like ``screenshot`` for any tab."""
+
+    def take(page, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
