@@ -103,7 +103,9 @@
 
   document.addEventListener("DOMContentLoaded", function () { bindSlugs(document); });
   document.addEventListener("htmx:afterSwap", function (event) {
-    bindSlugs(event.detail.target);
-    focusFirstField(event.detail.target);
+    var target = event.detail && event.detail.target;
+    if (!target) { return; } // a page restored from htmx's history has no swap target
+    bindSlugs(target);
+    focusFirstField(target);
   });
 })();

@@ -247,6 +247,9 @@
     hiddenSince = document.hidden ? shownAt : null;
     updateConditions();
     questions().forEach(markChecked);
+    // On a narrow screen the article would push the questions out of view: start it closed.
+    var article = document.getElementById("target-article");
+    if (article && window.matchMedia("(max-width: 900px)").matches) { article.open = false; }
     focusQuestion(firstUnanswered());
     var workspace = document.getElementById("workspace");
     if (workspace && workspace.dataset.title) { document.title = workspace.dataset.title; }
@@ -351,6 +354,19 @@
     var xhr = event.detail.xhr;
     refused = !xhr || xhr.status < 200 || xhr.status >= 300;
     moveWhenSaved();
+  });
+
+  // Leaving the page (a link, closing the tab) while a change waits for its autosave pause:
+  // send it anyway. The form carries its CSRF token and revision, so the save is as safe as
+  // any other; a conflict is simply not applied.
+  window.addEventListener("pagehide", function () {
+    var f = form();
+    if (!f || !unsent || !navigator.sendBeacon) { return; }
+    var data = new FormData(f);
+    data.set("action", "autosave");
+    data.set("elapsed_ms", String(elapsedMs()));
+    navigator.sendBeacon(f.getAttribute("action"), data);
+    unsent = false;
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {

@@ -164,7 +164,8 @@ def _workspace_context(
 
 def _render_workspace(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
     template = WORKSPACE_TEMPLATE
-    if request.htmx and not request.htmx.boosted:
+    # htmx restoring a page from its history (Back) needs the whole page, not the partial.
+    if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
         template += "#workspace"
     response = render(request, template, context, status=status)
     if request.htmx:

@@ -540,3 +540,28 @@ def test_hostile_comment_text_stays_text_everywhere(
         expect(page.locator(".guidelines").get_by_text(payload).first).to_be_visible()
     expect_inert()
     assert page_errors == []
+
+
+def test_a_change_made_just_before_leaving_the_page_is_still_saved(
+    open_page, demo_project, annotator
+):
+    first = project_comments(demo_project).first()
+    tab = open_page(annotator)
+    tab.goto(workspace_url(demo_project, first))
+    tab.keyboard.press("2")  # autosave waits 300 ms for more keys...
+    tab.goto(f"/p/{demo_project.slug}/")  # ...but the page is left at once
+    expect(tab.get_by_role("heading", level=1)).to_be_visible()
+    for _ in range(50):
+        annotation = Annotation.objects.filter(comment=first, annotator=annotator).first()
+        if annotation is not None:
+            break
+        tab.wait_for_timeout(100)
+    assert annotation is not None
+    assert annotation.answers == {"stance_article": "deny"}
+
+
+def test_on_a_narrow_screen_the_article_starts_closed(open_page, demo_project, annotator):
+    tab = open_page(annotator, viewport={"width": 768, "height": 1024})
+    tab.goto(f"/p/{demo_project.slug}/label/")
+    expect(tab.locator("#target-article")).not_to_have_attribute("open", "")
+    expect(tab.locator("fieldset.question.is-active")).to_be_in_viewport()

@@ -404,3 +404,11 @@ def test_staff_can_look_up_annotations_and_their_history_in_the_admin(project, t
     assert "autosave" in page.content.decode()
     assert client.get(reverse("admin:labelling_annotation_changelist")).status_code == 200
     assert client.get(reverse("admin:labelling_annotation_add")).status_code == 403
+
+
+def test_htmx_restoring_history_gets_the_whole_page(project, thread, annotator):
+    _, top, *_ = thread
+    response = logged_in(annotator).get(
+        url("workspace", project, top.pk), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX
+    )
+    assert "<html" in response.content.decode()
