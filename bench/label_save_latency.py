@@ -110,6 +110,13 @@ def main() -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0,
+        help="mean pause of an annotator between saves (exponential), not timed; 0: none, "
+        "as fast as the server answers (default: %(default)s)",
+    )
+    parser.add_argument(
         "--page-loads",
         action="store_true",
         help="also load the workspace page before each comment (timed apart, not as saves)",
@@ -170,9 +177,10 @@ def run(args: argparse.Namespace) -> None:
             f"set up in {time.perf_counter() - started:.1f} s"
         )
         client = "process" if args.clients == "processes" else "thread"
+        think = f"{args.think_ms:,.0f} ms mean think time" if args.think_ms else "no think time"
         print(
             f"load: per annotator {args.warmup} warm-up saves, then {args.saves} timed saves "
-            f"(3 autosaves + 1 submit per comment, HX-Request, no think time); one client "
+            f"(3 autosaves + 1 submit per comment, HX-Request, {think}); one client "
             f"{client} per annotator, a new connection per request (gunicorn's sync workers "
             f"close it)"
         )
@@ -183,15 +191,29 @@ def run(args: argparse.Namespace) -> None:
         random.Random(args.seed).shuffle(comments)
         port = args.port or _free_port()
         results = []
-        with Gunicorn(args.workers, port, folder / "gunicorn.log"):
+        with Gunicorn(args.workers, port, folder / "gunicorn.log") as server:
+            watch = {"gunicorn": server.process.pid, "database": corpus["database"]}
             # Every worker loads its templates and caches on its first saves: not counted.
             warm = [next(users) for _ in range(warm_clients)]
             warming = run_level(
-                warm_clients, warm, comments, port, clients="threads", warmup=4, requests=0
+                warm_clients,
+                warm,
+                comments,
+                port,
+                clients="threads",
+                warmup=4,
+                requests=0,
+                watch=watch,
             )
             for level in args.concurrency:
                 names = [next(users) for _ in range(level)]
-                common = {"clients": args.clients, "warmup": args.warmup, "requests": args.saves}
+                common = {
+                    "clients": args.clients,
+                    "warmup": args.warmup,
+                    "requests": args.saves,
+                    "watch": watch,
+                    "think_ms": args.think_ms,
+                }
                 print(f"\n{level} annotator(s) at once:", flush=True)
                 floor = run_level(level, names, comments, port, floor=True, **common)
                 print_level(floor, cores)
@@ -300,6 +322,7 @@ def build_corpus(args: argparse.Namespace, users_needed: int) -> dict:
     rows = Comment.objects.filter(article__project=project).values_list("pk", "parent_id")
     comments = [(pk, parent_id is not None) for pk, parent_id in rows]
     with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # planner statistics, as autovacuum would have them
         cursor.execute("SELECT version(), current_setting('synchronous_commit')")
         version, synchronous_commit = cursor.fetchone()
     connections.close_all()
@@ -308,6 +331,7 @@ def build_corpus(args: argparse.Namespace, users_needed: int) -> dict:
         "replies": sum(is_reply for _, is_reply in comments),
         "threads": len(sizes),
         "users": [user.username for user in users],
+        "database": connection.settings_dict["NAME"],
         "postgres": f"{' '.join(version.split()[:2])}, synchronous_commit={synchronous_commit}",
     }
 
@@ -558,8 +582,11 @@ def run_client(spec: dict, barrier, results) -> None:
         timed: list = []
         pages: list = []
         samples = []
+        pauses = random.Random(spec["seed"] + 1)
         for _ in range(spec["requests"]):
             send(timed, pages, samples)
+            if spec["think_ms"]:
+                time.sleep(pauses.expovariate(1000 / spec["think_ms"]))
         after = resource.getrusage(scope)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         results.put(
@@ -589,6 +616,8 @@ def run_level(
     clients: str,
     warmup: int,
     requests: int,
+    watch: dict,
+    think_ms: float = 0,
     page_loads: bool = False,
     floor: bool = False,
     seed: int = 0,
@@ -616,6 +645,7 @@ def run_level(
                 "requests": requests,
                 "page_loads": page_loads,
                 "floor": floor,
+                "think_ms": think_ms,
                 "threads": threads,
             }
         )
@@ -636,9 +666,9 @@ def run_level(
             raise RuntimeError(
                 "an annotator failed before the timed saves:\n" + "\n".join(failures[:2])
             ) from None
-        before = cpu_snapshot()
+        monitor = CpuMonitor(watch).start()
         outputs = [results.get(timeout=3600) for _ in workers]
-        after = cpu_snapshot()
+        cpu = monitor.stop()
     finally:
         for worker in workers:
             worker.join(timeout=10)
@@ -652,7 +682,7 @@ def run_level(
         "what": "floor (405)" if floor else "label save",
         "ok": (FLOOR_STATUS,) if floor else OK_STATUSES,
         "outputs": outputs,
-        "cpu": cpu_difference(before, after),
+        "cpu": cpu,
     }
 
 
@@ -668,55 +698,88 @@ def _drain(results) -> list[dict]:
 # --- CPU accounting from /proc --------------------------------------------------------------
 
 
-def cpu_snapshot() -> dict:
-    """Machine CPU time (busy and total) and the CPU time of gunicorn and PostgreSQL processes.
+class CpuMonitor:
+    """CPU time used while a level runs: the machine's, and by whom, from /proc.
 
-    gunicorn is found by its command line (``gunicorn annotator.wsgi`` started by this
-    bench), PostgreSQL by its process name; all in seconds.
+    Samples every half second, so the time of processes that end meanwhile is counted too
+    (a gunicorn worker's database connection is replaced after ``CONN_MAX_AGE`` seconds, and
+    with it its PostgreSQL backend). Kinds: ``gunicorn`` (the master whose pid is
+    ``watch["gunicorn"]`` and its workers), ``postgres`` (background processes and the
+    backends connected to ``watch["database"]``), ``bench`` (this script and its client
+    processes) and ``other`` (everything else on the machine, by process name).
     """
-    ticks = os.sysconf("SC_CLK_TCK")
-    with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:9]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    snapshot = {"busy": (sum(fields) - idle) / ticks, "total": sum(fields) / ticks}
-    gunicorn: dict[int, float] = {}
-    postgres: dict[int, float] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                line = stat.read()
-            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                command = cmdline.read()
-        except OSError:
-            continue
-        name = line[line.index("(") + 1 : line.rindex(")")]
-        rest = line[line.rindex(")") + 2 :].split()
-        used = (int(rest[11]) + int(rest[12])) / ticks  # utime, stime
-        if name == "postgres":
-            postgres[int(entry.name)] = used
-        elif b"gunicorn\x00annotator.wsgi" in command:
-            gunicorn[int(entry.name)] = used
-    snapshot["gunicorn"] = gunicorn
-    snapshot["postgres"] = postgres
-    return snapshot
 
+    def __init__(self, watch: dict) -> None:
+        self.watch = watch
+        self.database = f" {watch['database']} ".encode()
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.first: dict[int, tuple[str, str, float]] = {}
+        self.latest: dict[int, tuple[str, str, float]] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
 
-def cpu_difference(before: dict, after: dict) -> dict:
-    def used(kind: str) -> float:
-        return sum(
-            seconds - before[kind].get(pid, 0.0)
-            for pid, seconds in after[kind].items()
-            if seconds >= before[kind].get(pid, 0.0)
-        )
+    def start(self) -> CpuMonitor:
+        self.machine_first = self._machine()
+        self.first = self._processes()
+        self.latest = dict(self.first)
+        self.thread.start()
+        return self
 
-    total = after["total"] - before["total"]
-    return {
-        "busy_share": (after["busy"] - before["busy"]) / total if total else 0.0,
-        "gunicorn": used("gunicorn"),
-        "postgres": used("postgres"),
-    }
+    def stop(self) -> dict:
+        """CPU seconds: ``seconds`` that passed on all cores, ``busy`` and each kind's."""
+        self.stopping.set()
+        self.thread.join()
+        self.latest.update(self._processes())
+        busy, total = (b - a for a, b in zip(self.machine_first, self._machine(), strict=True))
+        used = Counter(dict.fromkeys(("gunicorn", "postgres", "bench", "other"), 0.0))
+        others: Counter = Counter()
+        for pid, (kind, name, seconds) in self.latest.items():
+            before = self.first[pid][2] if pid in self.first else 0.0
+            delta = seconds - before if seconds >= before else seconds  # else a reused pid
+            used[kind] += delta
+            if kind == "other":
+                others[name.split("/")[0]] += delta  # kworker/1:0-events: kworker
+        return {"seconds": total, "busy": busy, **used, "top_others": others.most_common(3)}
+
+    def _run(self) -> None:
+        while not self.stopping.wait(0.5):
+            self.latest.update(self._processes())
+
+    def _machine(self) -> tuple[float, float]:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+        idle = fields[3] + fields[4]  # idle and iowait
+        return (sum(fields) - idle) / self.ticks, sum(fields) / self.ticks
+
+    def _processes(self) -> dict[int, tuple[str, str, float]]:
+        me = os.getpid()
+        found = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    line = stat.read()
+                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                    command = cmdline.read()
+            except OSError:
+                continue
+            pid = int(entry.name)
+            name = line[line.index("(") + 1 : line.rindex(")")]
+            rest = line[line.rindex(")") + 2 :].split()
+            parent = int(rest[1])
+            seconds = (int(rest[11]) + int(rest[12])) / self.ticks  # utime, stime
+            if self.watch["gunicorn"] in (pid, parent):
+                kind = "gunicorn"
+            elif name == "postgres":
+                backend = b"(" in command or b"[local]" in command  # "user db host(port) state"
+                kind = "postgres" if not backend or self.database in command else "other"
+            elif me in (pid, parent):
+                kind = "bench"
+            else:
+                kind = "other"
+            found[pid] = (kind, name, seconds)
+        return found
 
 
 # --- Report ---------------------------------------------------------------------------------
@@ -766,11 +829,15 @@ def print_level(result: dict, cores: int) -> None:
         f"  {result['what']}: {figures['requests']:,} requests in {figures['span']:.1f} s "
         f"({statuses}); median {figures['median']:.1f} ms, p95 {figures['p95']:.1f} ms"
     )
+    machine = cpu["seconds"] or math.nan
+    top = ", ".join(f"{name} {seconds / machine:.0%}" for name, seconds in cpu["top_others"])
     print(
         f"    CPU per request: client {client_cpu / count * 1000:.2f} ms, gunicorn "
         f"{cpu['gunicorn'] / count * 1000:.2f} ms, PostgreSQL {cpu['postgres'] / count * 1000:.2f}"
-        f" ms; the client used {client_cpu / max(figures['span'], 1e-9) / cores:.0%} of the "
-        f"machine, which was {cpu['busy_share']:.0%} busy in all"
+        f" ms. Machine ({cores} cores) {cpu['busy'] / machine:.0%} busy: bench and clients "
+        f"{cpu['bench'] / machine:.0%}, gunicorn {cpu['gunicorn'] / machine:.0%}, PostgreSQL "
+        f"{cpu['postgres'] / machine:.0%}, other processes {cpu['other'] / machine:.0%}"
+        + (f" ({top})" if top and cpu["other"] / machine >= 0.05 else "")
     )
     records = [row for output in result["outputs"] for row in output["requests"]]
     kinds = sorted({row[3] for row in records})
