@@ -157,6 +157,9 @@ IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", str(2 * 
 IMPORT_MAX_TEXT_CHARS = int(os.environ.get("IMPORT_MAX_TEXT_CHARS", "100000"))
 # Uploads at least this large are imported by the background worker with a progress bar.
 IMPORT_BACKGROUND_BYTES = int(os.environ.get("IMPORT_BACKGROUND_BYTES", str(1024 * 1024)))
+# Projects with at least this many comments are exported by the background worker, with a
+# progress bar; smaller ones are built during the request.
+EXPORT_BACKGROUND_COMMENTS = int(os.environ.get("EXPORT_BACKGROUND_COMMENTS", "5000"))
 
 # --- Background tasks (django-tasks; Django 6: django.tasks) ----------------------------------
 TASKS = {

@@ -11,8 +11,17 @@ from django.utils import timezone
 
 from annotator.corpus.models import Project
 
+FORMAT_LABELS = {
+    "jsonl": "JSON Lines",
+    "json": "Nested JSON",
+    "csv": "CSV",
+    "parquet": "Parquet",
+}
+
 
 class ExportJob(models.Model):
+    """One export of a project's corpus: what was asked, how far it got, and the file."""
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -34,7 +43,17 @@ class ExportJob(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     comments_total = models.PositiveIntegerField(default=0)
     comments_done = models.PositiveIntegerField(default=0)
+    # What the finished package holds (ExportSummary), for the log and the job's page.
+    articles = models.PositiveIntegerField(default=0)
+    labelled_comments = models.PositiveIntegerField(default=0)
+    annotations = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The name the download gets (the stored file may carry a suffix storage added to keep
+    # names unique).
+    filename = models.CharField(max_length=255, blank=True)
+    # Where ``manage.py export_corpus`` wrote the zip; such exports keep no file here, and
+    # their row is only the log entry. Empty for exports made for download.
+    output_path = models.CharField(max_length=1000, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -53,3 +72,35 @@ class ExportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    @property
+    def is_downloadable(self) -> bool:
+        """A finished export whose zip is kept here (command-line exports keep none)."""
+        return self.status == self.Status.SUCCEEDED and bool(self.file)
+
+    @property
+    def format_label(self) -> str:
+        """The format as the export page names it."""
+        return FORMAT_LABELS.get(self.format, self.format)
+
+    def options_summary(self) -> str:
+        """What was asked, in a few words for the export log: format, labels, filters."""
+        options = self.options or {}
+        parts = [self.format_label]
+        questions = options.get("questions") or ()
+        parts.append(
+            f"{len(questions)} question{'s' if len(questions) != 1 else ''}"
+            if questions
+            else "all questions"
+        )
+        parts.append("final labels" if options.get("labels") == "final" else "all annotators")
+        if not options.get("include_unlabelled", True):
+            parts.append("labelled only")
+        if options.get("pseudonymise"):
+            parts.append("pseudonymised")
+        if options.get("split"):
+            ratios = "/".join(f"{r:g}" for r in options.get("split_ratios") or ())
+            parts.append(f"split {ratios} (seed {options.get('split_seed')})")
+        if options.get("changed_since"):
+            parts.append(f"changed since {options['changed_since'][:16].replace('T', ' ')}")
+        return " · ".join(parts)

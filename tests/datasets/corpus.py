@@ -1,0 +1,45 @@
+"""A small labelled corpus for the export tests: two threads, answers from two annotators."""
+
+from annotator.corpus.models import Project, Role
+from annotator.labelling.annotations import Submission, save_annotation
+from annotator.labelling.schemes import current_scheme_for
+from tests.factories import ArticleFactory, MembershipFactory, UserFactory, make_comment
+
+TOP_LEVEL = {
+    "stance_article": "support",
+    "claim_type": "opinion",
+    "speculation": "certain",
+    "source_cited": ["none"],
+}
+REPLY = {**TOP_LEVEL, "stance_parent": "deny"}
+
+
+def make_labelled_corpus(project: Project, comments_per_thread: int = 3) -> dict:
+    """Two articles with ``comments_per_thread`` comments each (the second answers the first);
+    two annotators submit answers for the first two comments of the first thread."""
+    scheme = current_scheme_for(project)
+    annotators = []
+    for name in ("lab_one", "lab_two"):
+        user = UserFactory(username=f"{project.slug}_{name}")
+        MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+        annotators.append(user)
+    threads = []
+    for index in range(2):
+        article = ArticleFactory(project=project, title=f"Thread {index + 1}")
+        first = make_comment(article, author="Rami", text="The ceasefire will hold.")
+        comments = [first, make_comment(article, parent=first, author="Lina", text="Doubt it.")]
+        comments += [
+            make_comment(article, author=f"reader {n}") for n in range(comments_per_thread - 2)
+        ]
+        threads.append((article, comments))
+    for user in annotators:
+        for comment in threads[0][1][:2]:
+            save_annotation(
+                comment=comment,
+                annotator=user,
+                scheme=scheme,
+                submission=Submission(answers=REPLY if comment.parent_id else TOP_LEVEL),
+                base_revision=0,
+                action="submit",
+            )
+    return {"annotators": annotators, "threads": threads}
