@@ -107,6 +107,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "can_manage": can(request.user, Action.MANAGE, project),
             "can_import": can(request.user, Action.IMPORT, project),
             "can_label": can(request.user, Action.LABEL, project),
+            "can_export": can(request.user, Action.EXPORT, project),
         },
     )
 
