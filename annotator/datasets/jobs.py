@@ -272,7 +272,7 @@ def _build(job: ExportJob, destination: BinaryIO, echo: Progress | None = None):
         raise ExportFailed(_unexpected(error)) from error
     finally:
         reporter.close()
-    if echo is not None:
+    if echo is not None and not reporter.ended:
         echo(summary.comments, summary.comments)  # a bar ends at 100% whatever was reported
     return summary
 
@@ -345,6 +345,7 @@ class JobProgress:
         self.job = job
         self.echo = echo
         self.written: list[int] = []
+        self.ended = False  # whether the end (done == total) was reported
         self.last = time.monotonic()  # the first write after an interval, none for tiny exports
         self._connection = None
 
@@ -357,6 +358,7 @@ class JobProgress:
         if self.echo is not None:
             self.echo(done, total)
         if done >= total:
+            self.ended = True
             return  # the end is recorded with the outcome
         if not connection.in_atomic_block:
             ExportJob.objects.filter(pk=self.job.pk).update(

@@ -87,10 +87,16 @@ class Command(BaseCommand):
         # With the zip on stdout, the report goes to stderr so the data stays clean.
         report = self.stderr if output == "-" else self.stdout
         report.write(
-            f"{job.output_path}: {job.articles} articles, {job.comments_done} comments "
-            f"({job.labelled_comments} labelled, {job.annotations} annotations), "
-            f"{job.size_bytes} bytes (export #{job.pk})"
+            f"{job.output_path}: {counted(job.articles, 'article')}, "
+            f"{counted(job.comments_done, 'comment')} ({job.labelled_comments} labelled, "
+            f"{counted(job.annotations, 'annotation')}), {job.size_bytes} bytes "
+            f"(export #{job.pk})"
         )
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 article``, ``2 articles``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def options_from(options: dict[str, Any]) -> ExportOptions:
