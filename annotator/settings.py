@@ -202,3 +202,49 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# --- REST API (annotator/api/) ------------------------------------------------------------------
+# Scripts authenticate with personal tokens (`Authorization: Token <key>`, made at /api/tokens/);
+# the browser's session works too (with CSRF on writes), for the browsable API and the docs.
+# Lists are cursor-paginated; the schema is OpenAPI 3 from drf-spectacular, with Swagger UI
+# served from our own origin (drf-spectacular-sidecar), as the CSP above requires.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "annotator.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "annotator.api.pagination.ApiCursorPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Comment annotator API",
+    "DESCRIPTION": (
+        "Read a project's articles, reply trees, comments and labels; import threads; export "
+        "the labelled corpus. Authenticate with a personal token from /api/tokens/: "
+        "`Authorization: Token <key>`. Your role in each project decides what you may do, as "
+        "in the browser. Lists are paginated with cursors: follow `next` until it is null."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "annotator.corpus.models.Role",
+        "ImportStatusEnum": "annotator.corpus.models.ImportJob.Status",
+        "ImportFormatEnum": "annotator.corpus.models.ImportJob.Format",
+        "AnnotationStatusEnum": "annotator.labelling.models.Annotation.Status",
+        "ExportStatusEnum": "annotator.datasets.models.ExportJob.Status",
+    },
+}

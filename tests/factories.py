@@ -98,3 +98,11 @@ def make_thread(article: Article, size: int, fanout: int = 3) -> list[Comment]:
             comment.parent_id = comment.parent.pk if comment.parent else None
         Comment.objects.bulk_create(by_depth[depth], batch_size=500)
     return comments
+
+
+def make_token(user, name: str = "script") -> str:
+    """A personal API token for ``user``; returns the key a script would send."""
+    from annotator.api.models import ApiToken
+
+    _token, key = ApiToken.objects.create_token(user, name)
+    return key

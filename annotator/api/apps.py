@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class ApiConfig(AppConfig):
     name = "annotator.api"
     label = "api"
+    verbose_name = "REST API"
+
+    def ready(self) -> None:
+        # Registers the token scheme with drf-spectacular (extensions register on import).
+        from annotator.api import authentication  # noqa: F401
