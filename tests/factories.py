@@ -106,3 +106,74 @@ def make_token(user, name: str = "script") -> str:
 
     _token, key = ApiToken.objects.create_token(user, name)
     return key
+
+
+def make_label(comment: Comment, annotator, answers: dict, status: str = "submitted", **fields):
+    """Store one annotator's annotation of ``comment`` as a given status, times and all.
+
+    No form checks and no history (use ``save_annotation`` for those): for exports and
+    counts. ``answered_under`` defaults to the current scheme version for every answer;
+    ``updated_at`` to now, and ``created_at`` and (when submitted) ``submitted_at`` to it.
+    """
+    from django.utils import timezone
+
+    from annotator.labelling.models import Annotation
+    from annotator.labelling.schemes import current_scheme_for
+
+    project = comment.article.project
+    scheme = fields.pop("scheme", None) or current_scheme_for(project)
+    now = fields.pop("updated_at", None) or timezone.now()
+    fields.setdefault("answered_under", dict.fromkeys(answers, scheme.version))
+    fields.setdefault("created_at", now)
+    if status == "submitted":
+        fields.setdefault("submitted_at", now)
+    return Annotation.objects.create(
+        project=project,
+        comment=comment,
+        annotator=annotator,
+        scheme=scheme,
+        answers=answers,
+        status=status,
+        updated_at=now,
+        **fields,
+    )
+
+
+def label_in_bulk(comments, annotators, answers_for, *, status: str = "submitted") -> int:
+    """Submitted annotations for many comments at once (bulk insert): big exports in tests.
+
+    ``answers_for(index, comment, annotator)`` returns the answers, or None for no annotation.
+    Returns how many annotations were written.
+    """
+    from django.utils import timezone
+
+    from annotator.labelling.models import Annotation
+    from annotator.labelling.schemes import current_scheme_for
+
+    if not comments:
+        return 0
+    project = comments[0].article.project
+    scheme = current_scheme_for(project)
+    now = timezone.now()
+    rows = []
+    for index, comment in enumerate(comments):
+        for annotator in annotators:
+            answers = answers_for(index, comment, annotator)
+            if answers is None:
+                continue
+            rows.append(
+                Annotation(
+                    project=project,
+                    comment_id=comment.pk,
+                    annotator=annotator,
+                    scheme=scheme,
+                    answers=answers,
+                    answered_under=dict.fromkeys(answers, scheme.version),
+                    status=status,
+                    created_at=now,
+                    updated_at=now,
+                    submitted_at=now if status == "submitted" else None,
+                )
+            )
+    Annotation.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)

@@ -8,6 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 
 
+class ExportOptionsError(ValueError):
+    """Options an export cannot honour (an unknown question, impossible split ratios)."""
+
+
 class ExportFormat(StrEnum):
     JSONL = "jsonl"  # one line per article and per comment; re-imports as a project
     JSON = "json"  # nested: each article with its comment tree
