@@ -1,0 +1,137 @@
+"""CSV: one row per comment, wide, for spreadsheets and ``pandas.read_csv``.
+
+Columns, in order:
+
+* ``article_id, comment_id, parent_id, depth, position, split, author, text, posted_at,
+  meta, n_annotations``;
+* ``labels=all``: per question ``majority__<key>``, ``support__<key>`` (share of the voters
+  who gave it), ``votes__<key>`` (annotators who answered), ``tied__<key>`` (the tied answers
+  when there is no majority), then per annotator and question ``<annotator>__<key>`` (that
+  annotator's submitted answer), annotators sorted by name (``annotator-1..n`` when
+  pseudonymised);
+* ``labels=final``: per question ``final__<key>``.
+
+We chose one wide row per comment over a long format (a row per comment and annotator)
+because it is what a classifier and ``pandas`` want: one row, one example, no pivot.
+Per-annotator columns carry the answers only; the rest of each annotation (times, notes,
+flags) is in the JSON Lines and Parquet exports.
+
+Cells: multiple-choice answers are joined with ``|``; an empty cell means no value
+(not answered, or a tie: ``votes__<key>`` tells which); times are ISO 8601 in UTC with a
+``Z``; ``meta`` is JSON text. UTF-8 without a byte-order mark, ``\\n`` line ends, fields
+with commas, quotes or newlines quoted (RFC 4180 style); texts are written unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from annotator.datasets.rows import IdentityMemo, Majority, RowSource
+
+FILENAME = "comments.csv"
+KEEPS_TREES = False
+COMPRESS = True
+
+BASE_COLUMNS = (
+    "article_id",
+    "comment_id",
+    "parent_id",
+    "depth",
+    "position",
+    "split",
+    "author",
+    "text",
+    "posted_at",
+    "meta",
+    "n_annotations",
+)
+
+
+def header(source: RowSource, annotators: list[str]) -> list[str]:
+    """The column names of an export of ``source`` with these annotator names."""
+    columns = list(BASE_COLUMNS)
+    keys = source.question_keys
+    if source.final:
+        columns += [f"final__{key}" for key in keys]
+        return columns
+    for key in keys:
+        columns += [f"majority__{key}", f"support__{key}", f"votes__{key}", f"tied__{key}"]
+    columns += [f"{name}__{key}" for name in annotators for key in keys]
+    return columns
+
+
+def cell(value: Any) -> Any:
+    """A value as a CSV cell: lists joined with ``|``, None empty, UTC times with ``Z``."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "|".join(value)
+    if isinstance(value, datetime):
+        return _iso(value)
+    return value
+
+
+def _iso(moment: datetime) -> str:
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def write(source: RowSource, out: BinaryIO) -> None:
+    """Write the header and one row per comment of ``source`` to ``out``."""
+    annotators = [] if source.final else source.annotator_names()
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header(source, annotators))
+    keys = source.question_keys
+    # Labels are shared between rows: their cells are worked out once (rows.IdentityMemo).
+    label_cells = IdentityMemo(lambda answers: [cell(answers.get(key)) for key in keys])
+    majority_cells = IdentityMemo(lambda majority: _majority_cells(majority, keys))
+    no_answers = [""] * len(keys)
+    final = source.final
+    rows: list[list] = []
+    for row in source.comments():
+        posted = row.posted_at
+        cells = [
+            row.article_id,
+            row.comment_id,
+            row.parent_id or "",
+            row.depth,
+            row.position,
+            row.split or "",
+            row.author,
+            row.text,
+            _iso(posted) if posted is not None else "",
+            row.meta,
+            len(row.annotations),
+        ]
+        if final:
+            cells += label_cells(row.final) if row.final is not None else no_answers
+        else:
+            cells += majority_cells(row.majority)
+            by_name = {a.annotator: a.answers for a in row.annotations}
+            for name in annotators:
+                answers = by_name.get(name)
+                cells += no_answers if answers is None else label_cells(answers)
+        rows.append(cells)
+        if len(rows) == 1_000:
+            writer.writerows(rows)
+            rows.clear()
+    writer.writerows(rows)
+    text.flush()
+    text.detach()
+
+
+def _majority_cells(majority: dict[str, Majority], keys: tuple[str, ...]) -> list:
+    cells: list[Any] = []
+    for key in keys:
+        answer = majority[key]
+        cells += [
+            cell(answer.value),
+            cell(answer.support),
+            answer.votes,
+            cell(answer.tied) if answer.tied else "",
+        ]
+    return cells

@@ -1,0 +1,139 @@
+"""JSON Lines: the canonical import format (docs/formats.md) plus the labels.
+
+An article's record, then its comments in tree order, one JSON object per line. Every field
+of the import format is there (``type``, ``id``, ``article_id``, ``parent_id``, ``author``,
+``text``, ``posted_at``, ``meta``), so the file imports back with ``import_threads`` into
+a project with the same articles and reply trees; importers ignore the extra fields:
+
+* articles: ``split``;
+* comments: ``depth``, ``position``, ``split``, ``context`` (an ancestor that a filter left
+  out, present so the tree stays whole; it has no labels), ``n_annotations``, and either
+  ``annotations`` (one object per submitted annotation: ``annotator``, ``answers``,
+  ``scheme_version``, ``answered_under``, ``time_spent_ms``, ``created_at``, ``updated_at``,
+  ``submitted_at``, ``flagged``, ``note``) and ``majority`` (per question: ``value``,
+  ``support``, ``agree``, ``votes``, ``tied``) with ``labels=all``, or ``final`` (per
+  question: the answer) with ``labels=final``.
+
+Times are ISO 8601 in UTC with a ``Z``. ``meta`` is written as stored, without re-parsing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import orjson
+
+from annotator.datasets.rows import ArticleRow, CommentRow, IdentityMemo, Majority, RowSource
+
+FILENAME = "comments.jsonl"
+KEEPS_TREES = True
+COMPRESS = True
+FLUSH_BYTES = 1 << 20
+
+_OPTIONS = orjson.OPT_UTC_Z
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes as every JSON exporter writes them (UTC times with ``Z``)."""
+    return orjson.dumps(value, option=_OPTIONS)
+
+
+def article_record(row: ArticleRow) -> dict[str, Any]:
+    """The import format's article object, plus ``split``."""
+    return {
+        "type": "article",
+        "id": row.source_id,
+        "title": row.title,
+        "body": row.body,
+        "url": row.url,
+        "source": row.source,
+        "published_at": row.published_at,
+        "meta": orjson.Fragment(row.meta),
+        "split": row.split,
+    }
+
+
+def majority_record(majority: Majority) -> dict[str, Any]:
+    """One question's majority as JSON Lines writes it."""
+    return {
+        "value": majority.value,
+        "support": majority.support,
+        "agree": majority.agree,
+        "votes": majority.votes,
+        "tied": majority.tied,
+    }
+
+
+class CommentRecords:
+    """Builds comment records for one export (JSON Lines and nested JSON share it)."""
+
+    def __init__(self, final: bool):
+        self.final = final
+        # Labels are shared between rows: each is encoded once (see rows.IdentityMemo).
+        self._majority = IdentityMemo(
+            lambda majority: orjson.Fragment(
+                dumps({key: majority_record(m) for key, m in majority.items()})
+            )
+        )
+        self._plain = IdentityMemo(lambda value: orjson.Fragment(dumps(value)))
+
+    def __call__(self, row: CommentRow) -> dict[str, Any]:
+        """The import format's comment object, plus tree position, split and labels."""
+        record: dict[str, Any] = {
+            "type": "comment",
+            "id": row.comment_id,
+            "article_id": row.article_id,
+            "parent_id": row.parent_id,
+            "author": row.author,
+            "text": row.text,
+            "posted_at": row.posted_at,
+            "meta": orjson.Fragment(row.meta),
+            "depth": row.depth,
+            "position": row.position,
+            "split": row.split,
+            "context": row.context,
+            "n_annotations": len(row.annotations),
+        }
+        if self.final:
+            record["final"] = self._plain(row.final) if row.final is not None else {}
+            return record
+        plain = self._plain
+        record["annotations"] = [
+            {
+                "annotator": a.annotator,
+                "answers": plain(a.answers),
+                "scheme_version": a.scheme_version,
+                "answered_under": plain(a.answered_under),
+                "time_spent_ms": a.time_spent_ms,
+                "created_at": a.created_at,
+                "updated_at": a.updated_at,
+                "submitted_at": a.submitted_at,
+                "flagged": a.flagged,
+                "note": a.note,
+            }
+            for a in row.annotations
+        ]
+        record["majority"] = self._majority(row.majority)
+        return record
+
+
+def write(source: RowSource, out: BinaryIO) -> None:
+    """Write every record of ``source`` to ``out`` as JSON Lines, about a megabyte at a time."""
+    comment_record = CommentRecords(source.final)
+    buffer: list[bytes] = []
+    size = 0
+    for row in source.records():
+        if isinstance(row, CommentRow):
+            line = dumps(comment_record(row))
+        else:
+            line = dumps(article_record(row))
+        buffer.append(line)
+        size += len(line) + 1
+        if size >= FLUSH_BYTES:
+            buffer.append(b"")
+            out.write(b"\n".join(buffer))
+            buffer.clear()
+            size = 0
+    if buffer:
+        buffer.append(b"")
+        out.write(b"\n".join(buffer))

@@ -1,0 +1,121 @@
+"""Parquet export: typed columns and nested annotations that pandas and pyarrow read back."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from annotator.datasets.exporters import parquet
+from annotator.datasets.options import ExportOptions, LabelSet
+from annotator.datasets.rows import RowSource
+from tests.datasets.loading import HOSTILE, load_offline
+from tests.factories import (
+    ArticleFactory,
+    UserFactory,
+    label_in_bulk,
+    make_comment,
+    make_label,
+    make_thread,
+)
+
+
+def export(project, tmp_path, **options) -> Path:
+    path = tmp_path / "comments.parquet"
+    with path.open("wb") as out:
+        parquet.write(RowSource(project, ExportOptions(**options)), out)
+    return path
+
+
+@pytest.fixture
+def people(db):
+    return UserFactory(username="zoe"), UserFactory(username="adam")
+
+
+@pytest.fixture
+def labelled(project, people):
+    zoe, adam = people
+    article = ArticleFactory(project=project, source_id="a-1")
+    top = make_comment(
+        article, source_id="c-1", text=HOSTILE, posted_at=datetime(2016, 12, 8, 11, 2, tzinfo=UTC)
+    )
+    reply = make_comment(article, parent=top, source_id="c-2", meta={"likes": 2})
+    make_comment(article, source_id="c-3")
+    make_label(top, zoe, {"stance_article": "deny", "source_cited": ["link"]}, time_spent_ms=1500)
+    make_label(top, adam, {"stance_article": "deny", "source_cited": ["link", "reasoning"]})
+    make_label(reply, zoe, {"stance_article": "query", "stance_parent": "deny"})
+    return project
+
+
+def test_pandas_reads_typed_columns_and_nested_annotations(labelled, tmp_path):
+    df = pd.read_parquet(export(labelled, tmp_path))
+
+    assert df["comment_id"].tolist() == ["c-1", "c-2", "c-3"]
+    assert df["parent_id"].tolist()[1] == "c-1" and df["parent_id"].isna().tolist()[0]
+    assert df["depth"].tolist() == [0, 1, 0]
+    assert df["text"].iloc[0] == HOSTILE
+    assert df["posted_at"].iloc[0] == pd.Timestamp("2016-12-08T11:02:00Z")
+    assert df["meta"].iloc[1].replace(" ", "") == '{"likes":2}'
+    assert df["n_annotations"].tolist() == [2, 1, 0]
+    assert df["majority__stance_article"].tolist()[:2] == ["deny", "query"]
+    assert df["support__stance_article"].iloc[0] == 1.0
+    assert df["majority__source_cited"].iloc[0] is None  # reasoning: 1 of 2, a tie
+    assert df["votes__source_cited"].iloc[0] == 2
+    assert list(df["tied__source_cited"].iloc[0]) == ["reasoning"]
+    zoe, _ = df["annotations"].iloc[0]
+    assert zoe["annotator"] == "zoe"
+    assert zoe["answers"]["stance_article"] == "deny"
+    assert list(zoe["answers"]["source_cited"]) == ["link"]
+    assert zoe["answers"]["claim_type"] is None
+    assert zoe["answered_under"]["stance_article"] == 1
+    assert zoe["time_spent_ms"] == 1500
+    assert isinstance(zoe["submitted_at"], pd.Timestamp | datetime)
+    assert len(df["annotations"].iloc[2]) == 0
+
+
+def test_the_schema_types_answers_by_question_kind(labelled, tmp_path):
+    schema = pq.read_schema(export(labelled, tmp_path))
+
+    assert schema.field("majority__stance_article").type == pa.string()
+    assert schema.field("majority__source_cited").type == pa.list_(pa.string())
+    assert schema.field("posted_at").type == pa.timestamp("us", tz="UTC")
+    answers = schema.field("annotations").type.value_type.field("answers").type
+    assert answers.field("source_cited").type == pa.list_(pa.string())
+    assert answers.field("checkworthy").type == pa.string()
+
+
+def test_final_labels_give_one_typed_column_per_question(labelled, tmp_path):
+    df = pd.read_parquet(export(labelled, tmp_path, labels=LabelSet.FINAL, pseudonymise=True))
+
+    assert "annotations" not in df.columns
+    assert df["final__stance_article"].tolist()[:2] == ["deny", "query"]
+    assert df["final__source_cited"].iloc[0] is None  # the tie
+    assert df["final__stance_parent"].iloc[1] == "deny"
+    assert df["author"].tolist() == ["", "", ""]  # make_comment leaves authors empty
+
+
+def test_row_groups_hold_many_chunks_and_nothing_is_lost(project, people, tmp_path, monkeypatch):
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 100)
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 300)
+    comments = make_thread(ArticleFactory(project=project), 1_050)
+    label_in_bulk(comments, people, lambda i, c, u: {"claim_type": "opinion"} if i % 2 else None)
+
+    file = pq.ParquetFile(export(project, tmp_path))
+
+    assert file.metadata.num_rows == 1_050
+    assert file.metadata.num_row_groups == 4  # 300, 300, 300, 150
+    df = file.read().to_pandas()
+    in_tree_order = sorted(comments, key=lambda c: c.path)
+    assert df["comment_id"].tolist() == [c.source_id for c in in_tree_order]
+    assert df["n_annotations"].sum() == 1_050 // 2 * 2
+
+
+def test_hugging_face_datasets_loads_it_offline(labelled, tmp_path, monkeypatch):
+    path = export(labelled, tmp_path)
+
+    dataset = load_offline(monkeypatch, tmp_path, "parquet", data_files=str(path))
+
+    assert dataset.num_rows == 3
+    assert dataset[0]["annotations"][1]["answers"]["source_cited"] == ["link", "reasoning"]
