@@ -1,0 +1,223 @@
+"""The export package: a ZIP with the data file and the card, streamed, in flat memory."""
+
+import io
+import tracemalloc
+import zipfile
+from datetime import UTC, datetime
+
+import orjson
+import pandas as pd
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from annotator.datasets import rows
+from annotator.datasets.exporters import parquet
+from annotator.datasets.options import ExportFormat, ExportOptions, ExportOptionsError
+from annotator.datasets.package import ExportSummary, build_export, export_filename
+from tests.factories import (
+    ArticleFactory,
+    UserFactory,
+    label_in_bulk,
+    make_comment,
+    make_label,
+    make_thread,
+)
+
+DATA_FILES = {
+    ExportFormat.JSONL: "comments.jsonl",
+    ExportFormat.JSON: "corpus.json",
+    ExportFormat.CSV: "comments.csv",
+    ExportFormat.PARQUET: "comments.parquet",
+}
+
+
+class Sink(io.RawIOBase):
+    """A write-only stream that keeps nothing (an HTTP response, a pipe)."""
+
+    def __init__(self):
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        return len(data)
+
+
+@pytest.fixture
+def labelled(project):
+    zoe, adam = UserFactory(username="zoe"), UserFactory(username="adam")
+    article = ArticleFactory(project=project, source_id="a-1")
+    top = make_comment(article, author="Rami")
+    reply = make_comment(article, parent=top)
+    make_comment(article)
+    make_label(top, zoe, {"stance_article": "deny"})
+    make_label(top, adam, {"stance_article": "deny"})
+    make_label(reply, zoe, {"stance_article": "support"})
+    ArticleFactory(project=project, source_id="a-2")
+    return project
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+def test_the_zip_holds_the_data_file_and_the_card(labelled, fmt, tmp_path):
+    path = tmp_path / "export.zip"
+    with path.open("wb") as out:
+        summary = build_export(labelled, ExportOptions(format=fmt), out)
+
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        assert archive.namelist() == [DATA_FILES[fmt], "README.md"]
+        data = archive.getinfo(DATA_FILES[fmt])
+        card = archive.read("README.md").decode("utf-8")
+        content = archive.read(DATA_FILES[fmt])
+    assert summary.data_file == DATA_FILES[fmt]
+    assert (summary.articles, summary.comments, summary.labelled_comments) == (2, 3, 2)
+    assert (summary.annotations, summary.annotators) == (3, 2)
+    assert summary.bytes == path.stat().st_size
+    assert "| comments | 3 |" in card
+    expected = zipfile.ZIP_STORED if fmt == ExportFormat.PARQUET else zipfile.ZIP_DEFLATED
+    assert data.compress_type == expected
+    assert len(content) == data.file_size > 0
+
+
+def test_the_data_file_reads_from_the_zip(labelled, tmp_path):
+    path = tmp_path / "export.zip"
+    with path.open("wb") as out:
+        build_export(labelled, ExportOptions(format=ExportFormat.PARQUET), out)
+
+    with zipfile.ZipFile(path) as archive, archive.open("comments.parquet") as data:
+        df = pd.read_parquet(io.BytesIO(data.read()))
+
+    assert df["majority__stance_article"].tolist()[:2] == ["deny", "support"]
+    assert pd.isna(df["majority__stance_article"].iloc[2])
+
+
+class Tee(Sink):
+    """A stream that cannot seek, keeping a copy of what it was sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.copy = io.BytesIO()
+
+    def write(self, data) -> int:
+        self.copy.write(data)
+        return super().write(data)
+
+
+def test_it_writes_to_a_stream_that_cannot_seek(labelled):
+    tee = Tee()
+
+    summary = build_export(labelled, ExportOptions(), tee)
+
+    assert summary.bytes == tee.size == len(tee.copy.getvalue())
+    with zipfile.ZipFile(tee.copy) as archive:
+        lines = archive.read("comments.jsonl").splitlines()
+    assert [orjson.loads(line)["type"] for line in lines] == [
+        "article",
+        *["comment"] * 3,
+        "article",
+    ]
+
+
+def test_a_stored_parquet_file_reads_back_from_a_stream_that_cannot_seek(labelled):
+    tee = Tee()
+
+    build_export(labelled, ExportOptions(format=ExportFormat.PARQUET), tee)
+
+    with zipfile.ZipFile(tee.copy) as archive:
+        assert archive.testzip() is None
+        df = pd.read_parquet(io.BytesIO(archive.read("comments.parquet")))
+    assert len(df) == 3
+
+
+def test_the_suggested_filename_names_project_format_and_time(labelled):
+    at = datetime(2026, 12, 1, 8, 5, 59, tzinfo=UTC)
+
+    assert (
+        export_filename(labelled, ExportOptions(format="csv"), at) == "aleppo-csv-20261201-0805.zip"
+    )
+
+
+def test_the_summary_suggests_a_filename(labelled):
+    summary = build_export(labelled, ExportOptions(format="parquet"), io.BytesIO())
+
+    assert isinstance(summary, ExportSummary)
+    assert summary.filename.startswith("aleppo-parquet-")
+    assert summary.filename.endswith(".zip")
+
+
+def test_progress_is_reported_every_chunk_up_to_the_total(project, monkeypatch):
+    make_thread(ArticleFactory(project=project), 45)
+    monkeypatch.setattr(rows, "CHUNK_SIZE", 20)
+    calls = []
+
+    build_export(project, ExportOptions(), io.BytesIO(), progress=lambda *c: calls.append(c))
+
+    assert calls == [(20, 45), (40, 45), (45, 45)]
+
+
+def test_options_it_cannot_honour_are_refused_before_writing(project):
+    out = io.BytesIO()
+
+    with pytest.raises(ExportOptionsError):
+        build_export(project, ExportOptions(questions=("nope",)), out)
+
+    assert out.getvalue() == b""
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+def test_queries_do_not_grow_with_rows(project, fmt):
+    people = [UserFactory(username=f"annotator{n}") for n in range(3)]
+    comments = make_thread(ArticleFactory(project=project), 2_000)
+    label_in_bulk(comments, people, lambda i, c, u: {"claim_type": "opinion"} if i % 2 else None)
+    options = ExportOptions(format=fmt, split=True)
+
+    with CaptureQueriesContext(connection) as queries:
+        summary = build_export(project, options, Sink())
+
+    assert summary.comments == 2_000
+    chunks = 2_000 // rows.CHUNK_SIZE
+    # Schemes, articles, annotator list (CSV), two streams, user names, a query per chunk.
+    assert len(queries) <= 7 + chunks, [q["sql"][:80] for q in queries]
+
+
+def peak_memory(project, fmt: ExportFormat) -> int:
+    """Peak of Python allocations while exporting (the corpus is built before)."""
+    tracemalloc.start()
+    try:
+        build_export(project, ExportOptions(format=fmt), Sink())
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_stays_flat_as_the_corpus_grows(project, monkeypatch):
+    # Memory is one chunk (and for Parquet one row group): make them small, so that 2,500
+    # comments are already several.
+    monkeypatch.setattr(rows, "CHUNK_SIZE", 500)
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 1_000)
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 500)
+    people = [UserFactory(username=f"annotator{n}") for n in range(2)]
+
+    def grow(threads: int) -> None:
+        for _ in range(threads):
+            article = ArticleFactory(project=project)
+            comments = make_thread(article, 1_250)
+            label_in_bulk(
+                comments,
+                people,
+                lambda i, c, u: (
+                    {"stance_article": "deny", "claim_type": "opinion"} if (i + u.pk) % 3 else None
+                ),
+            )
+
+    grow(2)  # 2,500 comments
+    small = {fmt: peak_memory(project, fmt) for fmt in ExportFormat}
+    grow(6)  # 10,000 comments
+    large = {fmt: peak_memory(project, fmt) for fmt in ExportFormat}
+
+    for fmt in ExportFormat:
+        assert large[fmt] < 20_000_000, (fmt, large[fmt])
+        assert large[fmt] < small[fmt] * 1.5, (fmt, small[fmt], large[fmt])
