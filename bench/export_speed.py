@@ -1,0 +1,307 @@
+"""How fast a labelled corpus exports, how much memory it takes, and how far from the limit.
+
+On the PostgreSQL database in ``--database-url`` (its name must start with "bench"; it is
+created when missing and kept, so the next run reuses the corpus), builds a project of
+``--comments`` comments in threads of about 50 with the JSON Lines importer (the generator of
+bench/import_speed.py), then has five annotators label them with one INSERT ... SELECT: each
+comment gets about two submitted annotations answering four or five questions. Then, each in
+a fresh child process, it runs ``build_export`` for every ``--formats`` format into a
+temporary file and prints comments, seconds, comments per second, the zip's size and the
+child's peak RSS. As the limit, it times a bare ``COPY (SELECT ...) TO STDOUT`` of the same
+data (comments in tree order joined to their annotations), read and thrown away.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_export"
+ANNOTATORS = 5
+# The labels: choice lists indexed by a hash of (comment, annotator), so annotators agree
+# often but not always, as people do.
+LABELS_SQL = """
+INSERT INTO labelling_annotation (
+    project_id, comment_id, annotator_id, scheme_id, answers, answered_under, status,
+    skip_reason, flagged, note, time_spent_ms, revision, created_at, updated_at, submitted_at
+)
+SELECT
+    %(project)s, c.id, u.id, %(scheme)s,
+    jsonb_build_object(
+        'stance_article',
+        (ARRAY['support', 'deny', 'query', 'comment'])[1 + (c.id + u.n / 3) %% 4],
+        'claim_type',
+        (ARRAY['factual', 'opinion', 'prediction', 'no_claim'])[1 + (c.id * 7 + u.n / 4) %% 4],
+        'speculation',
+        (ARRAY['certain', 'somewhat_certain', 'uncertain'])[1 + (c.id * 3 + u.n) %% 3],
+        'source_cited',
+        CASE WHEN (c.id + u.n) %% 4 = 0 THEN '["none"]'::jsonb
+             ELSE '["named_source", "reasoning"]'::jsonb END
+    ) || CASE WHEN c.parent_id IS NULL THEN '{}'::jsonb
+              ELSE jsonb_build_object(
+                  'stance_parent', (ARRAY['support', 'deny'])[1 + (c.id + u.n / 2) %% 2]
+              ) END,
+    jsonb_build_object('stance_article', 1, 'claim_type', 1, 'speculation', 1, 'source_cited', 1)
+        || CASE WHEN c.parent_id IS NULL THEN '{}'::jsonb ELSE '{"stance_parent": 1}'::jsonb END,
+    'submitted', '', (c.id + u.n) %% 50 = 0, '', 20000 + (c.id * 13 + u.n) %% 40000, 1,
+    now(), now(), now()
+FROM corpus_comment c
+JOIN corpus_article a ON a.id = c.article_id
+CROSS JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM auth_user
+            WHERE username LIKE 'bench-export-annotator-%%') u
+WHERE a.project_id = %(project)s AND (c.id * 31 + u.n * 17) %% 5 < 2
+"""
+# The same data as the export, read by the database alone: every comment in tree order with
+# its article and parent ids and each of its submitted annotations (one row per annotation,
+# a comment without any once). Nothing is computed or formatted: the limit.
+COPY_SQL = """
+COPY (
+    SELECT a.source_id, c.source_id, p.source_id, c.depth, c.position, c.author, c.text,
+           c.posted_at, c.meta, u.username, x.answers, x.scheme_id, x.answered_under,
+           x.time_spent_ms, x.created_at, x.updated_at, x.submitted_at, x.flagged, x.note
+      FROM corpus_comment c
+      JOIN corpus_article a ON a.id = c.article_id
+      LEFT JOIN corpus_comment p ON p.id = c.parent_id
+      LEFT JOIN labelling_annotation x ON x.comment_id = c.id AND x.status = 'submitted'
+      LEFT JOIN auth_user u ON u.id = x.annotator_id
+     WHERE a.project_id = {project}
+     ORDER BY c.article_id, c.path, x.annotator_id
+) TO STDOUT
+"""
+
+
+def main() -> None:
+    """Parse the command line and run the benchmark (or one of its child steps)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--comments", type=int, default=100_000)
+    parser.add_argument("--formats", default="jsonl,parquet", help="comma-separated")
+    parser.add_argument("--labels", default="all", choices=["all", "final"])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--fresh", action="store_true", help="build the corpus again")
+    parser.add_argument("--profile", action="store_true", help="cProfile the exports")
+    parser.add_argument("--child", choices=["setup", "export", "copy"], help=argparse.SUPPRESS)
+    parser.add_argument("--format", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.database_url = args.database_url or DEFAULT_DATABASE
+    os.environ["DATABASE_URL"] = args.database_url
+    if args.child == "setup":
+        child_setup(args)
+    elif args.child == "export":
+        child_export(args)
+    elif args.child == "copy":
+        child_copy(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Make sure the corpus exists, then time each format and the bare COPY."""
+    name = urlsplit(args.database_url).path.lstrip("/")
+    if not name.startswith("bench"):
+        sys.exit(
+            f"refusing to use database {name!r}: the bench needs one whose name starts 'bench'"
+        )
+    _create_database(args.database_url, drop=args.fresh)
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {name}")
+    setup = child(args, "setup")
+    print(
+        f"corpus: {setup['comments']:,} comments, {setup['annotations']:,} submitted "
+        f"annotations in {setup['articles']:,} articles "
+        + (f"(built in {setup['seconds']:.0f} s)" if setup["built"] else "(reused)")
+    )
+    for fmt in [f for f in args.formats.split(",") if f]:
+        result = child(args, "export", fmt)
+        print(
+            f"{fmt:>8}: {result['comments']:,} comments in {result['seconds']:.2f} s = "
+            f"{result['comments'] / result['seconds']:,.0f} comments/s; zip "
+            f"{result['bytes'] / 1e6:,.1f} MB; peak RSS {result['rss_peak_mb']:,.0f} MB "
+            f"(Python and Django before the export: {result['rss_before_mb']:,.0f} MB)"
+        )
+        if result.get("profile"):
+            print(result["profile"])
+    bare = child(args, "copy")
+    print(
+        f"bare COPY: {setup['comments']:,} comments ({bare['rows']:,} rows, one per annotation) "
+        f"in {bare['seconds']:.2f} s = {setup['comments'] / bare['seconds']:,.0f} comments/s "
+        f"({bare['bytes'] / 1e6:,.1f} MB of text, thrown away)"
+    )
+
+
+def child(args: argparse.Namespace, step: str, fmt: str = "") -> dict:
+    """Run one step in a fresh Python process and return the JSON it prints last."""
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        step,
+        "--comments",
+        str(args.comments),
+        "--labels",
+        args.labels,
+        "--database-url",
+        args.database_url,
+    ]
+    if fmt:
+        command += ["--format", fmt]
+    if args.profile:
+        command.append("--profile")
+    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def _create_database(url: str, drop: bool) -> None:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        if drop:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if exists.fetchone() is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+# --- Child steps ------------------------------------------------------------------------------
+
+
+def _setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    import django
+
+    django.setup()
+
+
+def _slug(comments: int) -> str:
+    return f"bench-export-{comments}"
+
+
+def child_setup(args: argparse.Namespace) -> None:
+    """Migrate and build the labelled corpus unless it is there already (JSON)."""
+    _setup_django()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from annotator.corpus.importers.loader import import_file
+    from annotator.corpus.models import Article, Comment, Project
+    from annotator.labelling.models import Annotation
+    from annotator.labelling.schemes import current_scheme_for
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    project = Project.objects.filter(slug=_slug(args.comments)).first()
+    built = project is None
+    if project is None:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from import_speed import generate  # the import benchmark's corpus generator
+
+        with transaction.atomic():
+            project = Project.objects.create(name="Export bench", slug=_slug(args.comments))
+        with tempfile.TemporaryDirectory(prefix="bench-export-") as directory:
+            generate(Path(directory), args.comments, 50, seed=1)
+            import_file(project, Path(directory) / "corpus.jsonl", fmt="jsonl")
+        users = [
+            get_user_model().objects.get_or_create(username=f"bench-export-annotator-{n}")[0]
+            for n in range(1, ANNOTATORS + 1)
+        ]
+        assert len(users) == ANNOTATORS
+        scheme = current_scheme_for(project)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(LABELS_SQL, {"project": project.pk, "scheme": scheme.pk})
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    print(
+        json.dumps(
+            {
+                "built": built,
+                "seconds": time.perf_counter() - started,
+                "articles": Article.objects.filter(project=project).count(),
+                "comments": Comment.objects.filter(article__project=project).count(),
+                "annotations": Annotation.objects.filter(project=project).count(),
+            }
+        )
+    )
+
+
+def child_export(args: argparse.Namespace) -> None:
+    """Export the corpus in one format into a temporary file and print the figures (JSON)."""
+    _setup_django()
+    from annotator.corpus.models import Project
+    from annotator.datasets.options import ExportOptions
+    from annotator.datasets.package import build_export
+
+    project = Project.objects.get(slug=_slug(args.comments))
+    options = ExportOptions(format=args.format, labels=args.labels, split=True)
+    import annotator.datasets.exporters.parquet  # noqa: F401 - pyarrow's import is not export work
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    profiler = cProfile.Profile() if args.profile else None
+    with tempfile.TemporaryFile() as destination:
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        summary = build_export(project, options, destination)
+        if profiler:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+    report = ""
+    if profiler:
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(20)
+        report = text.getvalue()
+    print(
+        json.dumps(
+            {
+                "comments": summary.comments,
+                "seconds": seconds,
+                "bytes": summary.bytes,
+                "rss_before_mb": rss_before,
+                "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "profile": report,
+            }
+        )
+    )
+
+
+def child_copy(args: argparse.Namespace) -> None:
+    """Time the bare COPY of the same rows, read and thrown away (JSON)."""
+    _setup_django()
+    from django.db import connection
+
+    from annotator.corpus.models import Project
+
+    project = Project.objects.get(slug=_slug(args.comments))
+    connection.ensure_connection()
+    rows = size = 0
+    with connection.connection.cursor() as cursor:
+        started = time.perf_counter()
+        with cursor.copy(COPY_SQL.format(project=int(project.pk))) as copy:
+            for block in copy:
+                size += len(block)
+                rows += bytes(block).count(b"\n")
+        seconds = time.perf_counter() - started
+    print(json.dumps({"rows": rows, "seconds": seconds, "bytes": size}))
+
+
+if __name__ == "__main__":
+    main()
