@@ -1,6 +1,8 @@
 """The REST API's endpoints: who may call what, what comes back, pagination, filters, and
 the number of queries each list costs."""
 
+import io
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -632,6 +634,23 @@ def finished_export(project, **fields) -> ExportJob:
     job.filename = "aleppo-export.zip"
     job.save()
     return job
+
+
+def test_a_researcher_exports_and_downloads_from_a_script(corpus, project, researcher):
+    """Researcher journey, step 3: start an export, follow the job, download the zip."""
+    client = as_user(researcher)
+    started = client.post(
+        url("export_list", project), {"format": "jsonl"}, content_type="application/json"
+    )
+    assert started.status_code == 202
+    job = client.get(started["Location"]).json()
+    assert job["status"] == "succeeded", job["error"]
+    response = client.get(job["download"])
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    names = archive.namelist()
+    assert any(name.endswith(".jsonl") for name in names)
+    assert any(name.lower().endswith(".md") for name in names)  # the dataset card
 
 
 def test_a_finished_export_downloads_as_a_zip(project, researcher):
