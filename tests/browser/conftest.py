@@ -6,6 +6,7 @@ Screenshots land in test-artifacts/screenshots/.
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -46,14 +47,37 @@ def browser():
         browser.close()
 
 
+def track_requests(context) -> set:
+    """The context's requests still under way (see ``close_quietly``)."""
+    pending: set = set()
+    context.on("request", lambda request: pending.add(request))
+    context.on("requestfinished", lambda request: pending.discard(request))
+    context.on("requestfailed", lambda request: pending.discard(request))
+    return pending
+
+
+def close_quietly(context, pending: set) -> None:
+    """Leave every page (so the workspace's pagehide autosave goes out), wait for the requests
+    still under way, then close. A request reaching the live server after the test, while
+    its database is being flushed, would leave rows behind for the next test."""
+    for open_page in context.pages:
+        open_page.goto("about:blank")
+    for _ in range(100):
+        if not pending:
+            break
+        time.sleep(0.05)
+    context.close()
+
+
 @pytest.fixture
 def page(browser, live_server):
     """A fresh browser tab whose relative URLs go to the live server."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    pending = track_requests(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
-    context.close()
+    close_quietly(context, pending)
 
 
 @pytest.fixture
@@ -148,7 +172,7 @@ def open_page(browser, live_server):
             viewport=viewport or {"width": 1280, "height": 800},
             **context_options,
         )
-        contexts.append(context)
+        contexts.append((context, track_requests(context)))
         new_page = context.new_page()
         new_page.set_default_timeout(10_000)
         if user is not None:
@@ -156,8 +180,8 @@ def open_page(browser, live_server):
         return new_page
 
     yield open_
-    for context in contexts:
-        context.close()
+    for context, pending in contexts:
+        close_quietly(context, pending)
 
 
 @pytest.fixture
