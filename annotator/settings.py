@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "annotator.corpus",
     "annotator.labelling",
+    "annotator.review",
     "annotator.datasets",
     "annotator.api",
     "rest_framework",

@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("annotator.corpus.urls")),
     path("", include("annotator.labelling.urls")),
+    path("", include("annotator.review.urls")),
     path("", include("annotator.datasets.urls")),
     path("api/", include("annotator.api.urls")),
 ]

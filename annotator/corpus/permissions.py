@@ -23,6 +23,7 @@ class Action(StrEnum):
     VIEW = "view"  # see the project, its articles and threads
     LABEL = "label"  # label comments
     REVIEW = "review"  # adjudicate disagreements, see everyone's labels
+    RESULTS = "results"  # see everyone's labels in aggregate: dashboard, agreement
     EXPORT = "export"  # download the labelled corpus
     IMPORT = "import"  # upload threads, fix reconstructed trees
     MANAGE = "manage"  # members, settings, scheme
@@ -32,6 +33,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.VIEW: frozenset(Role),
     Action.LABEL: frozenset({Role.ADMIN, Role.ANNOTATOR}),
     Action.REVIEW: frozenset({Role.ADMIN, Role.REVIEWER}),
+    Action.RESULTS: frozenset({Role.ADMIN, Role.RESEARCHER, Role.REVIEWER}),
     Action.EXPORT: frozenset({Role.ADMIN, Role.RESEARCHER, Role.REVIEWER}),
     Action.IMPORT: frozenset({Role.ADMIN}),
     Action.MANAGE: frozenset({Role.ADMIN}),
