@@ -22,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 from annotator.corpus.models import Article, Comment
 from annotator.labelling.models import Annotation
 from annotator.labelling.scheme import KEY_PATTERN
+from annotator.review.models import GoldLabel
 
 INT64 = (-(2**63), 2**63 - 1)  # the range of an id in the database
 
@@ -172,6 +173,24 @@ class AnnotationFilter(StrictFilterSet):
         if not answer:
             return queryset.filter(answers__has_key=question)
         return queryset.filter(answer_matches(question, answer))
+
+
+class GoldLabelFilter(StrictFilterSet):
+    article = IntegerFilter(field_name="comment__article_id", label="Article id.")
+    comment = IntegerFilter(field_name="comment_id", label="Comment id.")
+    method = filters.ChoiceFilter(
+        choices=GoldLabel.Method.choices, label="How the gold label was set."
+    )
+    decided_after = DateTimeFilter(
+        field_name="decided_at", lookup_expr="gte", label="Decided at or after (ISO 8601)."
+    )
+    decided_before = DateTimeFilter(
+        field_name="decided_at", lookup_expr="lt", label="Decided before (ISO 8601)."
+    )
+
+    class Meta:
+        model = GoldLabel
+        fields: list[str] = []
 
 
 def answer_matches(question: str, value: str) -> Q:

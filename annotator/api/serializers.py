@@ -20,11 +20,13 @@ from annotator.datasets.models import ExportJob
 from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 from annotator.labelling.models import Annotation
 from annotator.labelling.scheme import KEY_PATTERN
+from annotator.review.models import GoldLabel
 
 PROJECT_LINKS = {
     "articles": "api:article_list",
     "comments": "api:comment_list",
     "annotations": "api:annotation_list",
+    "gold": "api:gold_list",
     "imports": "api:import_list",
     "exports": "api:export_list",
 }
@@ -165,6 +167,35 @@ class AnnotationSerializer(serializers.ModelSerializer):
         ]
 
 
+class GoldLabelSerializer(serializers.ModelSerializer):
+    article = serializers.IntegerField(source="comment.article_id", read_only=True)
+    comment = serializers.IntegerField(source="comment_id", read_only=True)
+    scheme_version = serializers.IntegerField(source="scheme.version", read_only=True)
+    answers = serializers.DictField(
+        read_only=True,
+        help_text="Question key → the settled answer: a string, or a list of strings for "
+        "multiple choice.",
+    )
+    decided_by = serializers.CharField(
+        source="decided_by.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = GoldLabel
+        fields = [
+            "id",
+            "article",
+            "comment",
+            "scheme_version",
+            "answers",
+            "method",
+            "note",
+            "decided_by",
+            "decided_at",
+            "revision",
+        ]
+
+
 class ImportJobSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     page = serializers.SerializerMethodField(help_text="This import in the browser.")
@@ -286,8 +317,8 @@ class ExportOptionsSerializer(serializers.Serializer):
     labels = serializers.ChoiceField(
         choices=[str(s) for s in LabelSet],
         default="all",
-        help_text="`all`: every annotator's answers plus the majority; `final`: gold where "
-        "set, else the majority.",
+        help_text="`all`: every annotator's answers, the majority and gold; `final`: gold "
+        "where set, else the majority; `gold`: only the gold answers reviewers settled.",
     )
     include_unlabelled = JsonBooleanField(default=DEFAULT_EXPORT.include_unlabelled)
     pseudonymise = JsonBooleanField(

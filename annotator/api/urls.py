@@ -30,6 +30,7 @@ urlpatterns = [
         views.AnnotationList.as_view(),
         name="annotation_list",
     ),
+    path("projects/<slug:slug>/gold/", views.GoldLabelList.as_view(), name="gold_list"),
     path("projects/<slug:slug>/imports/", views.ImportList.as_view(), name="import_list"),
     path(
         "projects/<slug:slug>/imports/<int:job_id>/",

@@ -28,7 +28,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.api.filters import AnnotationFilter, ArticleFilter, CommentFilter
+from annotator.api.filters import AnnotationFilter, ArticleFilter, CommentFilter, GoldLabelFilter
 from annotator.api.pagination import ApiCursorPagination, ThreadPagination
 from annotator.api.permissions import ProjectScopedMixin, project_from, reads_all_annotations
 from annotator.api.serializers import (
@@ -39,6 +39,7 @@ from annotator.api.serializers import (
     ErrorSerializer,
     ExportJobSerializer,
     ExportOptionsSerializer,
+    GoldLabelSerializer,
     ImportJobSerializer,
     ImportUploadSerializer,
     ProjectDetailSerializer,
@@ -54,6 +55,7 @@ from annotator.corpus.permissions import Action, role_of, visible_projects
 from annotator.datasets.jobs import InvalidExportOptions, default_filename, start_export
 from annotator.datasets.models import ExportJob
 from annotator.labelling.models import Annotation
+from annotator.review.models import GoldLabel
 
 ERROR_DESCRIPTIONS = {
     400: "A parameter or field is invalid: the body names each one and what is wrong.",
@@ -331,6 +333,50 @@ class AnnotationList(ProjectScopedMixin, generics.ListAPIView):
                 "leave out `annotator` or give your own username."
             )
         return annotations.filter(annotator=user)
+
+
+GOLD_FIELDS = (
+    "id",
+    "comment__article_id",
+    "scheme__version",
+    "answers",
+    "method",
+    "note",
+    "decided_by__username",
+    "decided_at",
+    "revision",
+)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Gold labels of a project",
+        tags=["labels"],
+        description="The answers reviewers settled, one per comment, kept apart from the "
+        "annotators' labels: `method` is `adjudicated` (a reviewer decided after seeing "
+        "every annotator's answers) or `accepted` (every annotator gave the same answers). "
+        "For reviewers, researchers and admins; annotators label blind, so for them it is "
+        "a 403. Filter by `decided_after` to fetch only what changed since a previous run.",
+        parameters=[SLUG],
+        responses={200: GoldLabelSerializer, **errors(400, 401, 403, 404)},
+    )
+)
+class GoldLabelList(ProjectScopedMixin, generics.ListAPIView):
+    """Gold labels in id order."""
+
+    project_action = Action.EXPORT
+    serializer_class = GoldLabelSerializer
+    filterset_class = GoldLabelFilter
+    queryset = GoldLabel.objects.none()
+
+    def get_queryset(self) -> QuerySet[GoldLabel]:
+        if is_schema_generation(self):
+            return GoldLabel.objects.none()
+        return (
+            GoldLabel.objects.filter(project=self.project)
+            .select_related("comment", "scheme", "decided_by")
+            .only(*GOLD_FIELDS)
+        )
 
 
 # --- Imports ----------------------------------------------------------------------------------

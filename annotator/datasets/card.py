@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from annotator.datasets.options import ExportFormat
+from annotator.datasets.options import ExportFormat, LabelSet
 from annotator.datasets.rows import RowSource
 from annotator.labelling.scheme import Kind, Question
+
+LABEL_SETS = {
+    LabelSet.ALL: "every annotator's submitted answers, the majority per question, and the "
+    "gold answers where a reviewer set them",
+    LabelSet.FINAL: "one final answer per question: the gold answer where a reviewer set one, "
+    "otherwise the majority answer, none on a tie",
+    LabelSet.GOLD: "the reviewers' gold answers only; none where no gold was set",
+}
 
 KIND_NAMES = {
     Kind.SINGLE: "single choice",
@@ -42,6 +50,7 @@ def dataset_card(source: RowSource, *, data_file: str, exported_at: datetime) ->
         f"| labelled comments (at least one submitted annotation) | {stats.labelled_comments:,} |",
         f"| submitted annotations | {stats.annotations:,} |",
         f"| annotators | {stats.annotator_count:,} |",
+        f"| comments with a gold label (settled by a reviewer) | {stats.gold_comments:,} |",
     ]
     if stats.context_comments:
         lines.append(
@@ -53,6 +62,8 @@ def dataset_card(source: RowSource, *, data_file: str, exported_at: datetime) ->
         lines += ["", "## Splits", "", *_splits(source)]
     lines += ["", "## Labels", "", *_labels(source)]
     lines += ["", "## Label distribution", "", *_distribution(source)]
+    if stats.gold_comments:
+        lines += ["", "## Gold labels", "", *_gold(source)]
     lines += ["", "## How to load it", "", *_loading(options.format, data_file)]
     lines += ["", "## Fields", "", *_fields(source, data_file)]
     return "\n".join(lines) + "\n"
@@ -80,13 +91,7 @@ def _options(source: RowSource) -> list[str]:
     questions = ", ".join(f"`{key}`" for key in source.question_keys)
     lines = [
         f"- format: `{options.format}`",
-        f"- labels: `{options.labels}` ("
-        + (
-            "one final answer per question: the majority answer, none on a tie"
-            if source.final
-            else "every annotator's submitted answers and the majority per question"
-        )
-        + ")",
+        f"- labels: `{options.labels}` ({LABEL_SETS[options.labels]})",
         f"- questions: {questions}",
         f"- unlabelled comments: {'included' if options.include_unlabelled else 'left out'}",
         f"- pseudonymised: {'yes' if options.pseudonymise else 'no'}",
@@ -219,6 +224,30 @@ def _distribution(source: RowSource) -> list[str]:
     return lines
 
 
+def _gold(source: RowSource) -> list[str]:
+    stats = source.stats
+    methods = stats.gold_methods
+    lines = [
+        f"{stats.gold_comments:,} comments have a gold label: "
+        f"{methods.get('adjudicated', 0):,} settled by a reviewer who saw every annotator's "
+        f"answers, {methods.get('accepted', 0):,} accepted because every annotator gave the "
+        "same answers. Gold answers are kept apart from the annotators' own; per question, "
+        "how often each value is the gold answer:",
+    ]
+    for question in source.questions:
+        key = question.key
+        counts = stats.gold.get(key, {})
+        if not counts:
+            continue
+        lines += ["", f"### `{key}`", "", "| value | gold |", "|---|---:|"]
+        values = [c.value for c in question.choices]
+        values += sorted(v for v in counts if v not in values)
+        for value in values:
+            if value in counts:
+                lines.append(f"| `{_cell(value)}` | {counts[value]:,} |")
+    return lines
+
+
 def _loading(fmt: ExportFormat, data_file: str) -> list[str]:
     if fmt == ExportFormat.JSONL:
         return [
@@ -297,9 +326,17 @@ def _fields(source: RowSource, data_file: str) -> list[str]:
         "- `author`, `text`, `posted_at` (ISO 8601, UTC), `meta` (JSON, as imported).",
         "- `n_annotations`: submitted annotations of the comment.",
     ]
+    gold_fields = (
+        "- `gold`: the reviewer's gold label, null where none: `answers`, `method` "
+        "(`adjudicated` or `accepted` when all annotators agreed), `decided_by`, "
+        "`decided_at`, `scheme_version`."
+        if fmt in (ExportFormat.JSONL, ExportFormat.JSON)
+        else "- `gold_method` (`adjudicated`, or `accepted` when all annotators agreed), "
+        "`gold_by`, `gold_at`: who settled the comment's gold label and when; empty where none."
+    )
     if fmt in (ExportFormat.JSONL, ExportFormat.JSON):
         labels = (
-            ["- `final`: per question, the final answer (null: no answer or a tie)."]
+            ["- `final`: per question, the final answer (null: none; see Export options)."]
             if source.final
             else [
                 "- `annotations`: one object per submitted annotation: `annotator`, "
@@ -312,9 +349,9 @@ def _fields(source: RowSource, data_file: str) -> list[str]:
         extra = ["- `context`: true for an ancestor included only to keep the tree whole."]
         if fmt == ExportFormat.JSON:
             extra.append("- `replies`: the comments answering this one, in order.")
-        return [*common, *extra, *labels]
+        return [*common, *extra, *labels, gold_fields]
     if source.final:
-        labels = ["- `final__KEY`: the final answer to question KEY (empty: none or a tie)."]
+        labels = ["- `final__KEY`: the final answer to question KEY (empty: none)."]
     else:
         labels = [
             "- `majority__KEY`, `support__KEY`, `votes__KEY`, `tied__KEY`: the majority "
@@ -331,6 +368,8 @@ def _fields(source: RowSource, data_file: str) -> list[str]:
                 "`answered_under`, `time_spent_ms`, `created_at`, `updated_at`, "
                 "`submitted_at`, `flagged`, `note`."
             )
+        labels.append("- `gold__KEY`: the gold answer to question KEY (empty: no gold).")
+    labels.append(gold_fields)
     if fmt == ExportFormat.CSV:
         labels.append("- Multiple-choice answers are joined with `|`; an empty cell is no value.")
     return [*common, *labels]

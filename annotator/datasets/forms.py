@@ -44,6 +44,7 @@ class ExportForm(forms.Form):
         choices=[
             (str(LabelSet.ALL), "All annotators: everyone's answers, plus the majority"),
             (str(LabelSet.FINAL), "Final labels only: gold where set, else the majority"),
+            (str(LabelSet.GOLD), "Gold labels only: the answers reviewers settled"),
         ],
         initial=str(DEFAULTS.labels),
         widget=forms.RadioSelect,

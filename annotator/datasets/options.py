@@ -22,6 +22,7 @@ class ExportFormat(StrEnum):
 class LabelSet(StrEnum):
     ALL = "all"  # every annotator's answers, plus the majority per question
     FINAL = "final"  # one final answer per question (gold when set, else the majority)
+    GOLD = "gold"  # the reviewers' gold answers only (none where no gold was set)
 
 
 @dataclass(frozen=True)

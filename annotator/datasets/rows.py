@@ -25,19 +25,24 @@ Decisions (the dataset card repeats them for the people who load the files):
   by exactly half is a tie (no value, the undecided choices in ``tied``), and ``agree`` is how
   many annotators gave exactly the majority set. Answers are voted by value whichever scheme
   version they were given under (``answered_under`` says which).
-* **Final** answers (``labels=final``) come from ``final_answers``: for now the majority value;
-  gold answers, when they exist, will be fed to the same function.
+* **Gold** answers are a reviewer's settled answers (``review.GoldLabel``), kept apart from
+  the annotators': every row carries its comment's gold (``None`` where none was set), with
+  who decided, how (adjudicated, or accepted because every annotator agreed) and when.
+* **Final** answers (``labels=final``) come from ``final_answers``: the gold answer where a
+  reviewer set one, otherwise the majority value. ``labels=gold`` exports the gold answers
+  only (``None`` where there is no gold); with ``include_unlabelled=False`` it keeps only
+  comments with gold.
 * **Filters**: ``include_unlabelled=False`` keeps labelled comments; ``changed_since`` keeps
   comments with an annotation (in any state) saved since then. Tree-shaped formats
   (``with_context=True``) then also get the ancestors of every kept comment as *context*
   rows (``context=True``, no labels), so every ``parent_id`` still points at a comment in the
   file and the JSON Lines file re-imports; flat formats get exactly the kept comments.
-* **Pseudonyms** (``pseudonymise``): annotators become ``annotator-1..n`` and comment authors
-  ``author-1..n``, numbered in order of first appearance in the export (tree order; within a
-  comment, annotations by annotator id), so they are stable within one export and say
-  nothing about the people. An empty author stays empty. Comments' ``meta`` is exported as
-  ``{}`` because importers keep source user names there; comment texts and annotators'
-  notes are not rewritten.
+* **Pseudonyms** (``pseudonymise``): annotators become ``annotator-1..n``, reviewers who set
+  gold ``reviewer-1..n`` and comment authors ``author-1..n``, numbered in order of first
+  appearance in the export (tree order; within a comment, annotations by annotator id), so
+  they are stable within one export and say nothing about the people. An empty author stays
+  empty. Comments' ``meta`` is exported as ``{}`` because importers keep source user names
+  there; comment texts and annotators' notes are not rewritten.
 * **Split** (``split``): whole threads go to train / dev / test (``assign_splits``), computed
   over every article of the project, so a filtered export gives each thread the same split as
   a full one with the same seed.
@@ -66,6 +71,7 @@ from annotator.datasets.options import ExportOptions, ExportOptionsError, LabelS
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import Kind, Question
 from annotator.labelling.schemes import current_scheme_for
+from annotator.review.models import GoldLabel
 
 CHUNK_SIZE = 2_000  # comments per fetch and per annotation query
 INTERN_LIMIT = 10_000  # distinct label texts / combinations remembered (see _row)
@@ -107,6 +113,17 @@ class AnnotationRow:
     submitted_at: datetime | None
     flagged: bool
     note: str
+
+
+@dataclass(slots=True)
+class GoldRow:
+    """A comment's gold answers (restricted to the chosen questions) and who settled them."""
+
+    answers: dict[str, Any]
+    method: str
+    decided_by: str
+    decided_at: datetime
+    scheme_version: int
 
 
 @dataclass(slots=True, frozen=True)
@@ -159,6 +176,7 @@ class CommentRow:
     annotations: list[AnnotationRow]
     majority: dict[str, Majority]
     final: dict[str, Any] | None = None
+    gold: GoldRow | None = None
 
     @property
     def labelled(self) -> bool:
@@ -343,6 +361,8 @@ class ExportStats:
     articles: int = 0
     comments: int = 0
     labelled_comments: int = 0
+    gold_comments: int = 0
+    gold_methods: Counter[str] = field(default_factory=Counter)
     context_comments: int = 0
     annotations: int = 0
     annotators: set[str] = field(default_factory=set)
@@ -355,6 +375,17 @@ class ExportStats:
     majority: dict[str, dict[str, int]] = field(default_factory=dict)
     ties: Counter[str] = field(default_factory=Counter)
     unanswered: Counter[str] = field(default_factory=Counter)
+    # Per question, over comments with gold: each gold answer by value.
+    gold: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add_gold(self, gold: GoldRow) -> None:
+        """Count one comment's gold answers."""
+        self.gold_comments += 1
+        self.gold_methods[gold.method] += 1
+        for key, answer in gold.answers.items():
+            counts = self.gold.setdefault(key, {})
+            for value in answer if isinstance(answer, list) else (answer,):
+                counts[value] = counts.get(value, 0) + 1
 
     def add_answers(self, answers: Mapping[str, Any], times: int = 1) -> None:
         """Count one annotation's answers (``times`` annotations with these answers)."""
@@ -438,7 +469,10 @@ class RowSource:
         self.chunk_size = chunk_size or CHUNK_SIZE
         self.progress = progress
         self.pseudonymise = options.pseudonymise
-        self.final = options.labels == LabelSet.FINAL
+        self.final = options.labels in (LabelSet.FINAL, LabelSet.GOLD)
+        self.gold_only = options.labels == LabelSet.GOLD
+        # One query up front spares one per chunk in the (usual) projects without gold yet.
+        self.has_gold = GoldLabel.objects.filter(project=project).exists()
         self.schemes: list[LabelScheme] = list(
             LabelScheme.objects.filter(project=project).order_by("-version")
         ) or [current_scheme_for(project)]
@@ -468,6 +502,7 @@ class RowSource:
         self._annotator_names: dict[int, str] = {}
         self._articles_streamed = False
         self._annotator_pseudonyms = Pseudonyms("annotator")
+        self._reviewer_pseudonyms = Pseudonyms("reviewer")
         self._author_pseudonyms = Pseudonyms("author")
 
     @property
@@ -480,7 +515,9 @@ class RowSource:
     def _selected(self) -> Q:
         """The filter a kept comment passes (on ``Comment``)."""
         condition = Q()
-        if not self.options.include_unlabelled:
+        if not self.options.include_unlabelled and self.gold_only:
+            condition &= Q(Exists(GoldLabel.objects.filter(comment=OuterRef("pk"))))
+        elif not self.options.include_unlabelled:
             condition &= Q(
                 Exists(Annotation.objects.filter(comment=OuterRef("pk"), status=SUBMITTED))
             )
@@ -595,9 +632,10 @@ class RowSource:
             else:
                 kept_ids = [raw[0] for raw in chunk]
             labels = self._annotations_of(kept_ids)
+            golds = self._gold_of(kept_ids) if self.has_gold else {}
             for raw in chunk:
                 if not self.with_context:
-                    yield self._row(raw, labels.get(raw[0], ()))
+                    yield self._row(raw, labels.get(raw[0], ()), golds.get(raw[0]))
                     continue
                 if raw[1] != current_article:
                     current_article = raw[1]
@@ -611,13 +649,13 @@ class RowSource:
                         yield self._row(ancestor, (), context=True)
                         stack[index] = None
                 stack.append(None)
-                yield self._row(raw, labels.get(raw[0], ()))
+                yield self._row(raw, labels.get(raw[0], ()), golds.get(raw[0]))
             done += len(kept_ids)
             if self.progress:
                 self.progress(done, total)
             if self.filtered:
                 covered.update(self._article_ids_of(chunk))
-            del chunk, labels  # before the next fetch: one chunk in memory, not two
+            del chunk, labels, golds  # before the next fetch: one chunk in memory, not two
         self._fold_tallies()
         if not self._articles_streamed:
             self._count_articles(covered if self.filtered else self._article_ids)
@@ -736,6 +774,45 @@ class RowSource:
                 labels.append((annotator_id, annotation, answers_json))
         return by_comment
 
+    def _gold_of(self, comment_ids: list[int]) -> dict[int, GoldRow]:
+        """The gold labels of a chunk of comments, by comment id (one query, two when
+        reviewers' names are new)."""
+        if not comment_ids:
+            return {}
+        rows = GoldLabel.objects.filter(
+            comment_id__in=_id_list(comment_ids, connection.vendor)
+        ).values_list(
+            "comment_id",
+            Cast("answers", TextField()),
+            "method",
+            "decided_by_id",
+            "decided_at",
+            "scheme_id",
+        )
+        raw = fetch_rows(rows)
+        names = self._annotator_names
+        missing = set() if self.pseudonymise else {row[3] for row in raw} - names.keys()
+        missing.discard(None)
+        if missing:
+            User = get_user_model()
+            names.update(User.objects.filter(pk__in=missing).values_list("pk", User.USERNAME_FIELD))
+        versions = self._scheme_versions
+        golds = {}
+        for comment_id, answers_json, method, reviewer_id, decided_at, scheme_id in raw:
+            answers = self._parsed_answers.get(answers_json)
+            if answers is None:
+                answers = self._parse_answers(answers_json)
+            if reviewer_id is None:
+                reviewer = ""
+            elif self.pseudonymise:
+                reviewer = self._reviewer_pseudonyms(reviewer_id)
+            else:
+                reviewer = names.get(reviewer_id, "")
+            golds[comment_id] = GoldRow(
+                answers, method, reviewer, decided_at, versions.get(scheme_id, 0)
+            )
+        return golds
+
     def _parse_answers(self, text: str) -> dict[str, Any]:
         """The answers in ``text`` to the chosen questions (shared: never mutate it)."""
         answers = orjson.loads(text)
@@ -755,8 +832,15 @@ class RowSource:
             self._parsed_under[(text, answers_text)] = under
         return under
 
-    def _row(self, raw: tuple, labels: Sequence[tuple], context: bool = False) -> CommentRow:
-        """The exported row of one fetched comment and its annotations (``_annotations_of``)."""
+    def _row(
+        self,
+        raw: tuple,
+        labels: Sequence[tuple],
+        gold: GoldRow | None = None,
+        context: bool = False,
+    ) -> CommentRow:
+        """The exported row of one fetched comment, its annotations (``_annotations_of``) and
+        its gold (``_gold_of``)."""
         pk, article_pk, parent_id, source_id, depth, position, author, text, posted, meta = raw[:10]
         article_id = self._article_ids[article_pk]
         split = self._splits.get(article_id)
@@ -788,9 +872,14 @@ class RowSource:
         stats.comments += 1
         if split:
             stats.split_comments[split] += 1
+        if gold is not None:
+            row.gold = gold
+            stats.add_gold(gold)
         if not labels:
-            if self.final:
-                row.final = self._no_final
+            if self.gold_only and gold is not None:
+                row.final = self._gold_answers(gold)
+            elif self.final:
+                row.final = final_answers(self._no_votes, gold.answers) if gold else self._no_final
             return row
         annotations = row.annotations
         name = self._annotator_pseudonyms if self.pseudonymise else self._annotator_names.get
@@ -809,6 +898,11 @@ class RowSource:
                 stats.add_answers(annotation.answers)
         stats.labelled_comments += 1
         stats.annotations += len(annotations)
+        # With labels=final, gold answers override the majority: such rows are worked out and
+        # counted one by one; the rest share one memo entry per combination of answers. With
+        # labels=gold the card counts gold answers (stats.gold), not majorities.
+        overridden = gold is not None and self.final and not self.gold_only
+        counted = not overridden and not self.gold_only
         key = tuple(answers_json for _, _, answers_json in labels)
         known = self._majorities.get(key)
         if known is None:
@@ -816,15 +910,25 @@ class RowSource:
             final = final_answers(majority) if self.final else None
             if len(self._majorities) < INTERN_LIMIT:
                 self._majorities[key] = (majority, final)
-                self._majority_tally[key] = 1
-            else:
+                self._majority_tally[key] = 0
+            elif counted:
                 stats.add_majority(majority, final)
         else:
             majority, final = known
+        if counted and key in self._majority_tally:
             self._majority_tally[key] += 1
+        if self.gold_only:
+            final = self._gold_answers(gold) if gold is not None else self._no_final
+        elif overridden:
+            final = final_answers(majority, gold.answers)
+            stats.add_majority(majority, final)
         row.majority = majority
         row.final = final
         return row
+
+    def _gold_answers(self, gold: GoldRow) -> dict[str, Any]:
+        """Every chosen question's gold answer (``None`` where the reviewer gave none)."""
+        return {key: gold.answers.get(key) for key in self.question_keys}
 
     def _fold_tallies(self) -> None:
         """Add the distributions tallied by label text to ``stats`` (end of the stream)."""

@@ -17,6 +17,8 @@ from django.urls import reverse
 from annotator.corpus.models import Article, Comment, ImportJob, Role
 from annotator.datasets.models import ExportJob
 from annotator.labelling.models import Annotation
+from annotator.review.models import GoldLabel
+from tests.datasets.corpus import make_gold
 from tests.factories import (
     ArticleFactory,
     MembershipFactory,
@@ -197,7 +199,7 @@ def test_the_project_list_shows_my_projects_with_my_role(project, researcher, ot
 def test_a_project_says_what_my_role_allows(project, researcher):
     data = as_user(researcher).get(url("project_detail", project)).json()
     assert data["role"] == "researcher"
-    assert data["allowed_actions"] == ["view", "export"]
+    assert data["allowed_actions"] == ["view", "results", "export"]
     assert data["links"]["articles"] == "http://testserver/api/projects/aleppo/articles/"
     assert data["links"]["exports"] == "http://testserver/api/projects/aleppo/exports/"
 
@@ -390,6 +392,51 @@ def test_an_annotator_asking_for_someone_elses_annotations_gets_403(corpus, proj
     assert "only your own annotations" in response.json()["detail"]
     mine = client.get(url("annotation_list", project), {"annotator": "ann_annotator"})
     assert len(mine.json()["results"]) == 1
+
+
+# --- Gold labels -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("project_admin", 200), ("reviewer", 200), ("researcher", 200), ("annotator", 403)],
+)
+def test_gold_labels_are_for_reviewers_researchers_and_admins(request, project, role, status):
+    response = as_user(request.getfixturevalue(role)).get(url("gold_list", project))
+    assert response.status_code == status
+
+
+def test_an_outsider_gets_404_for_gold_labels(project, outsider):
+    assert as_user(outsider).get(url("gold_list", project)).status_code == 404
+
+
+def test_gold_labels_come_with_who_decided_and_filter_by_time(corpus, project, reviewer):
+    top, reply = corpus["comments"][:2]
+    early = make_gold(top, reviewer, {"stance_article": "deny"}, method="accepted")
+    GoldLabel.objects.filter(pk=early.pk).update(decided_at=T0)
+    make_gold(reply, reviewer, {"stance_article": "support", "source_cited": ["link"]})
+    client = as_user(reviewer)
+
+    rows = client.get(url("gold_list", project)).json()["results"]
+
+    assert [row["comment"] for row in rows] == [top.pk, reply.pk]
+    assert rows[0] == {
+        "id": early.pk,
+        "article": top.article_id,
+        "comment": top.pk,
+        "scheme_version": 1,
+        "answers": {"stance_article": "deny"},
+        "method": "accepted",
+        "note": "",
+        "decided_by": "rev_reviewer",
+        "decided_at": "2024-05-01T12:00:00Z",
+        "revision": 1,
+    }
+    later = client.get(url("gold_list", project), {"decided_after": "2024-05-02T00:00:00Z"})
+    assert [row["comment"] for row in later.json()["results"]] == [reply.pk]
+    accepted = client.get(url("gold_list", project), {"method": "accepted"})
+    assert [row["comment"] for row in accepted.json()["results"]] == [top.pk]
+    assert client.get(url("gold_list", project), {"method": "guessed"}).status_code == 400
 
 
 def test_annotations_filter_by_label_answers(corpus, project, researcher):
@@ -741,7 +788,9 @@ def add_rows(project, article, annotator, count: int) -> None:
     """``count`` more of every kind of row the lists show."""
     for _ in range(count):
         extra = ArticleFactory(project=project)
-        make_label(make_comment(extra), annotator, {"stance_article": "support"})
+        comment = make_comment(extra)
+        make_label(comment, annotator, {"stance_article": "support"})
+        make_gold(comment, annotator, {"stance_article": "support"})
         make_comment(article)
         ImportJob.objects.create(project=project, original_name="x.jsonl", created_by=annotator)
         ExportJob.objects.create(project=project, format="csv", created_by=annotator)
@@ -754,6 +803,7 @@ LIST_URLS = [
     ("article_thread", True),
     ("comment_list", False),
     ("annotation_list", False),
+    ("gold_list", False),
     ("import_list", False),
     ("export_list", False),
 ]

@@ -13,6 +13,7 @@ from annotator.datasets.rows import RowSource
 from annotator.labelling.default_scheme import default_scheme
 from annotator.labelling.models import LabelScheme
 from annotator.labelling.scheme import scheme_to_data
+from tests.datasets.corpus import make_gold
 from tests.datasets.loading import offline_datasets
 from tests.factories import ArticleFactory, UserFactory, make_comment, make_label
 
@@ -90,6 +91,31 @@ def test_final_labels_count_final_answers(labelled):
 
     assert "- labels: `final` (one final answer per question" in card
     assert "| value | final answer | all answers |" in card
+
+
+def test_it_counts_gold_labels_and_their_distribution(labelled):
+    reviewer = UserFactory(username="rev")
+    tops = [a.comments.get(depth=0) for a in labelled.articles.order_by("source_id")]
+    make_gold(tops[0], reviewer, {"stance_article": "deny", "claim_type": "opinion"})
+    make_gold(tops[1], reviewer, {"stance_article": "deny"}, method="accepted")
+    make_gold(tops[2], reviewer, {"stance_article": "support"})
+
+    card = card_for(labelled, labels=LabelSet.FINAL)
+
+    assert "| comments with a gold label (settled by a reviewer) | 3 |" in card
+    assert "3 comments have a gold label: 2 settled by a reviewer" in card
+    assert "1 accepted because every annotator gave the same answers" in card
+    gold = card.split("## Gold labels")[1].split("## How to load it")[0]
+    assert "| `deny` | 2 |" in gold and "| `support` | 1 |" in gold
+    assert "| `opinion` | 1 |" in gold
+    assert "the gold answer where a reviewer set one" in card
+
+
+def test_a_card_without_gold_says_so_in_its_counts_only(labelled):
+    card = card_for(labelled)
+
+    assert "| comments with a gold label (settled by a reviewer) | 0 |" in card
+    assert "## Gold labels" not in card
 
 
 def test_it_lists_older_scheme_versions_that_answers_were_given_under(labelled):

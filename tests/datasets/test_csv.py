@@ -10,6 +10,7 @@ import pytest
 from annotator.datasets.exporters import csv as csv_exporter
 from annotator.datasets.options import ExportOptions, LabelSet
 from annotator.datasets.rows import RowSource
+from tests.datasets.corpus import make_gold
 from tests.datasets.loading import HOSTILE, load_offline
 from tests.factories import ArticleFactory, UserFactory, make_comment, make_label
 
@@ -66,6 +67,11 @@ def test_the_header_has_the_comment_majority_and_annotator_columns(labelled, tmp
         "adam__source_cited",
         "zoe__stance_article",
         "zoe__source_cited",
+        "gold__stance_article",
+        "gold__source_cited",
+        "gold_method",
+        "gold_by",
+        "gold_at",
     ]
 
 
@@ -120,6 +126,23 @@ def test_final_labels_give_one_column_per_question(labelled, tmp_path):
     ]
     assert df["final__stance_article"].tolist()[0] == "deny"
     assert pd.isna(df["final__stance_article"].tolist()[1])  # the tie
+
+
+def test_gold_columns_hold_the_reviewers_answers(labelled, people, tmp_path):
+    top = labelled.articles.get().comments.get(source_id="0001")
+    make_gold(top, people[0], {"stance_article": "deny", "source_cited": ["link"]})
+
+    df = read(export(labelled, tmp_path, questions=["stance_article", "source_cited"]))
+
+    assert df["gold__stance_article"].tolist()[0] == "deny"
+    assert df["gold__source_cited"].tolist()[0] == "link"
+    assert df["gold_method"].tolist()[0] == "adjudicated"
+    assert df["gold_by"].tolist()[0] == "zoe"
+    assert df["gold_at"].tolist()[0].endswith("Z")
+    assert df["gold__stance_article"].isna().tolist()[1:] == [True, True]
+    final = read(export(labelled, tmp_path, labels=LabelSet.GOLD, questions=["stance_article"]))
+    assert final["final__stance_article"].tolist()[0] == "deny"
+    assert pd.isna(final["final__stance_article"].tolist()[1])  # no gold, no majority either
 
 
 def test_pseudonymised_columns_and_cells_name_nobody(labelled, tmp_path):

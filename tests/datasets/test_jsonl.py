@@ -10,6 +10,7 @@ from annotator.corpus.models import Article, Comment
 from annotator.datasets.exporters import jsonl
 from annotator.datasets.options import ExportOptions, LabelSet
 from annotator.datasets.rows import RowSource
+from tests.datasets.corpus import make_gold
 from tests.datasets.loading import HOSTILE, load_offline
 from tests.factories import ArticleFactory, ProjectFactory, UserFactory, make_comment, make_label
 
@@ -212,3 +213,22 @@ def test_hugging_face_datasets_loads_it_offline(sample, annotators, tmp_path, mo
     first = comments[comments["id"].index("c-0001")]
     assert first["majority"]["stance_article"]["value"] == "deny"
     assert first["annotations"][0]["annotator"] == "zoe"
+
+
+def test_gold_labels_are_written_beside_the_annotations(sample, annotators, tmp_path):
+    comment = Comment.objects.get(article__project=sample, source_id="c-0001")
+    make_label(comment, annotators[0], {"stance_article": "deny"})
+    make_label(comment, annotators[1], {"stance_article": "support"})
+    make_gold(comment, annotators[1], {"stance_article": "support"})
+
+    lines = records(export(sample, tmp_path, questions=["stance_article"]))
+
+    record = next(r for r in lines if r["id"] == "c-0001")
+    assert record["gold"]["answers"] == {"stance_article": "support"}
+    assert record["gold"]["method"] == "adjudicated"
+    assert record["gold"]["decided_by"] == annotators[1].username
+    assert record["gold"]["decided_at"].endswith("Z")
+    assert record["majority"]["stance_article"]["tied"] == ["deny", "support"]
+    assert next(r for r in lines if r["id"] == "c-0002")["gold"] is None
+    final = records(export(sample, tmp_path, labels=LabelSet.FINAL, questions=["stance_article"]))
+    assert next(r for r in final if r["id"] == "c-0001")["final"] == {"stance_article": "support"}

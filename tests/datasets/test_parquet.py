@@ -11,6 +11,7 @@ import pytest
 from annotator.datasets.exporters import parquet
 from annotator.datasets.options import ExportOptions, LabelSet
 from annotator.datasets.rows import RowSource
+from tests.datasets.corpus import make_gold
 from tests.datasets.loading import HOSTILE, load_offline
 from tests.factories import (
     ArticleFactory,
@@ -119,3 +120,19 @@ def test_hugging_face_datasets_loads_it_offline(labelled, tmp_path, monkeypatch)
 
     assert dataset.num_rows == 3
     assert dataset[0]["annotations"][1]["answers"]["source_cited"] == ["link", "reasoning"]
+
+
+def test_gold_columns_are_typed_and_null_where_no_gold(labelled, people, tmp_path):
+    top = labelled.articles.get().comments.get(source_id="c-1")
+    make_gold(top, people[1], {"stance_article": "deny", "source_cited": ["link", "reasoning"]})
+
+    table = pq.read_table(export(labelled, tmp_path))
+
+    assert table.schema.field("gold__source_cited").type == pa.list_(pa.string())
+    assert table.schema.field("gold_at").type == pa.timestamp("us", tz="UTC")
+    assert table.column("gold__stance_article").to_pylist() == ["deny", None, None]
+    assert table.column("gold__source_cited").to_pylist()[0] == ["link", "reasoning"]
+    assert table.column("gold_by").to_pylist() == ["adam", None, None]
+    final = pq.read_table(export(labelled, tmp_path, labels=LabelSet.FINAL))
+    assert final.column("final__stance_article").to_pylist()[0] == "deny"
+    assert final.column("gold_method").to_pylist() == ["adjudicated", None, None]

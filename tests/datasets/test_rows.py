@@ -22,6 +22,7 @@ from annotator.datasets.rows import (
 from annotator.labelling.default_scheme import default_scheme
 from annotator.labelling.models import LabelScheme
 from annotator.labelling.scheme import scheme_to_data
+from tests.datasets.corpus import make_gold
 from tests.factories import (
     ArticleFactory,
     UserFactory,
@@ -276,6 +277,90 @@ def test_final_labels_give_one_answer_per_question(project, thread, people):
 
 
 SCHEME_KEYS = [q.key for q in SCHEME.questions]
+
+
+# --- Gold labels ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def disputed(project, thread, people):
+    """c-1: zoe says deny, adam says support (a tie); a reviewer settles it as deny.
+    c-2: both say query, no gold. c-5: no annotations, but gold (an odd case, kept)."""
+    c1, c2, _, _, c5 = thread[1]
+    make_label(c1, people[0], {"stance_article": "deny"})
+    make_label(c1, people[1], {"stance_article": "support"})
+    make_label(c2, people[0], {"stance_article": "query"})
+    make_label(c2, people[1], {"stance_article": "query"})
+    reviewer = UserFactory(username="rev")
+    make_gold(c1, reviewer, {"stance_article": "deny", "claim_type": "opinion"})
+    make_gold(c5, reviewer, {"stance_article": "comment"}, method="accepted")
+    return project
+
+
+def test_rows_carry_gold_apart_from_the_annotators_labels(disputed):
+    rows = {row.comment_id: row for row in iter_comment_rows(disputed, ExportOptions())}
+
+    gold = rows["c-1"].gold
+    assert gold.answers == {"stance_article": "deny", "claim_type": "opinion"}
+    assert (gold.method, gold.decided_by, gold.scheme_version) == ("adjudicated", "rev", 1)
+    assert rows["c-1"].majority["stance_article"].is_tie  # the annotators' own labels stay
+    assert rows["c-2"].gold is None
+    assert rows["c-5"].gold.method == "accepted"
+
+
+def test_final_labels_take_gold_over_the_majority(disputed):
+    rows = {r.comment_id: r for r in iter_comment_rows(disputed, ExportOptions(labels="final"))}
+
+    assert rows["c-1"].final["stance_article"] == "deny"  # gold settles the tie
+    assert rows["c-1"].final["claim_type"] == "opinion"
+    assert rows["c-2"].final["stance_article"] == "query"  # no gold: the majority
+    assert rows["c-5"].final["stance_article"] == "comment"
+
+
+def test_gold_labels_only_give_gold_answers_and_can_keep_only_gold_comments(disputed):
+    options = ExportOptions(labels=LabelSet.GOLD, questions=["stance_article"])
+    rows = {r.comment_id: r for r in iter_comment_rows(disputed, options)}
+    assert rows["c-1"].final == {"stance_article": "deny"}
+    assert rows["c-2"].final == {"stance_article": None}  # agreed, but nobody settled it
+
+    kept = iter_comment_rows(
+        disputed, ExportOptions(labels=LabelSet.GOLD, include_unlabelled=False)
+    )
+    assert comment_ids(kept) == ["c-1", "c-5"]
+
+
+def test_pseudonymised_gold_names_reviewers_by_number(disputed):
+    rows = list(iter_comment_rows(disputed, ExportOptions(pseudonymise=True)))
+
+    assert {row.gold.decided_by for row in rows if row.gold} == {"reviewer-1"}
+
+
+def test_stats_count_gold_labels_and_final_distribution(disputed):
+    source = RowSource(disputed, ExportOptions(labels=LabelSet.FINAL))
+    list(source.comments())
+
+    assert source.stats.gold_comments == 2
+    assert source.stats.gold_methods == {"adjudicated": 1, "accepted": 1}
+    assert source.stats.gold["stance_article"] == {"deny": 1, "comment": 1}
+    # Final answers over labelled comments: c-1 by gold, c-2 by majority; no tie left.
+    assert source.stats.majority["stance_article"] == {"deny": 1, "query": 1}
+    assert source.stats.ties["stance_article"] == 0
+
+
+def test_gold_costs_one_query_per_chunk(project, people):
+    article = ArticleFactory(project=project)
+    comments = make_thread(article, 300)
+    label_in_bulk(comments, people[:2], lambda i, c, user: {"stance_article": "deny"})
+    with CaptureQueriesContext(connection) as without_gold:
+        list(RowSource(project, ExportOptions(), chunk_size=100).comments())
+    for comment in comments[::3]:
+        make_gold(comment, people[2], {"stance_article": "support"})
+    with CaptureQueriesContext(connection) as with_gold:
+        rows = list(RowSource(project, ExportOptions(), chunk_size=100).comments())
+
+    assert sum(1 for row in rows if row.gold) == 100
+    # One gold query per chunk, plus the reviewer's name once.
+    assert len(with_gold) - len(without_gold) == 3 + 1
 
 
 # --- Filters ------------------------------------------------------------------------------------

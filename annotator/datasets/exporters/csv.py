@@ -9,7 +9,10 @@ Columns, in order:
   when there is no majority), then per annotator and question ``<annotator>__<key>`` (that
   annotator's submitted answer), annotators sorted by name (``annotator-1..n`` when
   pseudonymised);
-* ``labels=final``: per question ``final__<key>``.
+  then per question ``gold__<key>`` (the reviewer's gold answer; empty where none);
+* ``labels=final`` or ``labels=gold``: per question ``final__<key>``;
+* always last: ``gold_method`` (``adjudicated`` or ``accepted``), ``gold_by``, ``gold_at``
+  (empty where the comment has no gold).
 
 We chose one wide row per comment over a long format (a row per comment and annotator)
 because it is what a classifier and ``pandas`` want: one row, one example, no pivot.
@@ -49,6 +52,8 @@ BASE_COLUMNS = (
     "n_annotations",
 )
 
+GOLD_COLUMNS = ("gold_method", "gold_by", "gold_at")
+
 
 def header(source: RowSource, annotators: list[str]) -> list[str]:
     """The column names of an export of ``source`` with these annotator names."""
@@ -56,11 +61,12 @@ def header(source: RowSource, annotators: list[str]) -> list[str]:
     keys = source.question_keys
     if source.final:
         columns += [f"final__{key}" for key in keys]
-        return columns
+        return columns + list(GOLD_COLUMNS)
     for key in keys:
         columns += [f"majority__{key}", f"support__{key}", f"votes__{key}", f"tied__{key}"]
     columns += [f"{name}__{key}" for name in annotators for key in keys]
-    return columns
+    columns += [f"gold__{key}" for key in keys]
+    return columns + list(GOLD_COLUMNS)
 
 
 def cell(value: Any) -> Any:
@@ -115,6 +121,12 @@ def write(source: RowSource, out: BinaryIO) -> None:
             for name in annotators:
                 answers = by_name.get(name)
                 cells += no_answers if answers is None else label_cells(answers)
+            cells += no_answers if row.gold is None else label_cells(row.gold.answers)
+        gold = row.gold
+        if gold is None:
+            cells += ["", "", ""]
+        else:
+            cells += [gold.method, gold.decided_by, _iso(gold.decided_at)]
         rows.append(cells)
         if len(rows) == 1_000:
             writer.writerows(rows)

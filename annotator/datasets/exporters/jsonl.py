@@ -12,7 +12,10 @@ a project with the same articles and reply trees; importers ignore the extra fie
   ``scheme_version``, ``answered_under``, ``time_spent_ms``, ``created_at``, ``updated_at``,
   ``submitted_at``, ``flagged``, ``note``) and ``majority`` (per question: ``value``,
   ``support``, ``agree``, ``votes``, ``tied``) with ``labels=all``, or ``final`` (per
-  question: the answer) with ``labels=final``.
+  question: the answer: gold where set, else the majority) with ``labels=final``, or
+  ``final`` holding the gold answers only with ``labels=gold``; and always ``gold``: the
+  reviewer's settled answers (``answers``, ``method`` adjudicated or accepted,
+  ``decided_by``, ``decided_at``, ``scheme_version``), or null where none was set.
 
 Times are ISO 8601 in UTC with a ``Z``. ``meta`` is written as stored, without re-parsing.
 """
@@ -23,7 +26,14 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from annotator.datasets.rows import ArticleRow, CommentRow, IdentityMemo, Majority, RowSource
+from annotator.datasets.rows import (
+    ArticleRow,
+    CommentRow,
+    GoldRow,
+    IdentityMemo,
+    Majority,
+    RowSource,
+)
 
 FILENAME = "comments.jsonl"
 KEEPS_TREES = True
@@ -77,6 +87,17 @@ class CommentRecords:
         )
         self._plain = IdentityMemo(lambda value: orjson.Fragment(dumps(value)))
 
+    def _gold(self, gold: GoldRow | None) -> dict[str, Any] | None:
+        if gold is None:
+            return None
+        return {
+            "answers": self._plain(gold.answers),
+            "method": gold.method,
+            "decided_by": gold.decided_by,
+            "decided_at": gold.decided_at,
+            "scheme_version": gold.scheme_version,
+        }
+
     def __call__(self, row: CommentRow) -> dict[str, Any]:
         """The import format's comment object, plus tree position, split and labels."""
         record: dict[str, Any] = {
@@ -93,6 +114,7 @@ class CommentRecords:
             "split": row.split,
             "context": row.context,
             "n_annotations": len(row.annotations),
+            "gold": self._gold(row.gold),
         }
         if self.final:
             record["final"] = self._plain(row.final) if row.final is not None else {}

@@ -10,7 +10,10 @@ Schema (``schema_for``):
   time_spent_ms int64, created_at / updated_at / submitted_at timestamp, flagged bool, note
   string>>, and per question ``majority__<key>``, ``support__<key>`` float64,
   ``votes__<key>`` int32, ``tied__<key>`` list<string>;
-* ``labels=final``: per question ``final__<key>``.
+  then per question ``gold__<key>`` (the reviewer's gold answer, null where none);
+* ``labels=final`` or ``labels=gold``: per question ``final__<key>``;
+* always: ``gold_method`` (``adjudicated`` or ``accepted``), ``gold_by`` string and
+  ``gold_at`` timestamp, null where the comment has no gold.
 
 An answer is a string, or a list<string> for a multiple-choice question. The rows of each
 chunk become one record batch; batches are written as row groups of about
@@ -49,6 +52,13 @@ BASE_FIELDS = [
 ]
 
 
+GOLD_FIELDS = [
+    pa.field("gold_method", pa.string()),
+    pa.field("gold_by", pa.string()),
+    pa.field("gold_at", TIME),
+]
+
+
 def answer_type(question: Question) -> pa.DataType:
     return pa.list_(pa.string()) if question.kind == Kind.MULTIPLE else pa.string()
 
@@ -59,7 +69,7 @@ def schema_for(source: RowSource) -> pa.Schema:
     questions = source.questions
     if source.final:
         fields += [pa.field(f"final__{q.key}", answer_type(q)) for q in questions]
-        return pa.schema(fields)
+        return pa.schema(fields + GOLD_FIELDS)
     annotation = pa.struct(
         [
             pa.field("annotator", pa.string()),
@@ -82,7 +92,8 @@ def schema_for(source: RowSource) -> pa.Schema:
             pa.field(f"votes__{q.key}", pa.int32(), nullable=False),
             pa.field(f"tied__{q.key}", pa.list_(pa.string())),
         ]
-    return pa.schema(fields)
+    fields += [pa.field(f"gold__{q.key}", answer_type(q)) for q in questions]
+    return pa.schema(fields + GOLD_FIELDS)
 
 
 def write(source: RowSource, out: BinaryIO) -> None:
@@ -154,6 +165,12 @@ def record_batch(rows: list[CommentRow], source: RowSource, schema: pa.Schema) -
             columns[f"tied__{key}"] = pa.array(
                 [list(a.tied) if a.tied else None for a in answers], pa.list_(pa.string())
             ).take(where)
+        golds = [r.gold.answers if r.gold is not None else {} for r in rows]
+        for q in questions:
+            columns[f"gold__{q.key}"] = pa.array([g.get(q.key) for g in golds], answer_type(q))
+    columns["gold_method"] = pa.array([r.gold and r.gold.method for r in rows], pa.string())
+    columns["gold_by"] = pa.array([r.gold and r.gold.decided_by for r in rows], pa.string())
+    columns["gold_at"] = pa.array([r.gold and r.gold.decided_at for r in rows], TIME)
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 

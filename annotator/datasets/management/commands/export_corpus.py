@@ -37,8 +37,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--questions", metavar="KEY,KEY", help="only these questions (default: all)"
         )
-        parser.add_argument(
-            "--final", action="store_true", help="one final label per question, not everyone's"
+        labels = parser.add_mutually_exclusive_group()
+        labels.add_argument(
+            "--final",
+            action="store_true",
+            help="one final label per question (gold where set, else the majority)",
+        )
+        labels.add_argument(
+            "--gold", action="store_true", help="only the gold labels reviewers settled"
         )
         parser.add_argument(
             "--labelled-only", action="store_true", help="leave out comments nobody labelled"
@@ -127,7 +133,13 @@ def options_from(options: dict[str, Any]) -> ExportOptions:
     return ExportOptions(
         format=ExportFormat(fmt),
         questions=questions,
-        labels=LabelSet.FINAL if options["final"] else LabelSet.ALL,
+        labels=(
+            LabelSet.GOLD
+            if options["gold"]
+            else LabelSet.FINAL
+            if options["final"]
+            else LabelSet.ALL
+        ),
         include_unlabelled=not options["labelled_only"],
         pseudonymise=options["pseudonymise"],
         split=split,
