@@ -27,6 +27,7 @@ PROJECT_LINKS = {
     "comments": "api:comment_list",
     "annotations": "api:annotation_list",
     "gold": "api:gold_list",
+    "agreement": "api:agreement",
     "imports": "api:import_list",
     "exports": "api:export_list",
 }
@@ -194,6 +195,37 @@ class GoldLabelSerializer(serializers.ModelSerializer):
             "decided_at",
             "revision",
         ]
+
+
+class AgreementFigureSerializer(serializers.Serializer):
+    question = serializers.CharField(
+        help_text="Question key, or `KEY=VALUE` for one value of a "
+        "multiple-choice question measured as yes/no."
+    )
+    subset = serializers.ChoiceField(
+        choices=["all", "top-level", "replies", "stance-comparison"],
+        help_text="Which comments: all, top-level (answering the article), replies, or the "
+        "replies on which the same annotators answered both stance questions.",
+    )
+    measure = serializers.ChoiceField(
+        choices=[
+            "krippendorff_alpha",
+            "fleiss_kappa",
+            "percent_agreement",
+            "cohen_kappa",
+            "pair_percent_agreement",
+        ]
+    )
+    annotator_a = serializers.CharField(help_text="For pair measures; empty otherwise.")
+    annotator_b = serializers.CharField(help_text="For pair measures; empty otherwise.")
+    value = serializers.FloatField(allow_null=True, help_text="Null where it cannot be computed.")
+    ci_low = serializers.FloatField(allow_null=True, help_text="Bootstrap 95% interval.")
+    ci_high = serializers.FloatField(allow_null=True)
+    comments = serializers.IntegerField(help_text="Comments labelled by at least two annotators.")
+
+
+class AgreementSerializer(serializers.Serializer):
+    figures = AgreementFigureSerializer(many=True)
 
 
 class ImportJobSerializer(serializers.ModelSerializer):

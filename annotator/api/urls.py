@@ -31,6 +31,7 @@ urlpatterns = [
         name="annotation_list",
     ),
     path("projects/<slug:slug>/gold/", views.GoldLabelList.as_view(), name="gold_list"),
+    path("projects/<slug:slug>/agreement/", views.Agreement.as_view(), name="agreement"),
     path("projects/<slug:slug>/imports/", views.ImportList.as_view(), name="import_list"),
     path(
         "projects/<slug:slug>/imports/<int:job_id>/",

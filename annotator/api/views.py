@@ -10,6 +10,7 @@ tests/api/test_views.py).
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
@@ -32,6 +33,7 @@ from annotator.api.filters import AnnotationFilter, ArticleFilter, CommentFilter
 from annotator.api.pagination import ApiCursorPagination, ThreadPagination
 from annotator.api.permissions import ProjectScopedMixin, project_from, reads_all_annotations
 from annotator.api.serializers import (
+    AgreementSerializer,
     AnnotationSerializer,
     ArticleDetailSerializer,
     ArticleSerializer,
@@ -52,6 +54,7 @@ from annotator.corpus.import_forms import ImportUploadForm
 from annotator.corpus.import_views import _check_readable, _create_job, _start
 from annotator.corpus.models import Article, Comment, ImportJob, Membership, Project
 from annotator.corpus.permissions import Action, role_of, visible_projects
+from annotator.datasets.figures import agreement_figures, agreement_records
 from annotator.datasets.jobs import InvalidExportOptions, default_filename, start_export
 from annotator.datasets.models import ExportJob
 from annotator.labelling.models import Annotation
@@ -377,6 +380,35 @@ class GoldLabelList(ProjectScopedMixin, generics.ListAPIView):
             .select_related("comment", "scheme", "decided_by")
             .only(*GOLD_FIELDS)
         )
+
+
+@extend_schema(
+    summary="Agreement between annotators",
+    tags=["labels"],
+    description="Every agreement figure of the project's submitted labels, as on the "
+    "dashboard and in each export's `agreement.csv`: per question (a multiple-choice question "
+    "per value, as yes/no) and subset, Krippendorff's alpha, Fleiss' kappa and percent "
+    "agreement, and Cohen's kappa and percent agreement for each pair of annotators, each "
+    "with a bootstrap 95% interval and the number of comments it rests on. For reviewers, "
+    "researchers and admins.",
+    parameters=[SLUG],
+    responses={200: AgreementSerializer, **errors(401, 403, 404)},
+)
+class Agreement(ProjectScopedMixin, generics.GenericAPIView):
+    project_action = Action.RESULTS
+    serializer_class = AgreementSerializer
+    pagination_class = None
+
+    def get(self, request: Request, slug: str) -> Response:
+        figures = agreement_figures(self.project)
+        names = dict(
+            get_user_model()
+            .objects.filter(annotations__project=self.project)
+            .distinct()
+            .values_list("pk", "username")
+        )
+        records = list(agreement_records(figures, lambda pk: names.get(pk, str(pk))))
+        return Response(AgreementSerializer({"figures": records}).data)
 
 
 # --- Imports ----------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from annotator.datasets.figures import AgreementFigures
 from annotator.datasets.options import ExportFormat, LabelSet
 from annotator.datasets.rows import RowSource
 from annotator.labelling.scheme import Kind, Question
+from annotator.review.agreement import Estimate
 
 LABEL_SETS = {
     LabelSet.ALL: "every annotator's submitted answers, the majority per question, and the "
@@ -31,7 +33,13 @@ KIND_NAMES = {
 }
 
 
-def dataset_card(source: RowSource, *, data_file: str, exported_at: datetime) -> str:
+def dataset_card(
+    source: RowSource,
+    *,
+    data_file: str,
+    exported_at: datetime,
+    agreement: AgreementFigures | None = None,
+) -> str:
     """The Markdown card of an export, once ``source`` has been streamed to the end."""
     project, options, stats = source.project, source.options, source.stats
     lines = [
@@ -64,6 +72,8 @@ def dataset_card(source: RowSource, *, data_file: str, exported_at: datetime) ->
     lines += ["", "## Label distribution", "", *_distribution(source)]
     if stats.gold_comments:
         lines += ["", "## Gold labels", "", *_gold(source)]
+    if agreement is not None:
+        lines += ["", "## Agreement between annotators", "", *_agreement(agreement)]
     lines += ["", "## How to load it", "", *_loading(options.format, data_file)]
     lines += ["", "## Fields", "", *_fields(source, data_file)]
     return "\n".join(lines) + "\n"
@@ -83,7 +93,12 @@ def _files(source: RowSource, data_file: str) -> list[str]:
         ExportFormat.CSV: "CSV: one row per comment",
         ExportFormat.PARQUET: "Parquet: one row per comment, typed columns",
     }[fmt]
-    return [f"- `{data_file}`: {what}.", "- `README.md`: this card."]
+    return [
+        f"- `{data_file}`: {what}.",
+        "- `agreement.csv`: every agreement figure of the project (see below), one row per "
+        "measure, question, subset and pair of annotators.",
+        "- `README.md`: this card.",
+    ]
 
 
 def _options(source: RowSource) -> list[str]:
@@ -245,6 +260,53 @@ def _gold(source: RowSource) -> list[str]:
         for value in values:
             if value in counts:
                 lines.append(f"| `{_cell(value)}` | {counts[value]:,} |")
+    return lines
+
+
+def _figure(estimate: Estimate) -> str:
+    if estimate.value is None:
+        return "n/a"
+    if estimate.low is None or estimate.high is None:
+        return f"{estimate.value:.3f}"
+    return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
+
+
+def _agreement(figures: AgreementFigures) -> list[str]:
+    rows = [*figures.table, *figures.stance.values()]
+    if not any(row.percent.units for row in rows):
+        return ["Not measured yet: no comment has submitted labels from two or more annotators."]
+    lines = [
+        "Over the whole project's submitted labels (not only the comments in this export), "
+        "per question: Krippendorff's alpha (nominal), Fleiss' kappa (only where every "
+        "comment has the same number of labels) and raw percent agreement, each with a "
+        "bootstrap 95% interval (1,000 resamples of comments, seed 0) and the number of "
+        "comments labelled by at least two annotators it rests on. A multiple-choice question "
+        "is measured per value, as yes/no (`KEY=VALUE`). Subsets: top-level comments "
+        "(answering the article) and replies. Cohen's kappa for every pair of annotators is "
+        "in `agreement.csv`.",
+        "",
+        "| question | subset | alpha | Fleiss' kappa | % agreement | comments |",
+        "|---|---|---|---|---|---:|",
+    ]
+    for row in figures.table:
+        lines.append(
+            f"| `{_cell(row.question)}` | {row.subset} | {_figure(row.alpha)} | "
+            f"{_figure(row.fleiss)} | {_figure(row.percent)} | {row.percent.units:,} |"
+        )
+    if figures.stance:
+        lines += [
+            "",
+            "Stance toward the article and toward the parent comment, on the same replies "
+            "and the same annotators (those who answered both):",
+            "",
+            "| question | alpha | % agreement | replies |",
+            "|---|---|---|---:|",
+        ]
+        for key, row in figures.stance.items():
+            lines.append(
+                f"| `{key}` | {_figure(row.alpha)} | {_figure(row.percent)} | "
+                f"{row.percent.units:,} |"
+            )
     return lines
 
 

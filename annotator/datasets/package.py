@@ -21,10 +21,12 @@ from django.utils import timezone
 from annotator.corpus.models import Project
 from annotator.datasets.card import dataset_card
 from annotator.datasets.exporters import exporter_for
+from annotator.datasets.figures import agreement_csv, agreement_figures, agreement_records
 from annotator.datasets.options import ExportOptions
 from annotator.datasets.rows import RowSource
 
 CARD_NAME = "README.md"
+AGREEMENT_NAME = "agreement.csv"
 ZIP_LEVEL = 1  # fast deflate: text still shrinks ~3x; level 6 is twice as slow for ~10% less
 
 
@@ -57,7 +59,8 @@ def build_export(
     """Write the export of ``project`` with ``options`` as a ZIP to ``destination``.
 
     The archive holds the data file (``comments.jsonl``, ``corpus.json``, ``comments.csv``
-    or ``comments.parquet``; splits are a column, not separate files) and ``README.md``.
+    or ``comments.parquet``; splits are a column, not separate files), ``agreement.csv``
+    (every agreement figure of the project, ``datasets.figures``) and ``README.md``.
     ``destination`` needs only ``write`` (a seekable file gives a slightly tidier archive).
     ``progress(done, total)`` is called after every chunk of comments read.
 
@@ -85,7 +88,14 @@ def build_export(
         ) as archive:
             with archive.open(exporter.FILENAME, "w", force_zip64=True) as out:
                 exporter.write(source, out)
-            card = dataset_card(source, data_file=exporter.FILENAME, exported_at=started)
+            figures = agreement_figures(project)
+            archive.writestr(
+                AGREEMENT_NAME,
+                agreement_csv(agreement_records(figures, source.annotator_label)).encode("utf-8"),
+            )
+            card = dataset_card(
+                source, data_file=exporter.FILENAME, exported_at=started, agreement=figures
+            )
             archive.writestr(
                 CARD_NAME, card.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9
             )

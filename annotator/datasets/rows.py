@@ -510,6 +510,18 @@ class RowSource:
         """The project's current scheme version."""
         return self.schemes[0]
 
+    def annotator_label(self, annotator_id: int) -> str:
+        """How this export names an annotator outside the rows (the agreement figures): the
+        same pseudonym as in the rows when pseudonymised (call it after streaming them)."""
+        if self.pseudonymise:
+            return self._annotator_pseudonyms(annotator_id)
+        name = self._annotator_names.get(annotator_id)
+        if name is None:
+            User = get_user_model()
+            user = User.objects.filter(pk=annotator_id).values_list(User.USERNAME_FIELD).first()
+            name = self._annotator_names[annotator_id] = user[0] if user else str(annotator_id)
+        return name
+
     # --- Querysets
 
     def _selected(self) -> Q:

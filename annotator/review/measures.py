@@ -143,22 +143,64 @@ def agreement_table(
     Rows without pairable comments are kept (their estimates are ``None``) so that every
     table has the same rows.
     """
+    return agreement_report(project, resamples=resamples, seed=seed)[0]
+
+
+def agreement_report(
+    project: Project, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> tuple[list[QuestionAgreement], dict[str, QuestionAgreement]]:
+    """``agreement_table`` and ``stance_comparison`` from one read of the labels."""
     scheme = current_scheme_for(project).scheme
     keys = [key for key, _q, _c in question_keys(scheme)]
+    stance = _has_stance_questions(scheme)
     # Top-level comments and replies split the project in two: "all" is their sum. Each chunk
     # of comments is reduced to tallies at once, so memory does not grow with the project.
     tallies = {(key, subset): Tally() for key in keys for subset in ("top-level", "replies")}
+    stance_tallies = {key: Tally() for key in STANCE_QUESTIONS}
     for tables in _collect_chunks(project, scheme, ["top-level", "replies"]):
         for (key, subset), tally in tallies.items():
             units = tables[subset][key]
             if units:
                 tallies[(key, subset)] = tally + tally_units(units)
+        if stance:
+            _add_stance(stance_tallies, tables["replies"])
     rows = []
     for key in keys:
         top, replies = tallies[(key, "top-level")], tallies[(key, "replies")]
         for subset, tally in (("all", top + replies), ("top-level", top), ("replies", replies)):
             rows.append(agreement_from_tally(key, subset, tally, resamples=resamples, seed=seed))
-    return rows
+    comparison = (
+        {
+            key: agreement_from_tally(
+                key, "replies", stance_tallies[key], resamples=resamples, seed=seed
+            )
+            for key in STANCE_QUESTIONS
+        }
+        if stance
+        else {}
+    )
+    return rows, comparison
+
+
+def _has_stance_questions(scheme: Scheme) -> bool:
+    questions = [scheme.question(key) for key in STANCE_QUESTIONS]
+    return all(q is not None and q.kind in (Kind.SINGLE, Kind.YES_NO) for q in questions)
+
+
+def _add_stance(tallies: dict[str, Tally], replies: dict[str, Units]) -> None:
+    """Add one chunk's replies on which the same annotators answered both stance questions."""
+    article, parent = (replies[key] for key in STANCE_QUESTIONS)
+    both: dict[str, dict] = {key: {} for key in STANCE_QUESTIONS}
+    for comment_id, on_article in article.items():
+        on_parent = parent.get(comment_id, {})
+        coders = [c for c in on_article if c in on_parent]
+        if len(coders) < 2:
+            continue
+        both["stance_article"][comment_id] = {c: on_article[c] for c in coders}
+        both["stance_parent"][comment_id] = {c: on_parent[c] for c in coders}
+    for key in STANCE_QUESTIONS:
+        if both[key]:
+            tallies[key] = tallies[key] + tally_units(both[key])
 
 
 def stance_comparison(
@@ -171,23 +213,11 @@ def stance_comparison(
     Empty when the scheme lacks either question (or asks one as anything but one answer).
     """
     scheme = current_scheme_for(project).scheme
-    questions = [scheme.question(key) for key in STANCE_QUESTIONS]
-    if any(q is None or q.kind not in (Kind.SINGLE, Kind.YES_NO) for q in questions):
+    if not _has_stance_questions(scheme):
         return {}
     tallies = {key: Tally() for key in STANCE_QUESTIONS}
     for tables in _collect_chunks(project, scheme, ["replies"]):
-        article, parent = (tables["replies"][key] for key in STANCE_QUESTIONS)
-        both: dict[str, dict] = {key: {} for key in STANCE_QUESTIONS}
-        for comment_id, on_article in article.items():
-            on_parent = parent.get(comment_id, {})
-            coders = [c for c in on_article if c in on_parent]
-            if len(coders) < 2:
-                continue
-            both["stance_article"][comment_id] = {c: on_article[c] for c in coders}
-            both["stance_parent"][comment_id] = {c: on_parent[c] for c in coders}
-        for key in STANCE_QUESTIONS:
-            if both[key]:
-                tallies[key] = tallies[key] + tally_units(both[key])
+        _add_stance(tallies, tables["replies"])
     return {
         key: agreement_from_tally(key, "replies", tallies[key], resamples=resamples, seed=seed)
         for key in STANCE_QUESTIONS

@@ -33,6 +33,7 @@ def test_the_schema_is_served_and_documents_every_endpoint(client):
         "/api/projects/{slug}/comments/",
         "/api/projects/{slug}/annotations/",
         "/api/projects/{slug}/gold/",
+        "/api/projects/{slug}/agreement/",
         "/api/projects/{slug}/imports/",
         "/api/projects/{slug}/imports/{job_id}/",
         "/api/projects/{slug}/exports/",

@@ -439,6 +439,35 @@ def test_gold_labels_come_with_who_decided_and_filter_by_time(corpus, project, r
     assert client.get(url("gold_list", project), {"method": "guessed"}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("project_admin", 200), ("reviewer", 200), ("researcher", 200), ("annotator", 403)],
+)
+def test_agreement_is_for_everyone_but_annotators(request, project, role, status):
+    response = as_user(request.getfixturevalue(role)).get(url("agreement", project))
+    assert response.status_code == status
+
+
+def test_agreement_gives_every_figure_with_its_interval(project, researcher):
+    people = [UserFactory(username=name) for name in ("zoe", "adam")]
+    article = ArticleFactory(project=project)
+    for n, (first, second) in enumerate([("deny", "deny"), ("support", "query"), ("deny", "deny")]):
+        comment = make_comment(article, source_id=f"c{n}")
+        make_label(comment, people[0], {"stance_article": first})
+        make_label(comment, people[1], {"stance_article": second})
+
+    figures = as_user(researcher).get(url("agreement", project)).json()["figures"]
+
+    by_key = {(f["question"], f["subset"], f["measure"]): f for f in figures}
+    percent = by_key[("stance_article", "all", "percent_agreement")]
+    assert percent["value"] == pytest.approx(2 / 3, abs=1e-4)
+    assert percent["comments"] == 3
+    assert percent["ci_low"] <= percent["value"] <= percent["ci_high"]
+    pair = by_key[("stance_article", "all", "cohen_kappa")]
+    assert {pair["annotator_a"], pair["annotator_b"]} == {"zoe", "adam"}
+    assert by_key[("stance_article", "replies", "percent_agreement")]["value"] is None
+
+
 def test_annotations_filter_by_label_answers(corpus, project, researcher):
     client = as_user(researcher)
 

@@ -15,6 +15,7 @@ from annotator.datasets import rows
 from annotator.datasets.exporters import parquet
 from annotator.datasets.options import ExportFormat, ExportOptions, ExportOptionsError
 from annotator.datasets.package import ExportSummary, build_export, export_filename
+from annotator.review import measures
 from tests.factories import (
     ArticleFactory,
     UserFactory,
@@ -68,7 +69,7 @@ def test_the_zip_holds_the_data_file_and_the_card(labelled, fmt, tmp_path):
 
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None
-        assert archive.namelist() == [DATA_FILES[fmt], "README.md"]
+        assert archive.namelist() == [DATA_FILES[fmt], "agreement.csv", "README.md"]
         data = archive.getinfo(DATA_FILES[fmt])
         card = archive.read("README.md").decode("utf-8")
         content = archive.read(DATA_FILES[fmt])
@@ -179,8 +180,9 @@ def test_queries_do_not_grow_with_rows(project, fmt):
 
     assert summary.comments == 2_000
     chunks = 2_000 // rows.CHUNK_SIZE
-    # Schemes, articles, annotator list (CSV), two streams, user names, a query per chunk.
-    assert len(queries) <= 7 + chunks, [q["sql"][:80] for q in queries]
+    # Gold check, schemes, articles, annotator list (CSV), two streams, user names, a query
+    # per chunk; then the agreement figures: the scheme, one stream of labels, user names.
+    assert len(queries) <= 8 + chunks + 3, [q["sql"][:80] for q in queries]
 
 
 def peak_memory(project, fmt: ExportFormat) -> int:
@@ -197,6 +199,7 @@ def test_memory_stays_flat_as_the_corpus_grows(project, monkeypatch):
     # Memory is one chunk (and for Parquet one row group): make them small, so that 2,500
     # comments are already several.
     monkeypatch.setattr(rows, "CHUNK_SIZE", 500)
+    monkeypatch.setattr(measures, "CHUNK_SIZE", 500)
     monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 1_000)
     monkeypatch.setattr(parquet, "BATCH_ROWS", 500)
     people = [UserFactory(username=f"annotator{n}") for n in range(2)]
@@ -221,3 +224,28 @@ def test_memory_stays_flat_as_the_corpus_grows(project, monkeypatch):
     for fmt in ExportFormat:
         assert large[fmt] < 20_000_000, (fmt, large[fmt])
         assert large[fmt] < small[fmt] * 1.5, (fmt, small[fmt], large[fmt])
+
+
+def test_the_zip_carries_the_agreement_figures(labelled, tmp_path):
+    reply = labelled.articles.get(source_id="a-1").comments.get(depth=1)
+    make_label(reply, UserFactory(username="adam2"), {"stance_article": "query"})
+    path = tmp_path / "export.zip"
+    with path.open("wb") as out:
+        build_export(labelled, ExportOptions(pseudonymise=True), out)
+
+    with zipfile.ZipFile(path) as archive:
+        table = pd.read_csv(io.BytesIO(archive.read("agreement.csv")), keep_default_na=False)
+        card = archive.read("README.md").decode("utf-8")
+    # Top comment: deny, deny (agree); reply: support, query (disagree). Two comments.
+    stance = table[(table["question"] == "stance_article") & (table["subset"] == "all")]
+    percent = stance[stance["measure"] == "percent_agreement"].iloc[0]
+    assert (float(percent["value"]), percent["comments"]) == (0.5, 2)
+    alpha = stance[stance["measure"] == "krippendorff_alpha"].iloc[0]
+    assert alpha["value"] != ""
+    pairs = stance[stance["measure"] == "pair_percent_agreement"]
+    names = set(pairs["annotator_a"]) | set(pairs["annotator_b"])
+    assert names == {"annotator-1", "annotator-2", "annotator-3"}
+    assert "zoe" not in table.to_csv() and "adam" not in table.to_csv()
+    assert "## Agreement between annotators" in card
+    assert "| `stance_article` | all | " in card
+    assert "| 0.500 [" in card
