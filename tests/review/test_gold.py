@@ -1,0 +1,203 @@
+"""Gold labels: saving with locking and history, validation, and bulk accept of unanimous ones."""
+
+import pytest
+
+from annotator.review.gold import (
+    ACCEPTED,
+    ADJUDICATED,
+    GoldConflict,
+    GoldInvalid,
+    accept_unanimous,
+    save_gold,
+)
+from annotator.review.models import GoldEvent, GoldLabel
+from tests.factories import ArticleFactory, label_in_bulk, make_comment, make_label, make_thread
+from tests.review.adjudication_data import REPLY, TOP, TOP_DENY, annotators
+
+
+@pytest.fixture
+def article(project):
+    return ArticleFactory(project=project)
+
+
+@pytest.fixture
+def top(article):
+    return make_comment(article, text="Top-level comment")
+
+
+def test_a_first_save_creates_gold_with_who_and_when_and_a_history_row(top, reviewer):
+    gold = save_gold(top, TOP, reviewer, revision=0, note=" close call ")
+    gold.refresh_from_db()
+    assert gold.answers == TOP
+    assert gold.method == ADJUDICATED
+    assert gold.decided_by == reviewer
+    assert gold.decided_at is not None
+    assert gold.note == "close call"
+    assert gold.revision == 1
+    assert gold.project_id == top.article.project_id
+    (event,) = GoldEvent.objects.filter(gold=gold)
+    assert event.before is None
+    assert event.after["answers"] == TOP
+    assert event.actor == reviewer
+    assert event.revision == 1
+
+
+def test_a_change_bumps_the_revision_and_keeps_before_and_after(top, reviewer, project_admin):
+    save_gold(top, TOP, reviewer, revision=0)
+    gold = save_gold(top, TOP_DENY, project_admin, revision=1, note="deny after all")
+    assert gold.revision == 2
+    assert gold.decided_by == project_admin
+    events = list(GoldEvent.objects.filter(gold=gold).order_by("revision"))
+    assert [e.revision for e in events] == [1, 2]
+    assert events[1].before["answers"]["stance_article"] == "support"
+    assert events[1].after["answers"]["stance_article"] == "deny"
+    assert events[1].after["note"] == "deny after all"
+    assert events[1].actor == project_admin
+
+
+def test_saving_the_same_answers_again_adds_no_history(top, reviewer):
+    save_gold(top, TOP, reviewer, revision=0)
+    gold = save_gold(top, TOP, reviewer, revision=1)
+    assert gold.revision == 1
+    assert GoldEvent.objects.count() == 1
+
+
+def test_a_stale_revision_is_a_conflict_and_writes_nothing(top, reviewer, project_admin):
+    save_gold(top, TOP, reviewer, revision=0)
+    with pytest.raises(GoldConflict) as raised:
+        save_gold(top, TOP_DENY, project_admin, revision=0)
+    assert raised.value.current.revision == 1
+    assert raised.value.current.decided_by == reviewer
+    gold = GoldLabel.objects.get()
+    assert gold.answers == TOP and gold.revision == 1
+    assert GoldEvent.objects.count() == 1
+    with pytest.raises(GoldConflict):
+        save_gold(top, TOP_DENY, project_admin, revision=5)
+
+
+def test_a_revision_for_gold_that_does_not_exist_is_a_conflict(top, reviewer):
+    with pytest.raises(GoldConflict):
+        save_gold(top, TOP, reviewer, revision=1)
+    assert not GoldLabel.objects.exists()
+
+
+def test_gold_needs_every_required_answer(top, reviewer):
+    with pytest.raises(GoldInvalid) as raised:
+        save_gold(top, {"stance_article": "support"}, reviewer, revision=0)
+    assert set(raised.value.missing) == {"claim_type", "speculation", "source_cited"}
+    assert not GoldLabel.objects.exists()
+
+
+def test_a_reply_needs_its_stance_toward_the_parent(article, top, reviewer):
+    reply = make_comment(article, parent=top)
+    with pytest.raises(GoldInvalid) as raised:
+        save_gold(reply, TOP, reviewer, revision=0)
+    assert raised.value.missing == ["stance_parent"]
+    assert save_gold(reply, REPLY, reviewer, revision=0).answers == REPLY
+
+
+def test_a_value_the_scheme_does_not_offer_is_refused(top, reviewer):
+    with pytest.raises(GoldInvalid) as raised:
+        save_gold(top, {**TOP, "stance_article": "maybe"}, reviewer, revision=0)
+    assert "stance_article" in raised.value.errors
+    with pytest.raises(GoldInvalid) as raised:
+        save_gold(top, {**TOP, "source_cited": ["none", "link"]}, reviewer, revision=0)
+    assert "source_cited" in raised.value.errors
+    assert not GoldLabel.objects.exists()
+
+
+def test_answers_to_hidden_questions_are_dropped(top, reviewer):
+    # "Check-worthy?" is asked only for factual claims and predictions, "stance toward the
+    # parent" only for replies.
+    gold = save_gold(
+        top, {**TOP, "checkworthy": "yes", "stance_parent": "support"}, reviewer, revision=0
+    )
+    assert gold.answers == TOP
+
+
+# -- accept_unanimous ------------------------------------------------------------------------
+
+
+def test_accept_unanimous_takes_only_comments_where_two_or_more_agree(project, article, reviewer):
+    first, second, third = annotators(project, 3)
+    agreed = make_comment(article)
+    agreed_as_sets = make_comment(article)
+    split = make_comment(article)
+    single = make_comment(article)
+    drafts = make_comment(article)
+    already_gold = make_comment(article)
+    flagged = make_comment(article)
+    for comment in (agreed, split, already_gold, flagged):
+        make_label(comment, first, TOP)
+    make_label(agreed, second, TOP)
+    make_label(agreed, third, TOP)
+    make_label(agreed_as_sets, first, {**TOP, "source_cited": ["link", "reasoning"]})
+    make_label(agreed_as_sets, second, {**TOP, "source_cited": ["reasoning", "link"]})
+    make_label(split, second, TOP_DENY)
+    make_label(single, first, TOP)
+    make_label(drafts, first, TOP, status="draft")
+    make_label(drafts, second, TOP, status="draft")
+    make_label(already_gold, second, TOP)
+    save_gold(already_gold, TOP_DENY, reviewer, revision=0)
+    make_label(flagged, second, TOP, flagged=True)
+
+    assert accept_unanimous(project, reviewer) == 2
+
+    accepted = GoldLabel.objects.filter(method=ACCEPTED)
+    assert {g.comment_id for g in accepted} == {agreed.pk, agreed_as_sets.pk}
+    gold = accepted.get(comment=agreed)
+    assert gold.answers == TOP
+    assert gold.decided_by == reviewer
+    assert gold.revision == 1
+    (event,) = gold.events.all()
+    assert event.before is None and event.after["method"] == "accepted"
+    assert GoldLabel.objects.get(comment=already_gold).answers == TOP_DENY
+
+
+def test_accept_unanimous_is_safe_to_run_twice(project, article, reviewer):
+    first, second = annotators(project, 2)
+    comment = make_comment(article)
+    make_label(comment, first, TOP)
+    make_label(comment, second, TOP)
+    assert accept_unanimous(project, reviewer) == 1
+    assert accept_unanimous(project, reviewer) == 0
+    assert GoldLabel.objects.count() == 1
+    assert GoldEvent.objects.count() == 1
+
+
+def test_accept_unanimous_skips_agreed_answers_the_current_scheme_refuses(
+    project, article, reviewer
+):
+    first, second = annotators(project, 2)
+    comment = make_comment(article)
+    incomplete = {"stance_article": "support"}  # submitted under an older, smaller scheme
+    make_label(comment, first, incomplete)
+    make_label(comment, second, incomplete)
+    assert accept_unanimous(project, reviewer) == 0
+    assert not GoldLabel.objects.exists()
+
+
+def test_accept_unanimous_leaves_other_projects_alone(project, other_project, reviewer):
+    foreign = make_comment(ArticleFactory(project=other_project))
+    first, second = annotators(other_project, 2, prefix="other")
+    make_label(foreign, first, TOP)
+    make_label(foreign, second, TOP)
+    assert accept_unanimous(project, reviewer) == 0
+    assert not GoldLabel.objects.exists()
+
+
+# Up to 100: SQLite takes at most 999 parameters a statement, so larger sets insert in
+# several batches (a few more queries, still not one per comment).
+@pytest.mark.parametrize("size", [10, 100])
+def test_accept_unanimous_runs_a_constant_number_of_queries(
+    project, reviewer, django_assert_num_queries, size
+):
+    comments = make_thread(ArticleFactory(project=project), size)
+    people = annotators(project, 3)
+    label_in_bulk(
+        comments, people, lambda index, comment, annotator: REPLY if comment.parent_id else TOP
+    )
+    # scheme, annotations, gold count, savepoint, gold insert, event insert, release
+    with django_assert_num_queries(7):
+        assert accept_unanimous(project, reviewer) == size
+    assert GoldEvent.objects.count() == size
