@@ -108,6 +108,8 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "can_import": can(request.user, Action.IMPORT, project),
             "can_label": can(request.user, Action.LABEL, project),
             "can_export": can(request.user, Action.EXPORT, project),
+            "can_results": can(request.user, Action.RESULTS, project),
+            "can_review": can(request.user, Action.REVIEW, project),
         },
     )
 
