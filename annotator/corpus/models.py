@@ -19,6 +19,7 @@ entry limit allows threads over 300 levels deep.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -49,16 +50,60 @@ class Role(models.TextChoices):
     RESEARCHER = "researcher", "Researcher"
 
 
+class WorkOrder(models.TextChoices):
+    """The order in which a project hands comments out (see ``labelling/assignment.py``)."""
+
+    THREAD = "thread", "Thread by thread, in tree order"
+    SHUFFLED = "shuffled", "Threads in a shuffled order"
+
+
 class Project(models.Model):
-    """One labelling effort: its own articles, people and (later) label scheme."""
+    """One labelling effort: its own articles, people and (later) label scheme.
+
+    The last three fields say how labelling work is shared out among the annotators.
+    """
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    annotators_per_comment = models.PositiveSmallIntegerField(
+        "annotators per comment",
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="How many people label each comment before it leaves everyone's queue.",
+    )
+    work_order = models.CharField(
+        "order of work",
+        max_length=10,
+        choices=WorkOrder.choices,
+        default=WorkOrder.THREAD,
+        help_text=(
+            "Thread by thread reads each thread's context once; shuffled threads spread "
+            "annotators over the corpus (comments inside a thread stay in tree order)."
+        ),
+    )
+    claim_minutes = models.PositiveSmallIntegerField(
+        "hold comments for (minutes)",
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text=(
+            "A comment handed to an annotator is kept for them this long, so two people "
+            "do not both label the last one it needs."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(annotators_per_comment__gte=1),
+                name="at_least_one_annotator_per_comment",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(claim_minutes__gte=1), name="claims_last_a_minute_or_more"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -21,7 +21,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotator.corpus.models import Comment, Project
-from annotator.labelling.models import Annotation, AnnotationEvent, LabelScheme
+from annotator.labelling.models import Annotation, AnnotationEvent, Claim, LabelScheme
 from annotator.labelling.scheme import clean_answers, missing_answers
 
 # One save adds at most this much time: a tab left open overnight is not 8 hours of work.
@@ -113,6 +113,10 @@ def save_annotation(
                 else []
             )
             status = _next_status(annotation, action, missing)
+            if action != "autosave" and status in DONE_STATUSES:
+                # Submitting or skipping ends the hold on the comment (see assignment.py),
+                # in the same transaction so its takers are never under-counted.
+                Claim.objects.filter(comment=comment, annotator=annotator).delete()
             now = timezone.now()
             if annotation is None:
                 annotation = Annotation(

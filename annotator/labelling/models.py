@@ -184,3 +184,35 @@ class ParentReport(models.Model):
 
     def __str__(self) -> str:
         return f"wrong parent of comment {self.comment_id}"
+
+
+class Claim(models.Model):
+    """A comment handed to an annotator and held for them until ``expires_at``.
+
+    While a claim is live it counts toward the comment's ``annotators_per_comment``, so the
+    queue does not hand the last slot of a comment to two people at once. Submitting or
+    skipping the comment deletes the claim; an expired claim is ignored (and cleared the
+    next time anyone in the project claims). See ``assignment.py``.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="claims")
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="claims")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims"
+    )
+    claimed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["comment", "annotator"], name="one_claim_per_person")
+        ]
+        indexes = [
+            # Live claims of a comment, counted for every candidate the queue looks at.
+            models.Index(fields=["comment", "expires_at"], name="claim_live_per_comment"),
+            # A person's held work, and the admin's per-person counts.
+            models.Index(fields=["project", "annotator", "expires_at"], name="claim_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment {self.comment_id} held for {self.annotator_id}"

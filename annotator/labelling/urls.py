@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.labelling import report_views, scheme_views, views
+from annotator.labelling import assignment_views, report_views, scheme_views, views
 
 app_name = "labelling"
 urlpatterns = [
@@ -23,6 +23,17 @@ urlpatterns = [
         name="report_form",
     ),
     path("p/<slug:slug>/reports/", report_views.report_list, name="report_list"),
+    path("p/<slug:slug>/assignments/", assignment_views.assignments, name="assignments"),
+    path(
+        "p/<slug:slug>/assignments/release/",
+        assignment_views.assignments_release,
+        name="assignments_release",
+    ),
+    path(
+        "p/<slug:slug>/assignments/reassign/",
+        assignment_views.assignments_reassign,
+        name="assignments_reassign",
+    ),
     path(
         "p/<slug:slug>/reports/<int:report_id>/resolve/",
         report_views.report_resolve,

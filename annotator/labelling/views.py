@@ -4,7 +4,8 @@ The workspace is a full page on first load; after that htmx swaps the ``workspac
 (next/previous comment, submit) or only the save status (autosave). Every endpoint checks
 ``Action.LABEL`` through ``project_for``; annotators only ever read and write their own
 annotations. Saving goes through ``annotations.save_annotation``, which refuses a save made
-from a stale revision (two tabs) with a conflict message instead of overwriting.
+from a stale revision (two tabs) with a conflict message instead of overwriting. Which comment
+comes next is decided by ``assignment.claim_next``, which holds it for the annotator.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from annotator.labelling.annotations import (
     SaveResult,
     Submission,
     neighbours_of,
-    next_comment_for,
     progress_for,
     save_annotation,
 )
+from annotator.labelling.assignment import claim_next
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import Kind, Question, Target
 from annotator.labelling.schemes import current_scheme_for
@@ -176,9 +177,9 @@ def _render_workspace(request: HttpRequest, context: dict, status: int = 200) ->
 @login_required
 @require_GET
 def label_start(request: HttpRequest, slug: str) -> HttpResponse:
-    """Open the first comment the annotator has not labelled yet, or say all are done."""
+    """Open the comment held for the annotator (claiming the next one), or say all are done."""
     project = project_for(request.user, slug, Action.LABEL)
-    comment = next_comment_for(request.user, project)
+    comment = claim_next(request.user, project)
     if comment is None:
         session_start = _touch_session(request, project)
         return render(
@@ -192,7 +193,12 @@ def label_start(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def workspace(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
-    """One comment with its article, the chain it answers, its replies and the label form."""
+    """One comment with its article, the chain it answers, its replies and the label form.
+
+    Any comment of the project opens here, even one the queue would not hand this person
+    (already labelled by k others, or held by someone): a shared link or the previous/next
+    keys must not break, and labelling it only adds an extra label (see assignment.py).
+    """
     project = project_for(request.user, slug, Action.LABEL)
     comment = _comment_in(project, comment_id)
     return _render_workspace(request, _workspace_context(request, project, comment))
@@ -261,7 +267,7 @@ def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpRes
             save_errors=result.errors,
         )
         return _render_workspace(request, context, status=422)
-    following = next_comment_for(request.user, project, after=comment)
+    following = claim_next(request.user, project, after=comment)
     if following is None:
         if request.htmx:
             response = HttpResponse(status=204)
@@ -270,9 +276,7 @@ def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpRes
         return HttpResponseRedirect(reverse("labelling:start", args=[project.slug]))
     if not request.htmx:
         return HttpResponseRedirect(_workspace_url(project, following))
-    context = _workspace_context(
-        request, project, Comment.objects.select_related("article").get(pk=following.pk)
-    )
+    context = _workspace_context(request, project, following)  # its article came with it
     context["just_saved"] = comment
     return _render_workspace(request, context)
 
