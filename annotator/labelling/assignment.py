@@ -274,8 +274,9 @@ def _clear_expired(project: Project, now: datetime) -> None:
     Claim.objects.filter(project=project, expires_at__lte=now).delete()
 
 
-def _first_after(items: list, key, project: Project, after: Comment | None):
-    """The first item after ``after`` in work order, wrapping round; None for an empty list."""
+def _first_after(items: list, key, project: Project, after: Comment | None, wrap: bool = True):
+    """The first item after ``after`` in work order, wrapping round unless ``wrap`` is off;
+    None for an empty list (or nothing after ``after`` without wrapping)."""
     if not items:
         return None
     items = sorted(items, key=key)
@@ -284,6 +285,8 @@ def _first_after(items: list, key, project: Project, after: Comment | None):
         for item in items:
             if key(item) > position:
                 return item
+        if not wrap:
+            return None
     return items[0]
 
 
@@ -308,7 +311,11 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
     with transaction.atomic():
         _lock_claims(project)
         own = list(held_by(annotator, project, now).select_related("comment__article"))
-        claim = _first_after(own, lambda c: work_order_key(project, c.comment), project, after)
+        # Moving on from a comment goes forward: a comment of their own left behind (opened,
+        # then skipped past) comes round again when the search wraps, as any waiting one does.
+        claim = _first_after(
+            own, lambda c: work_order_key(project, c.comment), project, after, wrap=after is None
+        )
         if claim is not None:
             Claim.objects.filter(pk=claim.pk).update(expires_at=expires_at)
             return claim.comment
@@ -318,6 +325,10 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
         comment = _first_waiting(annotator, project, now, after)
         if comment is None:
             return None
+        mine = next((c for c in own if c.comment_id == comment.pk), None)
+        if mine is not None:  # one of their own, reached again by wrapping round
+            Claim.objects.filter(pk=mine.pk).update(expires_at=expires_at)
+            return comment
         Claim.objects.create(
             project=project,
             comment=comment,

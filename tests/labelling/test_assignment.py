@@ -494,3 +494,16 @@ def test_eight_annotators_at_once_never_take_a_comment_more_than_k_times():
         labels[comment_id] += 1
     assert set(labels.values()) == {k}
     assert not Claim.objects.exists()
+
+
+def test_moving_on_goes_forward_past_a_comment_they_left_open(project, thread, annotator):
+    _, top, reply, second = thread
+    assert claim_next(annotator, project) == top  # opened, then left as a draft
+    act(reply, annotator, action="skip")  # they went on by hand and skipped the reply
+
+    assert claim_next(annotator, project, after=reply) == second
+    act(second, annotator)
+    # Nothing after it is waiting: the search wraps round to the comment they left open,
+    # which they still hold (renewed, not claimed twice).
+    assert claim_next(annotator, project, after=second) == top
+    assert Claim.objects.filter(comment=top, annotator=annotator).count() == 1
