@@ -51,7 +51,8 @@ def read_csv_from(path) -> pandas.DataFrame:
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         assert "README.md" in names
-        (data,) = [name for name in names if name.endswith(".csv")]
+        assert "agreement.csv" in names
+        (data,) = [name for name in names if name.startswith("comments.")]
         with archive.open(data) as stream:
             return pandas.read_csv(stream)
 
