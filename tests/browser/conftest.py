@@ -67,6 +67,31 @@ def close_quietly(context, pending: set) -> None:
             break
         time.sleep(0.05)
     context.close()
+    wait_for_live_server_queries()
+
+
+def wait_for_live_server_queries(timeout: float = 5.0) -> None:
+    """Wait until no other session is working in the test database (PostgreSQL).
+
+    A request the browser sent as it went away (a late ``pagehide`` beacon) can reach the
+    live server after the context is closed; its transaction would deadlock with the
+    ``TRUNCATE`` that flushes the database after the test, or leave rows behind.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    time.sleep(0.1)  # a request still on its way in
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture
