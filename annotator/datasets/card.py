@@ -95,8 +95,8 @@ def _files(source: RowSource, data_file: str) -> list[str]:
     }[fmt]
     return [
         f"- `{data_file}`: {what}.",
-        "- `agreement.csv`: every agreement figure of the project (see below), one row per "
-        "measure, question, subset and pair of annotators.",
+        "- `agreement.csv`: every agreement figure of the exported comments (see below), one "
+        "row per measure, question, subset and pair of annotators.",
         "- `README.md`: this card.",
     ]
 
@@ -276,9 +276,9 @@ def _agreement(figures: AgreementFigures) -> list[str]:
     if not any(row.percent.units for row in rows):
         return ["Not measured yet: no comment has submitted labels from two or more annotators."]
     lines = [
-        "Over the whole project's submitted labels (not only the comments in this export), "
-        "per question: Krippendorff's alpha (nominal), Fleiss' kappa (only where every "
-        "comment has the same number of labels) and raw percent agreement, each with a "
+        "Over the submitted labels of the comments in this export, per question: "
+        "Krippendorff's alpha (nominal), Fleiss' kappa (only where every comment has the "
+        "same number of labels) and raw percent agreement, each with a "
         "bootstrap 95% interval (1,000 resamples of comments, seed 0) and the number of "
         "comments labelled by at least two annotators it rests on. A multiple-choice question "
         "is measured per value, as yes/no (`KEY=VALUE`). Subsets: top-level comments "

@@ -21,7 +21,7 @@ from django.utils import timezone
 from annotator.corpus.models import Project
 from annotator.datasets.card import dataset_card
 from annotator.datasets.exporters import exporter_for
-from annotator.datasets.figures import agreement_csv, agreement_figures, agreement_records
+from annotator.datasets.figures import agreement_csv, agreement_records
 from annotator.datasets.options import ExportOptions
 from annotator.datasets.rows import RowSource
 
@@ -60,7 +60,8 @@ def build_export(
 
     The archive holds the data file (``comments.jsonl``, ``corpus.json``, ``comments.csv``
     or ``comments.parquet``; splits are a column, not separate files), ``agreement.csv``
-    (every agreement figure of the project, ``datasets.figures``) and ``README.md``.
+    (every agreement figure of the exported comments, ``datasets.figures``) and
+    ``README.md``.
     ``destination`` needs only ``write`` (a seekable file gives a slightly tidier archive).
     ``progress(done, total)`` is called after every chunk of comments read.
 
@@ -88,7 +89,7 @@ def build_export(
         ) as archive:
             with archive.open(exporter.FILENAME, "w", force_zip64=True) as out:
                 exporter.write(source, out)
-            figures = agreement_figures(project)
+            figures = source.agreement.figures()
             archive.writestr(
                 AGREEMENT_NAME,
                 agreement_csv(agreement_records(figures, source.annotator_label)).encode("utf-8"),

@@ -67,6 +67,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from annotator.corpus.models import Article, Comment, Project
+from annotator.datasets.figures import AgreementCounter
 from annotator.datasets.options import ExportOptions, ExportOptionsError, LabelSet
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import Kind, Question
@@ -480,6 +481,8 @@ class RowSource:
         self.question_keys = tuple(q.key for q in self.questions)
         self._tallies = [Tally(q) for q in self.questions]
         self._key_set = frozenset(self.question_keys)
+        # The agreement figures of the exported comments, counted as they stream by.
+        self.agreement = AgreementCounter(self.schemes[0].scheme, self.question_keys)
         self._no_votes = dict.fromkeys(self.question_keys, NO_VOTES)
         self._no_final = dict.fromkeys(self.question_keys)
         self._parsed_answers: dict[str, dict[str, Any]] = {}
@@ -909,6 +912,8 @@ class RowSource:
             else:
                 stats.add_answers(annotation.answers)
         stats.labelled_comments += 1
+        if len(labels) > 1:
+            self.agreement.add(depth, [(annotator_id, text) for annotator_id, _, text in labels])
         stats.annotations += len(annotations)
         # With labels=final, gold answers override the majority: such rows are worked out and
         # counted one by one; the rest share one memo entry per combination of answers. With

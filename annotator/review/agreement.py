@@ -127,9 +127,16 @@ def tally_units(units: Units) -> Tally:
     leaves few distinct shapes (pairs of annotators x pairs of values), then each shape is
     read once.
     """
+    return tally_shapes(
+        Counter(tuple(labels.items()) for labels in units.values() if len(labels) >= 2)
+    )
+
+
+def tally_shapes(shapes: Mapping[tuple[tuple[Hashable, Label], ...], int]) -> Tally:
+    """The ``Tally`` of units given as shapes: a unit's ``(coder, label)`` items, each shape
+    with the number of units that have it. For callers that count units as they stream."""
     profiles: Counter = Counter()
     pairs: dict[tuple[Hashable, Hashable], Counter] = {}
-    shapes = Counter(tuple(labels.items()) for labels in units.values() if len(labels) >= 2)
     for shape, count in shapes.items():
         present = [(coder, value) for coder, value in shape if value is not None]
         if len(present) < 2:
