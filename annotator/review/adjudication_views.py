@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -21,13 +22,18 @@ from django.views.decorators.http import require_GET, require_POST
 from annotator.corpus.models import Comment, Project
 from annotator.corpus.permissions import Action, project_for
 from annotator.labelling.models import Annotation, LabelScheme
+from annotator.labelling.responses import (
+    conflict_response,
+    render_page_or_partial,
+    unsaved_answers,
+)
 from annotator.labelling.scheme import Kind, Question
 from annotator.labelling.schemes import current_scheme_for
 from annotator.review.gold import GoldConflict, GoldInvalid, accept_unanimous, save_gold
 from annotator.review.models import GoldLabel
 from annotator.review.queue import next_in_queue, normalised, review_state
 
-QUEUE_SHOWN = 200
+QUEUE_PAGE = 100
 REPLIES_SHOWN = 20
 ADJUDICATE_TEMPLATE = "review/adjudicate.html"
 SHOWN_STATUSES = (Annotation.Status.SUBMITTED, Annotation.Status.SKIPPED)
@@ -42,9 +48,10 @@ def _adjudicate_url(project: Project, comment_id: int, spot: bool) -> str:
     return f"{url}?spot=1" if spot else url
 
 
-def _queue_url(project: Project, spot: bool) -> str:
+def _queue_url(project: Project, spot: bool, page: int = 1) -> str:
     url = reverse("review:queue", args=[project.slug])
-    return f"{url}?spot=1" if spot else url
+    params = [*(["spot=1"] if spot else []), *([f"page={page}"] if page > 1 else [])]
+    return f"{url}?{'&'.join(params)}" if params else url
 
 
 def _comment_in(project: Project, comment_id: int) -> Comment:
@@ -59,13 +66,23 @@ def _comment_in(project: Project, comment_id: int) -> Comment:
 @login_required
 @require_GET
 def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
-    """Counts, the queue worst first, bulk accept of unanimous comments, spot-check toggle."""
+    """Counts, the queue worst first (``QUEUE_PAGE`` a page), bulk accept, spot-check toggle.
+
+    ``?page=N`` past the end shows the last page (the queue shrinks as comments are settled).
+    """
     project = project_for(request.user, slug, Action.REVIEW)
     spot = _wants_spot_checks(request.GET)
+    try:
+        number = int(request.GET.get("page") or 1)
+    except ValueError:
+        number = 0
+    if number < 1:
+        return HttpResponse("Bad page number.", status=400, content_type="text/plain")
     scheme = current_scheme_for(project)
     state = review_state(project, scheme=scheme, include_spot_checks=spot)
     titles = {q.key: q.title for q in scheme.scheme.questions}
-    shown = state.queue[:QUEUE_SHOWN]
+    page = Paginator(state.queue, QUEUE_PAGE).get_page(number)
+    shown = page.object_list
     comments = Comment.objects.only("pk", "author", "text", "parent_id").in_bulk(
         [item.comment_id for item in shown]
     )
@@ -83,10 +100,21 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 for item in shown
             ],
-            "more": len(state.queue) - len(shown),
+            "page": page,
+            "queue_count": len(state.queue),
+            "previous_url": (
+                _queue_url(project, spot, page.previous_page_number())
+                if page.has_previous()
+                else None
+            ),
+            "next_url": (
+                _queue_url(project, spot, page.next_page_number()) if page.has_next() else None
+            ),
             "unanimous_count": len(state.unanimous),
             "spot": spot,
-            "first_url": (_adjudicate_url(project, shown[0].comment_id, spot) if shown else None),
+            "first_url": (
+                _adjudicate_url(project, state.queue[0].comment_id, spot) if state.queue else None
+            ),
         },
     )
 
@@ -244,14 +272,14 @@ def _adjudication_context(
 
 
 def _render_adjudication(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
-    template = ADJUDICATE_TEMPLATE
-    # htmx restoring a page from its history (Back) needs the whole page, not the partial.
-    if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
-        template += "#adjudication"
-    response = render(request, template, context, status=status)
-    if request.htmx:
-        response["HX-Push-Url"] = context["adjudicate_url"]
-    return response
+    return render_page_or_partial(
+        request,
+        ADJUDICATE_TEMPLATE,
+        "adjudication",
+        context,
+        url=context["adjudicate_url"],
+        status=status,
+    )
 
 
 @login_required
@@ -368,17 +396,15 @@ def _conflict_response(
     context = {
         "conflict": conflict,
         "current": conflict.current,
-        "unsaved": [
-            (q.title, _answer_text(q, v))
-            for q in scheme.scheme.questions
-            if (v := answers.get(q.key)) not in (None, "", [])
-        ],
+        "unsaved": unsaved_answers(scheme.scheme.questions, answers, _answer_text),
         "adjudicate_url": _adjudicate_url(project, comment.pk, spot),
     }
-    if request.htmx:
-        response = render(request, f"{ADJUDICATE_TEMPLATE}#conflict", context, status=409)
-        response["HX-Retarget"] = "#gold-status"
-        response["HX-Reswap"] = "outerHTML"
-        return response
-    full = _adjudication_context(request, project, comment, spot=spot, scheme=scheme)
-    return render(request, ADJUDICATE_TEMPLATE, {**full, **context}, status=409)
+    return conflict_response(
+        request,
+        ADJUDICATE_TEMPLATE,
+        context,
+        status_id="gold-status",
+        page_context=lambda: _adjudication_context(
+            request, project, comment, spot=spot, scheme=scheme
+        ),
+    )

@@ -25,19 +25,44 @@ comment is a spot check is a pure function of ``(seed, comment id)`` (a hash com
 share), so the sample stays the same while other comments are settled and the reviewer can
 move through it page after page.
 
-Everything is read with one streamed query over the project's submitted annotations
-(``values_list``) and scored in Python: constant queries, fine on tens of thousands of
-comments.
+Scores are kept between requests, per process (``ScoredProject``): scoring a project reads
+every submitted annotation (about a second at 20,000 comments), and the reviewer's Enter
+must not pay that on every save. Each call first reads one aggregate query, the *version*:
+the submitted annotations' count, sum of revisions and latest ``updated_at``, a fingerprint of
+the reply trees (ids, parents, positions: a moved comment changes its order and whether it is
+a reply) and the gold labels' count, last id and sums of their comment ids. Then:
+
+* nothing changed: the kept scores are used as they are;
+* only gold changed: only the new gold labels' comment ids are read (scores do not depend on
+  gold; gold only takes comments out of the queue);
+* labels changed: only the comments with an annotation saved since the last read (less a
+  minute, for transactions that committed late) are read again and rescored. Every save
+  bumps an annotation's revision, so the kept per-comment counts and revision sums must then
+  add up to the version's: if they do not (a deleted annotation, a clock far off) the
+  project is scored from scratch;
+* a new scheme version, a moved comment, or a project not seen yet: scored from scratch.
+
+Why per process and not Django's cache or a table: ``settings.py`` configures no cache (so
+each process would get its own local-memory cache anyway, through pickling), and a score
+column would need every write path of annotations and comments to keep it right. The kept
+state is a few megabytes for 20,000 comments; ``MEMO_PROJECTS`` projects are kept. Queries
+stay constant: the version, then at most the changed annotations and the new gold ids.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from annotator.corpus.models import Project
 from annotator.labelling.models import Annotation, LabelScheme
@@ -68,9 +93,10 @@ class CommentLabels:
     is_reply: bool
     answers: list[dict] = field(default_factory=list)
     flagged: bool = False
+    revisions: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueItem:
     """One comment in the reviewer's queue."""
 
@@ -109,7 +135,7 @@ class ReviewState:
     """What the reviewer's queue page shows: the queue, what bulk accept would take, counts."""
 
     queue: list[QueueItem]
-    unanimous: list[CommentLabels]
+    unanimous: list[AgreedComment]
     gold_count: int
 
     @property
@@ -175,38 +201,358 @@ def is_spot_check(comment_id: int, seed: int | str, share: float) -> bool:
     return int.from_bytes(digest, "big") / 2**64 < share
 
 
-def submitted_labels(project: Project, *, keep: int | None = None) -> Iterator[CommentLabels]:
-    """Comments of ``project`` without gold and with two or more submitted annotations.
+@dataclass(frozen=True, slots=True)
+class AgreedComment:
+    """A unanimous comment ``gold.accept_unanimous`` would take, with its agreed answers."""
 
-    One query, streamed in comment order; each comment is yielded once complete. ``keep`` is
-    a comment id read even if it has gold (see ``next_in_queue``).
+    comment_id: int
+    answers: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Version:
+    """What the kept scores of a project were computed from (see the module docstring)."""
+
+    scheme_id: int
+    submitted: int
+    revisions: int
+    latest: datetime | None
+    tree: tuple[int, int]
+    gold: tuple[int, int | None, int, int]
+
+    @property
+    def labels(self) -> tuple:
+        """Everything scores depend on (gold does not change a comment's score)."""
+        return (self.scheme_id, self.submitted, self.revisions, self.latest, self.tree)
+
+
+@dataclass
+class ScoredProject:
+    """Every comment of a project with two or more submitted labels, scored, gold or not.
+
+    ``ordered`` holds one ``QueueItem`` per comment in queue order (a unanimous comment that
+    could be accepted has the reason ``SPOT_CHECK``: it is shown only when sampled), with
+    ``keys`` its sort keys; ``agreed`` the answers of those unanimous ones; ``tallies`` the
+    submitted annotations and the sum of their revisions of every comment with one or more.
+    Never changed once kept (but for ``samples``, derived data built on first use: the spot
+    checks of a seed, the unanimous list): an update builds a new one.
+    """
+
+    version: Version
+    read_at: datetime
+    items: dict[int, QueueItem]
+    agreed: dict[int, dict[str, Any]]
+    tallies: dict[int, tuple[int, int]]
+    ordered: list[QueueItem]
+    keys: list[tuple]
+    verdicts: dict
+    gold_ids: frozenset[int] = frozenset()
+    gold: tuple[int, int | None, int, int] = (0, None, 0, 0)
+    samples: dict = field(default_factory=dict)
+
+    def unanimous(self) -> list[AgreedComment]:
+        """The agreed comments in comment order, gold or not (built once)."""
+        if "unanimous" not in self.samples:
+            self.samples["unanimous"] = [
+                AgreedComment(comment_id, answers)
+                for comment_id, answers in sorted(self.agreed.items())
+            ]
+        return self.samples["unanimous"]
+
+    def spot_sample(self, seed: int | str, share: float) -> frozenset[int]:
+        """The unanimous comments in the spot-check sample of ``(seed, share)``."""
+        key = (seed, share)
+        if key not in self.samples:
+            self.samples[key] = frozenset(
+                comment_id for comment_id in self.agreed if is_spot_check(comment_id, seed, share)
+            )
+        return self.samples[key]
+
+
+MEMO_PROJECTS = 8
+# Annotations saved this long before the last read are read again: a transaction that took
+# its updated_at before that read may have committed after it (and app servers' clocks differ).
+SINCE_MARGIN = timedelta(seconds=60)
+# Past this many changed comments, sorting again is cheaper than moving items one by one.
+RESORT_AFTER = 1000
+_memo: OrderedDict[tuple, ScoredProject] = OrderedDict()
+_memo_lock = threading.Lock()
+_ROW_FIELDS = (
+    "comment_id",
+    "comment__article_id",
+    "comment__path",
+    "comment__parent_id",
+    "status",
+    "answers",
+    "flagged",
+    "revision",
+)
+
+
+def forget_scores() -> None:
+    """Drop every kept score (tests and benchmarks start cold with it)."""
+    with _memo_lock:
+        _memo.clear()
+
+
+def read_version(project: Project, scheme: LabelScheme) -> Version:
+    """The version of ``project``'s labels, reply trees and gold, in one aggregate query."""
+    from annotator.corpus.models import Article, Comment
+    from annotator.review.models import GoldLabel
+
+    quote = connection.ops.quote_name
+    annotations = quote(Annotation._meta.db_table)
+    gold = quote(GoldLabel._meta.db_table)
+    comments = quote(Comment._meta.db_table)
+    articles = quote(Article._meta.db_table)
+    # Each comment adds a number mixing its id with its parent and position (kept small so
+    # the sum never overflows): moving a comment changes it.
+    sql = f"""
+        SELECT a.n, a.revisions, a.latest, t.n, t.fingerprint, g.n, g.last, g.ids, g.squares
+        FROM (SELECT COUNT(*) AS n, SUM(revision) AS revisions, MAX(updated_at) AS latest
+              FROM {annotations} WHERE project_id = %s AND status = %s) a,
+             (SELECT COUNT(*) AS n, SUM(
+                 ((c.id %% 1000003) * ((COALESCE(c.parent_id, 0) %% 1000003) * 131 + c.position))
+                 %% 2147483647) AS fingerprint
+              FROM {comments} c JOIN {articles} ar ON ar.id = c.article_id
+              WHERE ar.project_id = %s) t,
+             (SELECT COUNT(*) AS n, MAX(id) AS last, SUM(comment_id) AS ids,
+                     SUM((comment_id %% 1000003) * (comment_id %% 1000003) %% 2147483647) AS squares
+              FROM {gold} WHERE project_id = %s) g
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, Annotation.Status.SUBMITTED, project.pk, project.pk])
+        submitted, revisions, latest, comment_count, fingerprint, *gold = cursor.fetchone()
+    if isinstance(latest, str):  # SQLite returns the stored text
+        latest = parse_datetime(latest)
+    if latest is not None and timezone.is_naive(latest):
+        latest = timezone.make_aware(latest, UTC)
+    return Version(
+        scheme_id=scheme.pk,
+        submitted=submitted,
+        revisions=int(revisions or 0),
+        latest=latest,
+        tree=(comment_count, int(fingerprint or 0)),
+        gold=(gold[0], gold[1], int(gold[2] or 0), int(gold[3] or 0)),
+    )
+
+
+def _grouped(rows: Iterable[tuple]) -> Iterator[CommentLabels]:
+    """Rows in comment order (``_ROW_FIELDS``) as one ``CommentLabels`` per comment.
+
+    Every comment in the rows is yielded, also one without submitted annotations (its
+    ``answers`` is empty): an incremental update must forget it.
+    """
+    current: CommentLabels | None = None
+    for comment_id, article_id, path, parent_id, status, answers, flagged, revision in rows:
+        if current is None or current.comment_id != comment_id:
+            if current is not None:
+                yield current
+            current = CommentLabels(comment_id, article_id, path, parent_id is not None)
+        if status != Annotation.Status.SUBMITTED:
+            continue
+        current.answers.append(answers or {})
+        current.flagged = current.flagged or flagged
+        current.revisions += revision
+    if current is not None:
+        yield current
+
+
+def _scored(
+    labels: CommentLabels, scheme: LabelScheme, verdicts: dict
+) -> tuple[QueueItem, dict[str, Any] | None]:
+    """The queue item of a comment with two or more labels, and its agreed answers if any."""
+    score, split = disagreement(labels.answers)
+    agreed = None
+    if split:
+        reason = DISAGREE
+    elif labels.flagged:
+        reason = FLAGGED
+    else:
+        agreed = agreed_answers(scheme.scheme, labels, verdicts)
+        reason = INCOMPLETE if agreed is None else SPOT_CHECK
+    item = QueueItem(
+        comment_id=labels.comment_id,
+        article_id=labels.article_id,
+        path=labels.path,
+        score=score,
+        annotators=len(labels.answers),
+        disagreeing=split,
+        reason=reason,
+    )
+    return item, agreed
+
+
+def _key(item: QueueItem) -> tuple:
+    return (*item.sort_key(), item.comment_id)
+
+
+def _score_all(
+    project: Project, scheme: LabelScheme, version: Version, read_at: datetime
+) -> ScoredProject:
+    """Score every comment of the project from its submitted annotations (one query)."""
+    rows = (
+        Annotation.objects.filter(project=project, status=Annotation.Status.SUBMITTED)
+        .order_by("comment_id", "annotator_id")
+        .values_list(*_ROW_FIELDS)
+    )
+    items: dict[int, QueueItem] = {}
+    agreed: dict[int, dict] = {}
+    tallies: dict[int, tuple[int, int]] = {}
+    verdicts: dict = {}
+    for labels in _grouped(rows.iterator(chunk_size=STREAM_CHUNK)):
+        tallies[labels.comment_id] = (len(labels.answers), labels.revisions)
+        if len(labels.answers) >= 2:
+            item, answers = _scored(labels, scheme, verdicts)
+            items[labels.comment_id] = item
+            if answers is not None:
+                agreed[labels.comment_id] = answers
+    ordered = sorted(items.values(), key=_key)
+    return ScoredProject(
+        version=version,
+        read_at=read_at,
+        items=items,
+        agreed=agreed,
+        tallies=tallies,
+        ordered=ordered,
+        keys=[_key(item) for item in ordered],
+        verdicts=verdicts,
+    )
+
+
+def _score_changes(
+    project: Project,
+    scheme: LabelScheme,
+    version: Version,
+    read_at: datetime,
+    kept: ScoredProject,
+) -> ScoredProject | None:
+    """``kept`` with the comments whose annotations changed since it was read, rescored.
+
+    One query. None when the result does not add up to ``version`` (see the module
+    docstring): the caller then scores the project from scratch.
+    """
+    changed = Annotation.objects.filter(
+        project=project, updated_at__gte=kept.read_at - SINCE_MARGIN
+    ).values("comment_id")
+    rows = (
+        Annotation.objects.filter(project=project, comment_id__in=changed)
+        .order_by("comment_id", "annotator_id")
+        .values_list(*_ROW_FIELDS)
+    )
+    items, agreed, tallies = dict(kept.items), dict(kept.agreed), dict(kept.tallies)
+    submitted = sum(count for count, _ in tallies.values())
+    revisions = sum(revision for _, revision in tallies.values())
+    rescored: list[QueueItem] = []
+    changed_ids: set[int] = set()
+    for labels in _grouped(rows.iterator(chunk_size=STREAM_CHUNK)):
+        changed_ids.add(labels.comment_id)
+        count, revision = tallies.pop(labels.comment_id, (0, 0))
+        submitted -= count
+        revisions -= revision
+        items.pop(labels.comment_id, None)
+        agreed.pop(labels.comment_id, None)
+        if labels.answers:
+            tallies[labels.comment_id] = (len(labels.answers), labels.revisions)
+            submitted += len(labels.answers)
+            revisions += labels.revisions
+        if len(labels.answers) >= 2:
+            item, answers = _scored(labels, scheme, kept.verdicts)
+            items[labels.comment_id] = item
+            rescored.append(item)
+            if answers is not None:
+                agreed[labels.comment_id] = answers
+    if (submitted, revisions) != (version.submitted, version.revisions):
+        return None
+    if len(changed_ids) > RESORT_AFTER:
+        ordered = sorted(items.values(), key=_key)
+        keys = [_key(item) for item in ordered]
+    else:
+        ordered, keys = list(kept.ordered), list(kept.keys)
+        for comment_id in changed_ids:
+            old = kept.items.get(comment_id)
+            if old is not None:
+                index = bisect_left(keys, _key(old))
+                del keys[index], ordered[index]
+        for item in rescored:
+            key = _key(item)
+            index = bisect_left(keys, key)
+            keys.insert(index, key)
+            ordered.insert(index, item)
+    return ScoredProject(
+        version=version,
+        read_at=read_at,
+        items=items,
+        agreed=agreed,
+        tallies=tallies,
+        ordered=ordered,
+        keys=keys,
+        verdicts=kept.verdicts,
+        gold_ids=kept.gold_ids,
+        gold=kept.gold,
+    )
+
+
+def _gold_tally(ids: frozenset[int]) -> tuple[int, int, int]:
+    """What the version's gold part says of a set of comment ids (count and two sums)."""
+    return (
+        len(ids),
+        sum(ids),
+        sum((i % 1000003) * (i % 1000003) % 2147483647 for i in ids),
+    )
+
+
+def _with_gold(project: Project, scored: ScoredProject, gold: tuple[int, int | None, int, int]):
+    """``scored`` with the comment ids of the project's gold labels as of ``gold``.
+
+    Gold labels are only added (and removed with their comment): reads the ones after the
+    last id seen, or all of them when the ids then do not add up to the version's count
+    and sums (a removed label; on PostgreSQL a label whose id was taken before the last one
+    seen but that committed after it).
     """
     from annotator.review.models import GoldLabel
 
-    has_gold = Exists(GoldLabel.objects.filter(comment_id=OuterRef("comment_id")))
-    rows = Annotation.objects.filter(project=project, status=Annotation.Status.SUBMITTED).filter(
-        ~has_gold | Q(comment_id=keep) if keep is not None else ~has_gold
-    )
-    rows = rows.order_by("comment_id", "annotator_id").values_list(
-        "comment_id",
-        "comment__article_id",
-        "comment__path",
-        "comment__parent_id",
-        "answers",
-        "flagged",
-    )
-    current: CommentLabels | None = None
-    for comment_id, article_id, path, parent_id, answers, flagged in rows.iterator(
-        chunk_size=STREAM_CHUNK
-    ):
-        if current is None or current.comment_id != comment_id:
-            if current is not None and len(current.answers) >= 2:
-                yield current
-            current = CommentLabels(comment_id, article_id, path, parent_id is not None)
-        current.answers.append(answers or {})
-        current.flagged = current.flagged or flagged
-    if current is not None and len(current.answers) >= 2:
-        yield current
+    count, _last, id_sum, square_sum = gold
+    labels = GoldLabel.objects.filter(project=project)
+    if count == 0:
+        ids = frozenset()
+    else:
+        ids = None
+        if scored.gold[1] is not None:
+            added = labels.filter(pk__gt=scored.gold[1]).values_list("comment_id", flat=True)
+            ids = scored.gold_ids.union(added)
+        if ids is None or _gold_tally(ids) != (count, id_sum, square_sum):
+            ids = frozenset(labels.values_list("comment_id", flat=True))
+    return replace(scored, gold_ids=ids, gold=gold)
+
+
+def scored_project(project: Project, scheme: LabelScheme) -> ScoredProject:
+    """The kept scores of ``project``, brought up to date (see the module docstring).
+
+    Queries: the version; then the changed annotations (or all of them) if labels changed,
+    and the new gold ids if gold changed.
+    """
+    key = (connection.settings_dict["NAME"], project.pk)
+    read_at = timezone.now()
+    version = read_version(project, scheme)
+    with _memo_lock:
+        scored = _memo.get(key)
+    if scored is None or scored.version.labels != version.labels:
+        updated = None
+        same_basis = scored is not None and (
+            scored.version.scheme_id == version.scheme_id and scored.version.tree == version.tree
+        )
+        if same_basis:
+            updated = _score_changes(project, scheme, version, read_at, scored)
+        scored = updated or _score_all(project, scheme, version, read_at)
+    if scored.gold != version.gold:
+        scored = _with_gold(project, scored, version.gold)
+    with _memo_lock:
+        _memo[key] = scored
+        _memo.move_to_end(key)
+        while len(_memo) > MEMO_PROJECTS:
+            _memo.popitem(last=False)
+    return scored
 
 
 def review_state(
@@ -218,46 +564,26 @@ def review_state(
     seed: int | str | None = None,
     keep: int | None = None,
 ) -> ReviewState:
-    """The queue (worst first), the bulk-acceptable comments and the gold count (3 queries).
+    """The queue (worst first), the bulk-acceptable comments and the gold count.
 
     ``keep``: a comment id left in the queue even if it has gold (see ``next_in_queue``).
+    Queries: the scheme (unless given), then ``scored_project``'s: 1 when nothing changed.
     """
     from annotator.labelling.schemes import current_scheme_for
-    from annotator.review.models import GoldLabel
 
     scheme = scheme or current_scheme_for(project)
     seed = project.pk if seed is None else seed
-    queue: list[QueueItem] = []
-    unanimous: list[CommentLabels] = []
-    verdicts: dict = {}
-    for labels in submitted_labels(project, keep=keep):
-        score, split = disagreement(labels.answers)
-        reason = None
-        if split:
-            reason = DISAGREE
-        elif labels.flagged:
-            reason = FLAGGED
-        elif agreed_answers(scheme.scheme, labels, verdicts) is None:
-            reason = INCOMPLETE
-        else:
-            unanimous.append(labels)
-            if include_spot_checks and is_spot_check(labels.comment_id, seed, spot_check_share):
-                reason = SPOT_CHECK
-        if reason is not None:
-            queue.append(
-                QueueItem(
-                    comment_id=labels.comment_id,
-                    article_id=labels.article_id,
-                    path=labels.path,
-                    score=score,
-                    annotators=len(labels.answers),
-                    disagreeing=split,
-                    reason=reason,
-                )
-            )
-    queue.sort(key=QueueItem.sort_key)
-    gold_count = GoldLabel.objects.filter(project=project).count()
-    return ReviewState(queue=queue, unanimous=unanimous, gold_count=gold_count)
+    scored = scored_project(project, scheme)
+    gold = scored.gold_ids
+    sample = scored.spot_sample(seed, spot_check_share) if include_spot_checks else frozenset()
+    queue = [
+        item
+        for item in scored.ordered
+        if (item.reason != SPOT_CHECK or item.comment_id in sample)
+        and (item.comment_id not in gold or item.comment_id == keep)
+    ]
+    unanimous = [agreed for agreed in scored.unanimous() if agreed.comment_id not in gold]
+    return ReviewState(queue=queue, unanimous=unanimous, gold_count=scored.gold[0])
 
 
 def disagreement_queue(

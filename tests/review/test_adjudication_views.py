@@ -1,11 +1,17 @@
 """The reviewer's pages: who may open them, what they show, saving gold, conflicts, queries."""
 
+import re
+
 import pytest
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from annotator.corpus.models import Role
+from annotator.labelling.models import Annotation
 from annotator.review.models import GoldEvent, GoldLabel
+from annotator.review.queue import forget_scores, review_state
 from tests.factories import (
     ArticleFactory,
     MembershipFactory,
@@ -29,6 +35,14 @@ def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def cold_scores():
+    """Each test starts without the queue's kept scores (ids repeat between tests on SQLite)."""
+    forget_scores()
+    yield
+    forget_scores()
 
 
 @pytest.fixture
@@ -376,26 +390,88 @@ def test_a_save_with_the_next_comment_runs_a_constant_number_of_queries(
     first, second = [c for i, c in enumerate(big_thread) if i % 2 == 0 and not c.parent_id][:2]
     client = logged_in(reviewer)
     # session, user, project, role, comment, scheme; save: savepoint, lock, insert, event,
-    # release; next: queue, gold count, comment, and the page's gold, annotations, replies
-    # (a top-level comment has no ancestors to read)
-    with django_assert_num_queries(17):
+    # release; next: queue version, every annotation (nothing kept yet), gold ids, comment,
+    # and the page's gold, annotations, replies (a top-level comment has no ancestors)
+    with django_assert_num_queries(18):
         response = post_gold(client, project, first, REPLY if first.parent_id else TOP, **HTMX)
     assert response.status_code == 200
+    assert response["HX-Push-Url"] == url("adjudicate", project, second.pk)
+    # The scores are kept: the queue version and the new gold id only.
     with django_assert_num_queries(17):
         post_gold(client, project, second, REPLY if second.parent_id else TOP, **HTMX)
+
+
+def test_the_next_comment_after_a_save_comes_from_the_kept_queue(
+    project, big_thread, people, reviewer, django_assert_num_queries
+):
+    first, second, third = [c for i, c in enumerate(big_thread) if i % 2 == 0 and not c.parent_id][
+        :3
+    ]
+    client = logged_in(reviewer)
+    client.get(url("queue", project))  # the reviewer starts from the queue page
+    with django_assert_num_queries(17):
+        response = post_gold(client, project, first, TOP, **HTMX)
+    assert response["HX-Push-Url"] == url("adjudicate", project, second.pk)
+    # An annotator settles the next one meanwhile (they now agree): it is skipped at once.
+    Annotation.objects.filter(comment=second, annotator=people[0]).update(
+        answers=TOP, revision=F("revision") + 1, updated_at=timezone.now()
+    )
+    response = client.get(url("next", project) + f"?after={first.pk}", **HTMX)
+    assert response["HX-Push-Url"] == url("adjudicate", project, third.pk)
 
 
 def test_the_queue_page_reads_a_constant_number_of_queries(
     project, big_thread, reviewer, django_assert_num_queries
 ):
     client = logged_in(reviewer)
-    # session, user, project, role, scheme, annotations, gold count, shown comments
+    # session, user, project, role, scheme, queue version, annotations, shown comments (no
+    # gold yet: no gold ids)
     with django_assert_num_queries(8):
         response = client.get(url("queue", project))
     html = response.content.decode()
     assert 'id="count-disagreeing">1000<' in html
-    assert html.count('class="queue-item') == 200
-    assert "and 800 more" in html
+    assert html.count('class="queue-item') == 100
+    assert "1 to 100 of 1000" in html and "Page 1 of 10" in html
+    # Kept: the annotations are not read again, also for another page.
+    with django_assert_num_queries(7):
+        response = client.get(url("queue", project) + "?page=10")
+    assert response.content.decode().count('class="queue-item') == 100
+
+
+def test_the_queue_page_is_paged_in_queue_order(project, big_thread, reviewer):
+    client = logged_in(reviewer)
+    order = [item.comment_id for item in review_state(project).queue]
+
+    def shown(html):
+        return [
+            int(n) for n in re.findall(r'class="queue-item[^"]*" data-comment-id="(\d+)"', html)
+        ]
+
+    first = client.get(url("queue", project)).content.decode()
+    second = client.get(url("queue", project) + "?page=2").content.decode()
+    assert shown(first) == order[:100]
+    assert shown(second) == order[100:200]
+    assert "<td>101</td>" in second and "101 to 200 of 1000" in second
+    assert 'rel="prev" href="/p/aleppo/review/"' in second
+    assert 'rel="next" href="/p/aleppo/review/?page=3"' in second
+    assert 'rel="prev"' not in first
+    # Start with the worst: the first of the whole queue, on any page.
+    assert f'id="start-review" href="{url("adjudicate", project, order[0])}"' in second
+    # Past the end (the queue shrank): the last page.
+    last = client.get(url("queue", project) + "?page=99").content.decode()
+    assert shown(last) == order[900:] and 'rel="next"' not in last
+    # With spot checks, the pages keep them.
+    spot = client.get(url("queue", project) + "?spot=1&page=2").content.decode()
+    assert 'href="/p/aleppo/review/?spot=1&amp;page=3"' in spot
+    assert 'href="/p/aleppo/review/?spot=1"' in spot  # back to page 1
+    # The counts are the whole queue's, on every page.
+    assert 'id="count-disagreeing">1000<' in second and 'id="count-unanimous">1000<' in second
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5"])
+def test_a_bad_page_number_is_a_400(project, disagreements, reviewer, page):
+    response = logged_in(reviewer).get(url("queue", project) + f"?page={page}")
+    assert response.status_code == 400
 
 
 @pytest.mark.parametrize(

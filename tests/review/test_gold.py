@@ -1,6 +1,8 @@
 """Gold labels: saving with locking and history, validation, and bulk accept of unanimous ones."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotator.review.gold import (
     ACCEPTED,
@@ -8,11 +10,25 @@ from annotator.review.gold import (
     GoldConflict,
     GoldInvalid,
     accept_unanimous,
+    insert_batch_size,
     save_gold,
 )
 from annotator.review.models import GoldEvent, GoldLabel
+from annotator.review.queue import forget_scores, review_state
 from tests.factories import ArticleFactory, label_in_bulk, make_comment, make_label, make_thread
 from tests.review.adjudication_data import REPLY, TOP, TOP_DENY, annotators
+
+# Statements that write a small set of accepted gold: a gold insert and an event insert on
+# SQLite, one statement on PostgreSQL.
+WRITES = 2 if connection.vendor == "sqlite" else 1
+
+
+@pytest.fixture(autouse=True)
+def cold_scores():
+    """Each test starts without the queue's kept scores (ids repeat between tests on SQLite)."""
+    forget_scores()
+    yield
+    forget_scores()
 
 
 @pytest.fixture
@@ -186,9 +202,7 @@ def test_accept_unanimous_leaves_other_projects_alone(project, other_project, re
     assert not GoldLabel.objects.exists()
 
 
-# Up to 100: SQLite takes at most 999 parameters a statement, so larger sets insert in
-# several batches (a few more queries, still not one per comment).
-@pytest.mark.parametrize("size", [10, 100])
+@pytest.mark.parametrize("size", [10, 1000])
 def test_accept_unanimous_runs_a_constant_number_of_queries(
     project, reviewer, django_assert_num_queries, size
 ):
@@ -197,7 +211,87 @@ def test_accept_unanimous_runs_a_constant_number_of_queries(
     label_in_bulk(
         comments, people, lambda index, comment, annotator: REPLY if comment.parent_id else TOP
     )
-    # scheme, annotations, gold count, savepoint, gold insert, event insert, release
-    with django_assert_num_queries(7):
+    # scheme, queue version, annotations (no gold yet: no gold ids), savepoint, the writes,
+    # release
+    with django_assert_num_queries(5 + WRITES):
         assert accept_unanimous(project, reviewer) == size
     assert GoldEvent.objects.count() == size
+
+
+def test_accept_unanimous_takes_the_queue_the_reviewer_just_read(
+    project, reviewer, django_assert_num_queries
+):
+    comments = make_thread(ArticleFactory(project=project), 50)
+    people = annotators(project, 2)
+    label_in_bulk(comments, people, lambda i, c, a: REPLY if c.parent_id else TOP)
+    review_state(project)  # the queue page
+    # scheme, queue version, savepoint, the writes, release
+    with django_assert_num_queries(4 + WRITES):
+        assert accept_unanimous(project, reviewer) == 50
+
+
+def test_accept_unanimous_sees_a_label_changed_just_before(project, article, reviewer):
+    first, second = annotators(project, 2)
+    comment = make_comment(article)
+    make_label(comment, first, TOP)
+    label = make_label(comment, second, TOP)
+    assert len(review_state(project).unanimous) == 1
+    label.answers = TOP_DENY
+    label.revision += 1
+    label.save()
+    assert accept_unanimous(project, reviewer) == 0
+    assert not GoldLabel.objects.exists()
+
+
+def test_sqlite_batches_are_as_large_as_its_parameter_limit_allows(db):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL writes in one statement")
+    # SQLite's 32,766 parameters: 9 columns a gold label, 6 a history event.
+    assert insert_batch_size(GoldLabel) == 32_766 // 9
+    assert insert_batch_size(GoldEvent) == 32_766 // 6
+
+
+def test_accept_unanimous_writes_in_few_statements_on_either_database(project, reviewer):
+    size = 3700  # more than one SQLite batch of gold labels
+    comments = make_thread(ArticleFactory(project=project), size)
+    people = annotators(project, 2)
+    label_in_bulk(comments, people, lambda i, c, a: REPLY if c.parent_id else TOP)
+    with CaptureQueriesContext(connection) as captured:
+        assert accept_unanimous(project, reviewer) == size
+    writes = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].lstrip().startswith(("INSERT", "WITH"))
+    ]
+    if connection.vendor == "sqlite":
+        assert len(writes) == 2 + 1  # 3,640 + 60 gold labels, 3,700 events
+        assert connection.features.max_query_params == 999  # Django's own limit is back
+    else:
+        assert len(writes) == 1
+    assert GoldLabel.objects.count() == GoldEvent.objects.count() == size
+    assert set(GoldEvent.objects.values_list("gold__comment_id", flat=True)) == {
+        c.pk for c in comments
+    }
+    assert accept_unanimous(project, reviewer) == 0
+
+
+def test_accepted_gold_and_its_history_are_what_a_single_save_would_write(
+    project, article, reviewer
+):
+    first, second = annotators(project, 2)
+    top = make_comment(article)
+    reply = make_comment(article, parent=top)
+    multiple = {**TOP, "source_cited": ["link", "reasoning"]}
+    for comment, answers in ((top, multiple), (reply, REPLY)):
+        make_label(comment, first, answers)
+        make_label(comment, second, answers)
+    assert accept_unanimous(project, reviewer) == 2
+    for comment, answers in ((top, multiple), (reply, REPLY)):
+        gold = GoldLabel.objects.select_related("scheme").get(comment=comment)
+        assert gold.answers == answers
+        assert (gold.method, gold.note, gold.revision) == (ACCEPTED, "", 1)
+        assert gold.project == project and gold.decided_by == reviewer
+        assert gold.scheme == project.schemes.get()
+        (event,) = gold.events.all()
+        assert event.before is None and event.after == gold.snapshot()
+        assert (event.actor, event.revision, event.at) == (reviewer, 1, gold.decided_at)

@@ -1,7 +1,17 @@
-"""The disagreement queue: scores, order worst first, what is left out, seeded spot checks."""
+"""The disagreement queue: scores, order worst first, what is left out, seeded spot checks,
+and the scores kept between requests (what changes them, and that they match a fresh count)."""
+
+import random
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from annotator.labelling.annotations import Submission, save_annotation
+from annotator.labelling.models import Annotation
+from annotator.labelling.scheme import scheme_to_data
+from annotator.labelling.schemes import current_scheme_for, save_scheme
+from annotator.review import queue as queue_module
 from annotator.review.gold import save_gold
 from annotator.review.queue import (
     DISAGREE,
@@ -10,12 +20,28 @@ from annotator.review.queue import (
     SPOT_CHECK,
     disagreement,
     disagreement_queue,
+    forget_scores,
     is_spot_check,
     next_in_queue,
     review_state,
 )
-from tests.factories import ArticleFactory, label_in_bulk, make_comment, make_label, make_thread
+from tests.factories import (
+    ArticleFactory,
+    ProjectFactory,
+    label_in_bulk,
+    make_comment,
+    make_label,
+    make_thread,
+)
 from tests.review.adjudication_data import REPLY, TOP, TOP_DENY, annotators
+
+
+@pytest.fixture(autouse=True)
+def cold_scores():
+    """Each test starts without kept scores (ids repeat between tests on SQLite)."""
+    forget_scores()
+    yield
+    forget_scores()
 
 
 @pytest.fixture
@@ -161,8 +187,215 @@ def test_the_queue_reads_a_constant_number_of_queries(project, people, django_as
             else (REPLY if comment.parent_id else TOP)
         ),
     )
-    # scheme, annotations (streamed), gold count
+    # scheme, version, annotations (streamed); no gold yet, so no gold ids to read
     with django_assert_num_queries(3):
         state = review_state(project, include_spot_checks=True)
     assert state.disagreeing_count == 1000
     assert len(state.unanimous) == 2000
+    # Kept: scheme and version only.
+    with django_assert_num_queries(2):
+        assert review_state(project, include_spot_checks=True) == state
+
+
+# -- kept scores -----------------------------------------------------------------------------
+
+
+def state_of(project, **options):
+    state = review_state(project, **options)
+    return [(i.comment_id, i.reason, i.score) for i in state.queue], [
+        (a.comment_id, a.answers) for a in state.unanimous
+    ]
+
+
+def fresh_state_of(project, **options):
+    forget_scores()
+    return state_of(project, **options)
+
+
+def resubmit(annotation, answers, **fields):
+    """An annotator changes a submitted label through the one write path."""
+    result = save_annotation(
+        comment=annotation.comment,
+        annotator=annotation.annotator,
+        scheme=current_scheme_for(annotation.project),
+        submission=Submission(answers=answers, **fields),
+        base_revision=annotation.revision,
+        action="submit",
+    )
+    assert result.ok, result.errors
+    return result.annotation
+
+
+def test_a_new_submitted_label_is_in_the_queue_at_once(article, people):
+    agreed = labelled(article, people[:2], TOP, TOP)
+    assert disagreement_queue(article.project) == []
+    make_label(agreed, people[2], TOP_DENY)
+    assert [i.comment_id for i in disagreement_queue(article.project)] == [agreed.pk]
+    newcomer = labelled(article, people, TOP_DENY, TOP)
+    assert [i.comment_id for i in disagreement_queue(article.project)] == [
+        agreed.pk,  # three annotators before two
+        newcomer.pk,
+    ]
+
+
+def test_a_changed_label_moves_its_comment_in_or_out_at_once(article, people):
+    comment = make_comment(article)
+    first = make_label(comment, people[0], TOP)
+    make_label(comment, people[1], TOP)
+    assert review_state(article.project).disagreeing_count == 0
+    first = resubmit(first, TOP_DENY)
+    state = review_state(article.project)
+    assert [(i.comment_id, i.reason) for i in state.queue] == [(comment.pk, DISAGREE)]
+    assert state.unanimous == []
+    first = resubmit(first, TOP, flagged=True)
+    assert [i.reason for i in review_state(article.project).queue] == [FLAGGED]
+    resubmit(first, TOP)
+    state = review_state(article.project)
+    assert state.queue == [] and [a.comment_id for a in state.unanimous] == [comment.pk]
+
+
+def test_gold_takes_a_comment_out_at_once_reading_only_the_new_gold(
+    article, people, reviewer, django_assert_num_queries
+):
+    first = labelled(article, people, TOP, TOP_DENY)
+    second = labelled(article, people, TOP_DENY, TOP)
+    scheme = current_scheme_for(article.project)
+    assert len(review_state(article.project, scheme=scheme).queue) == 2
+    save_gold(first, TOP, reviewer, revision=0)
+    # version, then the gold labels added since
+    with django_assert_num_queries(2):
+        state = review_state(article.project, scheme=scheme)
+    assert [i.comment_id for i in state.queue] == [second.pk]
+    assert state.gold_count == 1
+    # ``keep`` still finds the settled comment's place.
+    kept = review_state(article.project, scheme=scheme, keep=first.pk).queue
+    assert next_in_queue(kept, first.pk).comment_id == second.pk
+
+
+def test_a_label_change_reads_only_the_changed_comments(project, people, django_assert_num_queries):
+    comments = make_thread(ArticleFactory(project=project), 300)
+    label_in_bulk(comments, people[:2], lambda i, c, a: REPLY if c.parent_id else TOP)
+    scheme = current_scheme_for(project)
+    review_state(project, scheme=scheme)
+    annotation = Annotation.objects.select_related("comment__article", "annotator").first()
+    resubmit(annotation, {**annotation.answers, "speculation": "uncertain"})
+    with django_assert_num_queries(2):  # version, annotations of the changed comments
+        state = review_state(project, scheme=scheme)
+    assert [i.comment_id for i in state.queue] == [annotation.comment_id]
+    assert state_of(project) == fresh_state_of(project)
+
+
+def test_kept_scores_match_a_fresh_count_after_many_changes(project, people, reviewer):
+    """Random submits, drafts, deletions, flags and gold: always what a cold read gives."""
+    rng = random.Random(5)
+    comments = make_thread(ArticleFactory(project=project), 120)
+    answer_sets = [TOP, TOP_DENY, {**TOP, "speculation": "uncertain"}]
+
+    def answers_for(comment):
+        base = rng.choice(answer_sets)
+        return {**base, "stance_parent": "deny"} if comment.parent_id else base
+
+    label_in_bulk(comments, people, lambda i, c, a: answers_for(c) if rng.random() < 0.8 else None)
+    # Saved long ago: only what changes below is in the time window the queue reads again.
+    Annotation.objects.update(updated_at=timezone.now() - timedelta(hours=2))
+    by_id = {c.pk: c for c in comments}
+    for _round in range(6):
+        state_of(project, include_spot_checks=True)  # kept from here
+        annotations = list(Annotation.objects.filter(project=project).select_related("annotator"))
+        for annotation in rng.sample(annotations, 8):
+            annotation.comment = by_id[annotation.comment_id]
+            choice = rng.random()
+            if choice < 0.5:
+                resubmit(annotation, answers_for(annotation.comment), flagged=rng.random() < 0.1)
+            elif choice < 0.7:
+                Annotation.objects.filter(pk=annotation.pk).update(
+                    status=Annotation.Status.DRAFT, updated_at=timezone.now(), revision=9
+                )
+            else:
+                annotation.delete()
+        unlabelled = [c for c in comments if not Annotation.objects.filter(comment=c).exists()]
+        for comment in unlabelled[:2]:
+            make_label(comment, people[0], answers_for(comment))
+            make_label(comment, people[1], answers_for(comment))
+        queue_now = review_state(project).queue
+        if queue_now:
+            target = by_id[queue_now[0].comment_id]
+            save_gold(target, REPLY if target.parent_id else TOP, reviewer, revision=0)
+        warm = state_of(project, include_spot_checks=True)
+        assert warm == fresh_state_of(project, include_spot_checks=True)
+
+
+def test_a_save_outside_the_time_window_is_caught_by_the_revision_sums(
+    project, article, people, django_assert_num_queries
+):
+    long_ago = timezone.now() - timedelta(hours=2)
+    comment = make_comment(article)
+    for person in people[:2]:
+        make_label(comment, person, TOP, updated_at=long_ago)
+    scheme = current_scheme_for(project)
+    assert review_state(project, scheme=scheme).queue == []
+    mine = Annotation.objects.filter(comment=comment, annotator=people[0])
+    # Its updated_at is from before the kept read (a slow transaction), within the margin.
+    mine.update(answers=TOP_DENY, revision=2, updated_at=timezone.now() - timedelta(seconds=30))
+    with django_assert_num_queries(2):  # version, the changed comments
+        assert [i.comment_id for i in review_state(project, scheme=scheme).queue] == [comment.pk]
+    # Older than the margin (a clock far behind): the revision sums no longer add up.
+    mine.update(answers=TOP, revision=3, updated_at=long_ago)
+    with django_assert_num_queries(3):  # version, the changed comments (none), all again
+        assert review_state(project, scheme=scheme).queue == []
+    # So does a deleted annotation, whenever it was saved.
+    mine.update(answers=TOP_DENY, revision=4, updated_at=timezone.now())
+    assert len(review_state(project, scheme=scheme).queue) == 1
+    Annotation.objects.filter(comment=comment, annotator=people[0]).update(updated_at=long_ago)
+    make_label(comment, people[2], TOP, updated_at=long_ago)
+    mine.delete()
+    assert review_state(project, scheme=scheme).queue == []
+
+
+def test_a_moved_comment_is_scored_again(article, people):
+    top = make_comment(article)
+    other = make_comment(article)
+    make_label(other, people[0], TOP)
+    make_label(other, people[1], TOP)
+    assert len(review_state(article.project).unanimous) == 1
+    # Now a reply: its agreed answers lack the stance toward the parent.
+    other.move_under(top)
+    state = review_state(article.project)
+    assert state.unanimous == []
+    assert [(i.comment_id, i.reason) for i in state.queue] == [(other.pk, INCOMPLETE)]
+
+
+def test_a_new_scheme_version_is_scored_again(article, people, project_admin):
+    comment = labelled(article, people, TOP, TOP)
+    assert len(review_state(article.project).unanimous) == 1
+    data = scheme_to_data(current_scheme_for(article.project).scheme)
+    # A required question added since: the agreed answers no longer make complete gold.
+    data["questions"].append(
+        {"key": "sarcasm", "title": "Sarcasm", "kind": "yes_no", "required": True}
+    )
+    save_scheme(article.project, data, project_admin)
+    state = review_state(article.project)
+    assert [(i.comment_id, i.reason) for i in state.queue] == [(comment.pk, INCOMPLETE)]
+
+
+def test_kept_scores_are_per_project_and_bounded(people):
+    projects = [ProjectFactory(slug=f"p{n}") for n in range(queue_module.MEMO_PROJECTS + 2)]
+    for project in projects:
+        review_state(project)
+    assert len(queue_module._memo) == queue_module.MEMO_PROJECTS
+
+
+def test_gold_removed_and_added_in_between_is_seen(article, people, reviewer):
+    first = labelled(article, people, TOP, TOP_DENY)
+    second = labelled(article, people, TOP_DENY, TOP)
+    third = labelled(article, people, {**TOP, "speculation": "uncertain"}, TOP)
+    save_gold(first, TOP, reviewer, revision=0)
+    save_gold(second, TOP, reviewer, revision=0)
+    assert [i.comment_id for i in disagreement_queue(article.project)] == [third.pk]
+    # The newest gold label goes (an admin deletes it) and another is set: the count is as
+    # before.
+    from annotator.review.models import GoldLabel
+
+    GoldLabel.objects.filter(comment=second).delete()
+    save_gold(third, TOP, reviewer, revision=0)
+    assert [i.comment_id for i in disagreement_queue(article.project)] == [second.pk]
