@@ -40,7 +40,7 @@ class Target(StrEnum):
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 VALUE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 # Keys the workspace keeps for itself: shortcuts, guidelines, flag, report, skip, note,
-# article, previous and next comment (see static/workspace.js).
+# article, previous and next comment (see static/answer_keys.js and static/workspace.js).
 RESERVED_KEYS = frozenset("?gfrsta[]")
 TEXT_MAX_LENGTH = 500
 # Names the workspace form uses besides the question keys (answers are posted by key).
