@@ -1,6 +1,9 @@
 """Saving annotations (revisions, history, conflicts) and choosing the next comment."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from annotator.labelling.annotations import (
     MAX_ELAPSED_PER_SAVE_MS,
@@ -11,9 +14,16 @@ from annotator.labelling.annotations import (
     progress_for,
     save_annotation,
 )
-from annotator.labelling.models import Annotation, AnnotationEvent
+from annotator.labelling.assignment import claim_next, waiting_for
+from annotator.labelling.models import Annotation, AnnotationEvent, Claim
 from annotator.labelling.schemes import current_scheme_for, save_scheme
-from tests.factories import ArticleFactory, UserFactory, make_comment
+from tests.factories import (
+    ArticleFactory,
+    MembershipFactory,
+    UserFactory,
+    make_comment,
+    make_thread,
+)
 
 COMPLETE_TOP_LEVEL = {
     "stance_article": "support",
@@ -268,8 +278,6 @@ def test_neighbours_are_the_comments_before_and_after_in_thread_order(thread):
 
 
 def test_progress_counts_done_and_this_sessions_work(thread, annotator):
-    from django.utils import timezone
-
     _, top, reply, _ = thread
     save(top, annotator, COMPLETE_TOP_LEVEL, action="submit")
     session_start = timezone.now()
@@ -277,3 +285,128 @@ def test_progress_counts_done_and_this_sessions_work(thread, annotator):
     progress = progress_for(annotator, top.article.project, session_start)
     assert (progress.done, progress.total, progress.session_done) == (2, 3, 1)
     assert progress.percent == 67
+
+
+# -- progress under k ------------------------------------------------------------------------
+
+
+def progress_now(annotator, project):
+    """``progress_for`` now, checked against the queue's own rule (``waiting_for``)."""
+    progress = progress_for(annotator, project, timezone.now())
+    assert progress.waiting == waiting_for(annotator, project).count()
+    return progress
+
+
+def _others(project, count):
+    users = [UserFactory() for _ in range(count)]
+    for user in users:
+        MembershipFactory(project=project, user=user)
+    return users
+
+
+@pytest.fixture
+def four(project):
+    """Four top-level comments, k = 2, and two other annotators."""
+    project.annotators_per_comment = 2
+    project.save(update_fields=["annotators_per_comment"])
+    article = ArticleFactory(project=project)
+    return [make_comment(article) for _ in range(4)], _others(project, 2)
+
+
+def test_progress_counts_the_annotators_share_not_the_whole_project(project, four, annotator):
+    (a, b, c, d), (first, second) = four
+    save(a, first, COMPLETE_TOP_LEVEL, action="submit")
+    save(a, second, COMPLETE_TOP_LEVEL, action="submit")  # a has its k labels
+    save(b, first, COMPLETE_TOP_LEVEL, action="submit")
+    assert claim_next(second, project, after=a) == b  # b: one label and one held: full
+    save(c, first, COMPLETE_TOP_LEVEL, action="submit")  # c: one label, still waiting
+    save(d, second, {}, action="skip", skip_reason="spam")  # a skip does not count
+
+    progress = progress_now(annotator, project)
+    assert (progress.done, progress.waiting, progress.share, progress.total) == (0, 2, 2, 4)
+
+    save(c, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    progress = progress_now(annotator, project)
+    assert (progress.done, progress.share, progress.percent) == (1, 2, 50)
+
+    # A comment they label by its address after others gave it k labels is theirs too.
+    save(a, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    save(d, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    progress = progress_now(annotator, project)
+    assert (progress.done, progress.waiting, progress.share, progress.percent) == (3, 0, 3, 100)
+
+
+def test_an_expired_hold_gives_the_comment_back_to_everyones_share(project, four, annotator):
+    (a, *_), (first, second) = four
+    save(a, first, COMPLETE_TOP_LEVEL, action="submit")
+    assert claim_next(second, project, after=None) == a
+    assert progress_now(annotator, project).share == 3
+    Claim.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert progress_now(annotator, project).share == 4
+
+
+def test_their_own_hold_and_draft_stay_in_their_share(project, four, annotator):
+    (a, *_), (first, _second) = four
+    save(a, first, COMPLETE_TOP_LEVEL, action="submit")
+    assert claim_next(annotator, project) == a
+    save(a, annotator, {"stance_article": "deny"})  # a draft: not done, still theirs
+    progress = progress_now(annotator, project)
+    assert (progress.done, progress.share) == (0, 4)
+
+
+def test_with_k_at_least_the_team_the_share_is_the_whole_project(project, four, annotator):
+    (a, b, *_), (first, second) = four
+    project.annotators_per_comment = 3  # three people label: everyone labels everything
+    project.save(update_fields=["annotators_per_comment"])
+    save(a, first, COMPLETE_TOP_LEVEL, action="submit")
+    save(a, second, COMPLETE_TOP_LEVEL, action="submit")
+    save(b, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    progress = progress_now(annotator, project)
+    assert (progress.done, progress.share, progress.total) == (1, 4, 4)
+
+
+@pytest.mark.parametrize("size", [30, 600])
+def test_progress_reads_two_queries_whatever_the_size(
+    project, annotator, django_assert_num_queries, size
+):
+    comments = make_thread(ArticleFactory(project=project), size)
+    others = _others(project, 3)
+    # A third of the comments have their k = 2 labels, a third one label, a third none.
+    rows = [
+        Annotation(
+            project=project,
+            comment=comment,
+            annotator=person,
+            scheme=current_scheme_for(project),
+            status=Annotation.Status.SUBMITTED,
+            answers={},
+        )
+        for number, comment in enumerate(comments)
+        for person in others[: 2 - number % 3]
+    ]
+    Annotation.objects.bulk_create(rows)
+    claim_next(others[2], project)  # and one held by someone else
+    with django_assert_num_queries(2):
+        progress = progress_for(annotator, project, timezone.now())
+    assert progress.total == size
+    assert progress.waiting == waiting_for(annotator, project).count()
+    assert size // 3 <= progress.share < size
+
+
+def test_a_count_passed_in_is_used_instead_of_recounting(
+    project, four, annotator, django_assert_num_queries
+):
+    (a, b, *_), (first, second) = four
+    for comment in (a, b):
+        save(comment, first, COMPLETE_TOP_LEVEL, action="submit")
+        save(comment, second, COMPLETE_TOP_LEVEL, action="submit")
+    counted = progress_now(annotator, project)
+    assert (counted.not_for_them, counted.share) == (2, 2)
+    with django_assert_num_queries(2):  # the project's comments, not the labels
+        stale = progress_for(annotator, project, timezone.now(), not_for_them=0)
+    assert (stale.total, stale.share) == (4, 4)
+    # A stale count never puts the share below what they did.
+    save(a, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    save(b, annotator, COMPLETE_TOP_LEVEL, action="submit")
+    progress = progress_for(annotator, project, timezone.now(), not_for_them=4)
+    assert (progress.done, progress.waiting, progress.share) == (2, 0, 2)

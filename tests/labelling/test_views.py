@@ -1,11 +1,13 @@
 """The workspace pages: who may open them, what they show, saving, conflicts, query counts."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from annotator.corpus.models import Role
 from annotator.labelling.models import Annotation, AnnotationEvent
@@ -14,6 +16,7 @@ from tests.factories import (
     MembershipFactory,
     UserFactory,
     make_comment,
+    make_label,
     make_thread,
 )
 
@@ -195,6 +198,63 @@ def test_saved_answers_are_shown_checked_after_a_reload(project, thread, annotat
     assert 'value="deny" data-key="2" checked' in html
     assert ">hmm</textarea>" in html
     assert 'name="revision" id="revision" value="1"' in html
+
+
+def _progress_text(response) -> str:
+    html = response.content.decode()
+    found = re.search(r'<span id="progress-count">(.*?)</span>\s*<span class="muted">·', html, re.S)
+    assert found, "no progress count on the page"
+    return re.sub(r"<[^>]+>", "", found.group(1))
+
+
+def test_progress_counts_the_annotators_share_when_k_is_less_than_the_team(
+    project, annotator, django_assert_num_queries
+):
+    project.annotators_per_comment = 1
+    project.save(update_fields=["annotators_per_comment"])
+    comments = make_thread(ArticleFactory(project=project), 6)
+    colleague = UserFactory()
+    MembershipFactory(project=project, user=colleague, role=Role.ANNOTATOR)
+    for comment in comments[:3]:  # three comments have their one label: not for us
+        make_label(comment, colleague, COMPLETE_REPLY)
+    client = logged_in(annotator)
+    client.get(url("workspace", project, comments[4].pk))  # session started
+    with django_assert_num_queries(13):  # the same count as without a share
+        page = client.get(url("workspace", project, comments[3].pk))
+    assert _progress_text(page) == "0 / 3 done (your share of 6: 1 annotator per comment)"
+    assert 'max="3" value="0"' in page.content.decode()
+
+    submitted = post_save(client, project, comments[3], COMPLETE_REPLY, **HTMX)
+    assert _progress_text(submitted) == "1 / 3 done (your share of 6: 1 annotator per comment)"
+
+
+def test_the_share_is_recounted_every_30_seconds_not_on_every_request(project, annotator):
+    project.annotators_per_comment = 1
+    project.save(update_fields=["annotators_per_comment"])
+    comments = make_thread(ArticleFactory(project=project), 6)
+    colleague = UserFactory()
+    MembershipFactory(project=project, user=colleague, role=Role.ANNOTATOR)
+    client = logged_in(annotator)
+    page = url("workspace", project, comments[5].pk)
+    assert _progress_text(client.get(page)).startswith("0 / 6 done")
+    make_label(comments[0], colleague, COMPLETE_REPLY)  # one comment fewer for them
+    assert _progress_text(client.get(page)).startswith("0 / 6 done")  # counted 0 s ago
+
+    session = client.session  # 31 seconds later
+    key = f"labelling-share-{project.pk}"
+    kept = session[key]
+    kept["at"] = (timezone.now() - timedelta(seconds=31)).isoformat()
+    session[key] = kept
+    session.save()
+    assert _progress_text(client.get(page)).startswith("0 / 5 done")
+
+
+def test_progress_counts_the_whole_project_when_everyone_labels_everything(
+    project, thread, annotator
+):
+    _, top, *_ = thread  # k = 2, and the annotator is alone
+    page = logged_in(annotator).get(url("workspace", project, top.pk))
+    assert _progress_text(page) == "0 / 4 done"
 
 
 # -- saving ----------------------------------------------------------------------------------
