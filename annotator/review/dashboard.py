@@ -1,31 +1,45 @@
-"""The numbers behind the project dashboard, as plain data: one function per chart.
+"""The numbers behind the project dashboard, as plain data: one function per chart, and
+``read_dashboard`` for the whole page.
 
-Every function reads with a fixed number of queries whatever the project's size (counts are
-grouped in the database; answers, which live in JSON, are streamed once and counted in
-Python so SQLite and PostgreSQL agree). Only *submitted* annotations count: drafts are
-work in progress and skips carry no answer. The agreement figures themselves come from
-``measures.py`` and ``agreement.py``; this module arranges them for the page and its CSVs.
+Only *submitted* annotations count: drafts are work in progress and skips carry no answer.
+Their answers live in JSON, so they are streamed and counted in Python (SQLite and
+PostgreSQL agree). A page load reads them **once**: ``read_labels`` streams the submitted
+annotations in comment order and feeds every chart's reader (progress per day, label
+distribution, pace, the confusion matrix of one question and two annotators, and the
+agreement tallies), each holding counts rather than rows, so memory stays flat whatever the
+project's size. The agreement figures (bootstrap intervals: the expensive part) are cached
+per project until a submitted label changes (``measures.cached_agreement``), so a reload
+without new labels only counts. Every function reads with a fixed number of queries.
 """
 
 from __future__ import annotations
 
 import statistics
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Max, Q
+from django.db.models import Count, IntegerField, Max, Q, Value
 from django.utils import timezone
 
 from annotator.corpus.models import Comment, Project, Role
 from annotator.labelling.default_scheme import default_scheme
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import Kind, Scheme
-from annotator.review.agreement import confusion_matrix
-from annotator.review.measures import agreement_report, labels_by_question, question_keys
+from annotator.review.agreement import DEFAULT_RESAMPLES, confusion_matrix
+from annotator.review.measures import (
+    CHUNK_SIZE,
+    AgreementTallies,
+    Report,
+    cached_agreement,
+    cached_agreement_report,
+    label_of,
+    question_keys,
+)
 
 SUBMITTED = Annotation.Status.SUBMITTED
 SKIPPED = Annotation.Status.SKIPPED
@@ -44,6 +58,84 @@ def annotators_per_comment(project: Project) -> int:
     """How many people should label each comment (``Project.annotators_per_comment``)."""
     value = getattr(project, "annotators_per_comment", None)
     return value if isinstance(value, int) and value > 0 else DEFAULT_ANNOTATORS_PER_COMMENT
+
+
+# -- one read of the submitted labels ---------------------------------------------------------
+
+
+class LabelRow(NamedTuple):
+    """One submitted annotation as the charts read it; ``day`` is ``submitted_at``'s calendar
+    day in the site's time zone (``None`` without a time)."""
+
+    comment_id: int
+    annotator_id: int
+    answers: Any
+    depth: int
+    submitted_at: datetime | None
+    day: date | None
+    time_spent_ms: int
+
+
+# The columns a reader may need besides comment and annotator ids; the others are read as NULL.
+COLUMNS = {
+    "answers": "answers",
+    "depth": "comment__depth",
+    "submitted_at": "submitted_at",
+    "time_spent_ms": "time_spent_ms",
+}
+
+
+class Reader:
+    """A chart's share of the one read: ``add`` sees every row, ``end_comment`` runs after
+    each comment's last row (rows come in comment order). ``columns`` names what it reads
+    (of ``COLUMNS``), so a chart read alone does not decode answers it never looks at."""
+
+    columns: frozenset[str] = frozenset(COLUMNS)
+
+    def add(self, row: LabelRow) -> None:
+        raise NotImplementedError
+
+    def end_comment(self) -> None:
+        """Nothing to do by default."""
+
+
+def read_labels(
+    project: Project, readers: Iterable[Reader], *, annotators: Iterable[Any] | None = None
+) -> None:
+    """Stream the project's submitted annotations once, in comment order, through ``readers``.
+
+    One query (chunked: a server-side cursor on PostgreSQL), whatever the project's size.
+    ``annotators`` limits the read to those people (the confusion matrix alone needs two).
+    """
+    readers = list(readers)
+    closers = [r for r in readers if type(r).end_comment is not Reader.end_comment]
+    wanted = frozenset().union(*(r.columns for r in readers))
+    rows = Annotation.objects.filter(project=project, status=SUBMITTED)
+    if annotators is not None:
+        rows = rows.filter(annotator_id__in=list(annotators))
+    rows = rows.order_by("comment_id").values_list(
+        "comment_id",
+        "annotator_id",
+        *(
+            field if name in wanted else Value(None, output_field=IntegerField())
+            for name, field in COLUMNS.items()
+        ),
+    )
+    zone = timezone.get_current_timezone()
+    current: Any = None
+    for comment_id, annotator_id, answers, depth, at, ms in rows.iterator(chunk_size=CHUNK_SIZE):
+        if comment_id != current:
+            if current is not None:
+                for reader in closers:
+                    reader.end_comment()
+            current = comment_id
+        day = at.astimezone(zone).date() if at is not None else None
+        row = LabelRow(comment_id, annotator_id, answers, depth, at, day, ms)
+        for reader in readers:
+            reader.add(row)
+    if current is not None:
+        for reader in closers:
+            reader.end_comment()
 
 
 # -- progress over time ------------------------------------------------------------------------
@@ -84,6 +176,62 @@ class Progress:
         return self.days[-1].day if self.days else None
 
 
+class ProgressReader(Reader):
+    """Submissions per day, and the day each comment got its first and its ``target``-th
+    label; holds one comment's dates at a time."""
+
+    columns = frozenset({"submitted_at"})
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.submitted: Counter[date] = Counter()
+        self.first_labelled: Counter[date] = Counter()  # day a comment got its first label
+        self.completed: Counter[date] = Counter()  # day it got its ``target``-th
+        self.labelled = self.complete = 0
+        self.dates: list[date | None] = []
+
+    def add(self, row: LabelRow) -> None:
+        self.dates.append(row.day)
+        if row.day is not None:
+            self.submitted[row.day] += 1
+
+    def end_comment(self) -> None:
+        dates, target = self.dates, self.target
+        self.dates = []
+        self.labelled += 1
+        self.complete += len(dates) >= target
+        known = sorted(d for d in dates if d is not None)
+        if known:
+            self.first_labelled[known[0]] += 1
+        if len(known) >= target:
+            self.completed[known[target - 1]] += 1
+
+    def progress(self, comments: int) -> Progress:
+        """The days from the first submission to the last, gaps filled with zero days."""
+        days: list[Day] = []
+        if self.submitted:
+            first, last = min(self.submitted), max(self.submitted)
+            total = once = full = 0
+            for offset in range((last - first).days + 1):
+                day = first + timedelta(days=offset)
+                total += self.submitted[day]
+                once += self.first_labelled[day]
+                full += self.completed[day]
+                days.append(Day(day, self.submitted[day], total, once, full))
+        return Progress(
+            days=days,
+            comments=comments,
+            labelled=self.labelled,
+            complete=self.complete,
+            target=self.target,
+        )
+
+
+def comment_count(project: Project) -> int:
+    """Comments in the project (one query)."""
+    return Comment.objects.filter(article__project=project).count()
+
+
 def progress_over_time(project: Project) -> Progress:
     """Submitted annotations per day and in total, and how many comments had at least one,
     and at least ``target``, submitted labels by the end of each day.
@@ -91,58 +239,9 @@ def progress_over_time(project: Project) -> Progress:
     Days are calendar days in the site's time zone (``TIME_ZONE``). Two queries: the
     submissions are streamed in comment order, so memory holds one comment's at a time.
     """
-    target = annotators_per_comment(project)
-    submitted: Counter[date] = Counter()
-    first_labelled: Counter[date] = Counter()  # day a comment got its first label
-    completed: Counter[date] = Counter()  # day it got its ``target``-th
-    labelled = complete = 0
-
-    def close(dates: list[date | None]) -> None:
-        nonlocal labelled, complete
-        labelled += 1
-        complete += len(dates) >= target
-        known = sorted(d for d in dates if d is not None)
-        if known:
-            first_labelled[known[0]] += 1
-        if len(known) >= target:
-            completed[known[target - 1]] += 1
-
-    rows = (
-        Annotation.objects.filter(project=project, status=SUBMITTED)
-        .order_by("comment_id")
-        .values_list("comment_id", "submitted_at")
-        .iterator(chunk_size=5000)
-    )
-    current, dates = None, []
-    for comment_id, at in rows:
-        if comment_id != current:
-            if dates:
-                close(dates)
-            current, dates = comment_id, []
-        day = timezone.localtime(at).date() if at is not None else None
-        dates.append(day)
-        if day is not None:
-            submitted[day] += 1
-    if dates:
-        close(dates)
-
-    days: list[Day] = []
-    if submitted:
-        first, last = min(submitted), max(submitted)
-        total = once = full = 0
-        for offset in range((last - first).days + 1):
-            day = first + timedelta(days=offset)
-            total += submitted[day]
-            once += first_labelled[day]
-            full += completed[day]
-            days.append(Day(day, submitted[day], total, once, full))
-    return Progress(
-        days=days,
-        comments=Comment.objects.filter(article__project=project).count(),
-        labelled=labelled,
-        complete=complete,
-        target=target,
-    )
+    reader = ProgressReader(annotators_per_comment(project))
+    read_labels(project, [reader])
+    return reader.progress(comment_count(project))
 
 
 # -- label distribution ------------------------------------------------------------------------
@@ -175,52 +274,99 @@ class Distribution:
         return max((c.count for c in self.counts), default=0)
 
 
-def label_distribution(project: Project, *, scheme: Scheme | None = None) -> list[Distribution]:
-    """Counts per choice for every choice question of the current scheme (one pass).
+class DistributionReader(Reader):
+    """How many annotations answered each choice question of the scheme, and gave each value.
 
-    Values no longer in the scheme (answered under an older version) are listed after the
-    scheme's own choices, so nothing given is hidden. Free-text questions are left out.
+    Annotations are first counted by their answers to those questions (few distinct
+    combinations in practice), and each combination is counted into the totals once, which
+    is several times faster than counting every annotation's values; past ``MAX_SHAPES``
+    combinations they are folded into the totals, so memory stays bounded.
     """
-    scheme = scheme or scheme_of(project)
-    answered: Counter[str] = Counter()
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    rows = (
-        Annotation.objects.filter(project=project, status=SUBMITTED)
-        .values_list("answers", flat=True)
-        .order_by()
-    )
-    for answers in rows.iterator(chunk_size=2000):
+
+    MAX_SHAPES = 10_000
+    columns = frozenset({"answers"})
+
+    def __init__(self, scheme: Scheme) -> None:
+        self.scheme = scheme
+        questions = [q for q in scheme.questions if q.kind != Kind.TEXT]
+        self.keys = tuple(q.key for q in questions)
+        self.multiple = [i for i, q in enumerate(questions) if q.kind == Kind.MULTIPLE]
+        self.shapes: Counter[tuple] = Counter()
+        self.answered: Counter[str] = Counter()
+        self.counts: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def add(self, row: LabelRow) -> None:
+        answers = row.answers
         if not isinstance(answers, dict):
-            continue
-        for key, answer in answers.items():
-            values = answer if isinstance(answer, list) else [answer]
-            values = [v for v in values if isinstance(v, str) and v != ""]
-            if not values:
+            return
+        shape = list(map(answers.get, self.keys))
+        for index in self.multiple:
+            if isinstance(shape[index], list):
+                shape[index] = tuple(shape[index])
+        try:
+            self.shapes[tuple(shape)] += 1
+        except TypeError:  # an odd answer that cannot be a key (a list where one value
+            self._count(shape, 1)  # belongs, a dict): counted on its own
+        if len(self.shapes) > self.MAX_SHAPES:
+            self._fold()
+
+    def _count(self, shape: Iterable[Any], times: int) -> None:
+        """Count one combination of answers ``times`` over: each non-empty text value once
+        per annotation."""
+        for key, answer in zip(self.keys, shape, strict=True):
+            values = answer if isinstance(answer, list | tuple) else [answer]
+            values = {v for v in values if isinstance(v, str) and v != ""}
+            if values:
+                self.answered[key] += times
+                counts = self.counts[key]
+                for value in values:
+                    counts[value] += times
+
+    def _fold(self) -> None:
+        for shape, times in self.shapes.items():
+            self._count(shape, times)
+        self.shapes.clear()
+
+    def distributions(self) -> list[Distribution]:
+        """Counts per choice for every choice question of the scheme.
+
+        Values no longer in the scheme (answered under an older version) are listed after
+        the scheme's own choices, so nothing given is hidden. Free-text questions are left
+        out.
+        """
+        self._fold()
+        distributions = []
+        for question in self.scheme.questions:
+            if question.kind == Kind.TEXT:
                 continue
-            answered[key] += 1
-            counts[key].update(set(values))
-    distributions = []
-    for question in scheme.questions:
-        if question.kind == Kind.TEXT:
-            continue
-        given = counts.get(question.key, Counter())
-        total = answered[question.key]
-        ordered = [(c.value, c.label) for c in question.choices]
-        known = {value for value, _ in ordered}
-        ordered += [(value, value) for value in sorted(given) if value not in known]
-        distributions.append(
-            Distribution(
-                key=question.key,
-                title=question.title,
-                kind=str(question.kind),
-                answered=total,
-                counts=[
-                    LabelCount(value, label, given[value], given[value] / total if total else 0.0)
-                    for value, label in ordered
-                ],
+            given = self.counts.get(question.key, Counter())
+            total = self.answered[question.key]
+            ordered = [(c.value, c.label) for c in question.choices]
+            known = {value for value, _ in ordered}
+            ordered += [(value, value) for value in sorted(given) if value not in known]
+            distributions.append(
+                Distribution(
+                    key=question.key,
+                    title=question.title,
+                    kind=str(question.kind),
+                    answered=total,
+                    counts=[
+                        LabelCount(
+                            value, label, given[value], given[value] / total if total else 0.0
+                        )
+                        for value, label in ordered
+                    ],
+                )
             )
-        )
-    return distributions
+        return distributions
+
+
+def label_distribution(project: Project, *, scheme: Scheme | None = None) -> list[Distribution]:
+    """Counts per choice for every choice question of the current scheme (one pass)."""
+    scheme = scheme or scheme_of(project)
+    reader = DistributionReader(scheme)
+    read_labels(project, [reader])
+    return reader.distributions()
 
 
 # -- per-annotator pace ------------------------------------------------------------------------
@@ -241,24 +387,67 @@ class Pace:
     last_activity: datetime | None
 
 
-def _hours_worked(times: list[tuple[datetime, int]], median_ms: float) -> float:
-    """Hours spent over a person's active days: on each day, from the first submission to
-    the last, plus one median comment (the first one's own time, which the span misses)."""
-    by_day: dict[date, list[datetime]] = defaultdict(list)
-    for submitted_at, _ms in times:
-        by_day[timezone.localtime(submitted_at).date()].append(submitted_at)
-    seconds = 0.0
-    for moments in by_day.values():
-        seconds += (max(moments) - min(moments)).total_seconds() + median_ms / 1000
-    return seconds / 3600
+class PaceReader(Reader):
+    """Per person: how many submissions have a time, the time spent on each (kept as a
+    compact array for the median) and the first and last submission of each day."""
+
+    columns = frozenset({"submitted_at", "time_spent_ms"})
+
+    def __init__(self) -> None:
+        self.timed: Counter[Any] = Counter()
+        self.spent: dict[Any, array] = defaultdict(lambda: array("q"))
+        self.span: dict[tuple[Any, date], list[datetime]] = {}  # (person, day) -> [first, last]
+
+    def add(self, row: LabelRow) -> None:
+        at = row.submitted_at
+        if at is None:
+            return
+        person = row.annotator_id
+        self.timed[person] += 1
+        if row.time_spent_ms > 0:
+            self.spent[person].append(row.time_spent_ms)
+        span = self.span.get((person, row.day))
+        if span is None:
+            self.span[(person, row.day)] = [at, at]
+        elif at < span[0]:
+            span[0] = at
+        elif at > span[1]:
+            span[1] = at
+
+    def paces(self, people: list[Pace]) -> list[Pace]:
+        """``people`` (from ``annotator_totals``) with their times, speed and active days.
+
+        Hours worked: on each active day, from the first submission to the last, plus one
+        median comment (the first one's own time, which the span misses).
+        """
+        days: dict[Any, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for (person, _day), (first, last) in self.span.items():
+            days[person].append((first, last))
+        paces = []
+        for pace in people:
+            person = pace.annotator_id
+            spent = self.spent.get(person)
+            median_ms = statistics.median(spent) if spent else None
+            seconds = sum(
+                (last - first).total_seconds() + (median_ms or 0) / 1000
+                for first, last in days.get(person, [])
+            )
+            hours = seconds / 3600
+            paces.append(
+                replace(
+                    pace,
+                    median_seconds=median_ms / 1000 if median_ms is not None else None,
+                    active_days=len(days.get(person, [])),
+                    per_hour=self.timed[person] / hours if hours > 0 else None,
+                )
+            )
+        return paces
 
 
-def annotator_pace(project: Project) -> list[Pace]:
-    """Submitted and skipped counts, median time per comment and speed, per person.
-
-    Everyone who saved an annotation is listed, and annotators who have not started yet
-    (with zeros), most submitted first. Three queries.
-    """
+def annotator_totals(project: Project) -> list[Pace]:
+    """Everyone who saved an annotation, and annotators who have not started yet (with
+    zeros), with their counts and last activity but no times yet (``PaceReader`` adds them),
+    most submitted first. Two queries: enough for the confusion matrix's choices."""
     User = get_user_model()
     totals = {
         row["annotator_id"]: row
@@ -272,14 +461,6 @@ def annotator_pace(project: Project) -> list[Pace]:
         )
         .order_by()
     }
-    times: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    for annotator_id, submitted_at, ms in (
-        Annotation.objects.filter(project=project, status=SUBMITTED, submitted_at__isnull=False)
-        .values_list("annotator_id", "submitted_at", "time_spent_ms")
-        .order_by()
-        .iterator(chunk_size=5000)
-    ):
-        times[annotator_id].append((submitted_at, ms))
     people = dict(
         User.objects.filter(
             Q(pk__in=totals.keys())
@@ -291,10 +472,6 @@ def annotator_pace(project: Project) -> list[Pace]:
     paces = []
     for person_id, username in people.items():
         row = totals.get(person_id, {})
-        mine = times.get(person_id, [])
-        spent = [ms for _, ms in mine if ms > 0]
-        median_ms = statistics.median(spent) if spent else None
-        hours = _hours_worked(mine, median_ms or 0) if mine else 0.0
         paces.append(
             Pace(
                 annotator_id=person_id,
@@ -302,14 +479,26 @@ def annotator_pace(project: Project) -> list[Pace]:
                 submitted=row.get("submitted", 0),
                 skipped=row.get("skipped", 0),
                 drafts=row.get("drafts", 0),
-                median_seconds=median_ms / 1000 if median_ms is not None else None,
-                active_days=len({timezone.localtime(at).date() for at, _ in mine}),
-                per_hour=len(mine) / hours if hours > 0 else None,
+                median_seconds=None,
+                active_days=0,
+                per_hour=None,
                 last_activity=row.get("last"),
             )
         )
     paces.sort(key=lambda p: (-p.submitted, p.username.lower()))
     return paces
+
+
+def annotator_pace(project: Project) -> list[Pace]:
+    """Submitted and skipped counts, median time per comment and speed, per person.
+
+    Everyone who saved an annotation is listed, and annotators who have not started yet
+    (with zeros), most submitted first. Three queries.
+    """
+    people = annotator_totals(project)
+    reader = PaceReader()
+    read_labels(project, [reader])
+    return reader.paces(people)
 
 
 def usernames(ids: Iterable[Any]) -> dict[Any, str]:
@@ -433,6 +622,40 @@ def shade_of(count: int, largest: int) -> int:
     return max(1, round(count / largest * (SHADES - 1)))
 
 
+@dataclass(frozen=True)
+class PairChoice:
+    """Which confusion matrix to draw: one measures key and two annotators."""
+
+    question: str
+    a: Any
+    b: Any
+
+
+class ConfusionReader(Reader):
+    """The confusion matrix of one question and two annotators, counted comment by comment
+    (no units are kept: only the two labels of the current comment)."""
+
+    columns = frozenset({"answers"})
+
+    def __init__(self, scheme: Scheme, choice: PairChoice) -> None:
+        self.scheme, self.choice = scheme, choice
+        self.matrix: dict[tuple[Any, Any], int] = {}
+        self.first: Any = None
+        self.second: Any = None
+
+    def add(self, row: LabelRow) -> None:
+        if row.annotator_id == self.choice.a:
+            self.first = label_of(self.scheme, self.choice.question, row.answers)
+        if row.annotator_id == self.choice.b:
+            self.second = label_of(self.scheme, self.choice.question, row.answers)
+
+    def end_comment(self) -> None:
+        if self.first is not None and self.second is not None:
+            pair = (self.first, self.second)
+            self.matrix[pair] = self.matrix.get(pair, 0) + 1
+        self.first = self.second = None
+
+
 def confusion(
     project: Project,
     question: str,
@@ -443,14 +666,31 @@ def confusion(
     names: Mapping[Any, str] | None = None,
     scheme: Scheme | None = None,
 ) -> Confusion:
-    """The confusion matrix of two annotators on one question (``key`` or ``key=value``)."""
+    """The confusion matrix of two annotators on one question (``key`` or ``key=value``).
+
+    Without ``units_by_question`` it reads only those two people's submitted labels.
+    """
     scheme = scheme or scheme_of(project)
-    if units_by_question is None:
-        units_by_question = labels_by_question(project)
-    units = units_by_question.get(question, {})
-    matrix = confusion_matrix(units, a, b)
+    if units_by_question is not None:
+        matrix = confusion_matrix(units_by_question.get(question, {}), a, b)
+    else:
+        reader = ConfusionReader(scheme, PairChoice(question, a, b))
+        read_labels(project, [reader], annotators=[a, b])
+        matrix = reader.matrix
     if names is None:
         names = usernames([a, b])
+    return confusion_from_matrix(scheme, question, a, b, matrix, names)
+
+
+def confusion_from_matrix(
+    scheme: Scheme,
+    question: str,
+    a: Any,
+    b: Any,
+    matrix: Mapping[tuple[Any, Any], int],
+    names: Mapping[Any, str],
+) -> Confusion:
+    """The matrix as the page draws it: labels in scheme order, shades, totals."""
     order = _label_order(scheme, question, [la for la, _ in matrix] + [lb for _, lb in matrix])
     largest = max(matrix.values(), default=0)
     rows = []
@@ -520,17 +760,24 @@ def _alpha_value(row: AgreementRow) -> float:
     return value if value is not None else float("inf")
 
 
-def agreement_overview(
-    project: Project, *, resamples: int = 1000, seed: int = 0, scheme: Scheme | None = None
-) -> Agreement:
+class AgreementReader(Reader):
+    """Feeds the agreement tallies (``measures.AgreementTallies``): chunked units, reduced to
+    counts a chunk at a time."""
+
+    columns = frozenset({"answers", "depth"})
+
+    def __init__(self, scheme: Scheme) -> None:
+        self.tallies = AgreementTallies(scheme)
+
+    def add(self, row: LabelRow) -> None:
+        self.tallies.add(row.comment_id, row.annotator_id, row.answers, row.depth)
+
+
+def arrange_agreement(scheme: Scheme, report: Report, names: Mapping[Any, str]) -> Agreement:
     """The agreement table with readable titles and names, the stance comparison, and the
     questions where annotators disagree most: the lowest Krippendorff's alpha over all
-    comments, among those below ``RELIABLE``.
-    """
-    scheme = scheme or scheme_of(project)
-    table, stance = agreement_report(project, resamples=resamples, seed=seed)
-    ids = {p.a for qa in table for p in qa.pairs} | {p.b for qa in table for p in qa.pairs}
-    names = usernames(ids)
+    comments, among those below ``RELIABLE``."""
+    table, stance = report
 
     def arrange(qa) -> AgreementRow:
         return AgreementRow(
@@ -559,3 +806,80 @@ def agreement_overview(
     ]
     worst = sorted(shaky, key=lambda r: (_alpha_value(r), r.question))[:WORST_QUESTIONS]
     return Agreement(rows=rows, stance=stance_rows, worst=worst)
+
+
+def agreement_overview(
+    project: Project,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    scheme: Scheme | None = None,
+) -> Agreement:
+    """``arrange_agreement`` of the project's figures, from the cache while no submitted
+    label changed (see ``measures.cached_agreement``), else from one read of the labels."""
+    scheme = scheme or scheme_of(project)
+    report = cached_agreement_report(project, resamples=resamples, seed=seed, scheme=scheme)
+    table = report[0]
+    ids = {p.a for qa in table for p in qa.pairs} | {p.b for qa in table for p in qa.pairs}
+    return arrange_agreement(scheme, report, usernames(ids))
+
+
+# -- the whole page, from one read ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    progress: Progress
+    distributions: list[Distribution]
+    paces: list[Pace]
+    agreement: Agreement
+    matrix: Confusion | None
+
+
+def read_dashboard(
+    project: Project,
+    *,
+    scheme: Scheme,
+    people: list[Pace],
+    pair: PairChoice | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> Dashboard:
+    """Every chart of the page from one streamed read of the submitted labels.
+
+    ``people`` is ``annotator_totals(project)`` (the view needs it first, for the confusion
+    matrix's form); ``pair`` the matrix to draw, if any. Three queries besides: the labels
+    version (for the agreement cache), the labels themselves and the comment count. On a
+    cache hit the agreement tallies are not even built.
+    """
+    # The version is read before the labels: figures stored under it can only be newer than
+    # it says (then the next load recomputes), never older.
+    cached = cached_agreement(project, scheme, resamples=resamples, seed=seed)
+    progress = ProgressReader(annotators_per_comment(project))
+    distribution = DistributionReader(scheme)
+    pace = PaceReader()
+    readers: list[Reader] = [progress, distribution, pace]
+    matrix = ConfusionReader(scheme, pair) if pair is not None else None
+    if matrix is not None:
+        readers.append(matrix)
+    agreement = AgreementReader(scheme) if cached.report is None else None
+    if agreement is not None:
+        readers.append(agreement)
+    read_labels(project, readers)
+
+    report = cached.report
+    if agreement is not None:
+        report = agreement.tallies.report(resamples=resamples, seed=seed)
+        cached.store(report)
+    names = {p.annotator_id: p.username for p in people}
+    return Dashboard(
+        progress=progress.progress(comment_count(project)),
+        distributions=distribution.distributions(),
+        paces=pace.paces(people),
+        agreement=arrange_agreement(scheme, report, names),
+        matrix=(
+            confusion_from_matrix(scheme, pair.question, pair.a, pair.b, matrix.matrix, names)
+            if matrix is not None and pair is not None
+            else None
+        ),
+    )

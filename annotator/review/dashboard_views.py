@@ -2,10 +2,12 @@
 as one page of server-drawn charts, each also downloadable as CSV.
 
 Only people who may see results (admins, reviewers, researchers) open it: annotators label
-blind and never see how others answered. The confusion matrix has a small form that works
-as a plain GET and, with htmx, swaps only the matrix (without recomputing the agreement
-table's bootstrap intervals). The numbers come from ``dashboard.py``; this module only
-picks, checks input and renders.
+blind and never see how others answered. The page reads the submitted labels once for all
+its charts, and the agreement figures come from a cache until a label changes. The confusion
+matrix has a small form that works as a plain GET and, with htmx, swaps only the matrix
+(reading only the two annotators' labels, without the agreement table). The numbers come
+from ``dashboard.py``; this module only picks, checks input and renders. Reading never
+writes: a project without a scheme is shown with the default one, not given it.
 """
 
 from __future__ import annotations
@@ -29,15 +31,17 @@ from annotator.review import charts
 from annotator.review.agreement import Estimate
 from annotator.review.dashboard import (
     AgreementRow,
-    Confusion,
     Pace,
+    PairChoice,
     agreement_overview,
     agreement_questions,
     annotator_pace,
+    annotator_totals,
     busiest_pair,
     confusion,
     label_distribution,
     progress_over_time,
+    read_dashboard,
     scheme_of,
 )
 
@@ -79,23 +83,25 @@ class ConfusionForm(forms.Form):
         return data
 
 
-def _confusion_for(
-    request: HttpRequest, project: Project, paces: list[Pace], scheme: Scheme
-) -> tuple[ConfusionForm, Confusion | None]:
-    """The bound (or defaulted) form and the matrix it asks for, or None if it is invalid."""
+def _confusion_choice(
+    request: HttpRequest, people: list[Pace], scheme: Scheme
+) -> tuple[ConfusionForm, PairChoice | None]:
+    """The bound (or defaulted) form and the matrix it asks for, or None if it is invalid
+    (or there is nothing to compare). ``people`` comes from ``annotator_totals``."""
     questions = agreement_questions(scheme)
-    people = [p for p in paces if p.submitted > 0]
     sent = any(name in request.GET for name in ("question", "a", "b"))
-    pair = busiest_pair(paces)
+    pair = busiest_pair(people)
     initial = {
         "question": questions[0].key if questions else "",
         "a": pair[0] if pair else None,
         "b": pair[1] if pair else None,
     }
     form = ConfusionForm(
-        request.GET if sent else None, questions=questions, people=people, initial=initial
+        request.GET if sent else None,
+        questions=questions,
+        people=[p for p in people if p.submitted > 0],
+        initial=initial,
     )
-    names = {p.annotator_id: p.username for p in paces}
     if form.is_bound:
         if not form.is_valid():
             return form, None
@@ -104,38 +110,47 @@ def _confusion_for(
         return form, None
     else:
         chosen = initial
-    matrix = confusion(
-        project, chosen["question"], chosen["a"], chosen["b"], names=names, scheme=scheme
-    )
-    return form, matrix
+    return form, PairChoice(chosen["question"], chosen["a"], chosen["b"])
 
 
 @login_required
 @require_GET
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    """The whole dashboard, or (for htmx) only the confusion matrix the form asks for."""
+    """The whole dashboard, or (for htmx) only the confusion matrix the form asks for.
+
+    The page reads the submitted labels once for every chart (``read_dashboard``); the htmx
+    swap reads only the two chosen annotators' labels and never touches agreement.
+    """
     project = project_for(request.user, slug, Action.RESULTS)
-    paces = annotator_pace(project)
+    people = annotator_totals(project)
     scheme = scheme_of(project)
-    form, matrix = _confusion_for(request, project, paces, scheme)
-    context: dict[str, Any] = {"project": project, "form": form, "matrix": matrix}
+    form, pair = _confusion_choice(request, people, scheme)
     if request.htmx and not request.htmx.history_restore_request:
+        names = {p.annotator_id: p.username for p in people}
+        matrix = (
+            confusion(project, pair.question, pair.a, pair.b, names=names, scheme=scheme)
+            if pair is not None
+            else None
+        )
         # 200 even for a refused choice: htmx does not swap 4xx, and the form must show why.
+        context = {"project": project, "form": form, "matrix": matrix}
         return render(request, "review/dashboard.html#confusion", context)
-    progress = progress_over_time(project)
-    distributions = label_distribution(project, scheme=scheme)
-    agreement = agreement_overview(project, scheme=scheme)
-    context.update(
-        progress=progress,
-        progress_chart=charts.progress_chart(progress),
-        coverage_chart=charts.coverage_chart(progress),
-        distributions=[(d, charts.distribution_chart(d)) for d in distributions],
-        agreement=agreement,
-        agreement_rows=_by_question(agreement.rows),
-        stance_rows=[_with_intervals(row) for row in agreement.stance],
-        paces=paces,
-        most_submitted=max((p.submitted for p in paces), default=0),
-    )
+    data = read_dashboard(project, scheme=scheme, people=people, pair=pair)
+    progress, agreement, paces = data.progress, data.agreement, data.paces
+    context: dict[str, Any] = {
+        "project": project,
+        "form": form,
+        "matrix": data.matrix,
+        "progress": progress,
+        "progress_chart": charts.progress_chart(progress),
+        "coverage_chart": charts.coverage_chart(progress),
+        "distributions": [(d, charts.distribution_chart(d)) for d in data.distributions],
+        "agreement": agreement,
+        "agreement_rows": _by_question(agreement.rows),
+        "stance_rows": [_with_intervals(row) for row in agreement.stance],
+        "paces": paces,
+        "most_submitted": max((p.submitted for p in paces), default=0),
+    }
     status = 400 if form.is_bound and not form.is_valid() else 200
     return render(request, "review/dashboard.html", context, status=status)
 
@@ -321,13 +336,16 @@ class BadRequest(Exception):
 
 
 def _confusion_rows(request: HttpRequest, project: Project) -> Iterable[list]:
-    form, matrix = _confusion_for(request, project, annotator_pace(project), scheme_of(project))
+    people, scheme = annotator_totals(project), scheme_of(project)
+    form, pair = _confusion_choice(request, people, scheme)
     if form.is_bound and not form.is_valid():
         problems = [str(e) for errors in form.errors.values() for e in errors]
         raise BadRequest(" ".join(problems))
     header = ["question", "annotator_a", "annotator_b", "label_a", "label_b", "count"]
-    if matrix is None:
+    if pair is None:
         return [header]
+    names = {p.annotator_id: p.username for p in people}
+    matrix = confusion(project, pair.question, pair.a, pair.b, names=names, scheme=scheme)
     rows = [header]
     for row in matrix.rows:
         for column, cell in zip(matrix.columns, row.cells, strict=True):

@@ -7,18 +7,26 @@ questions have nothing to agree on and are skipped. A multiple-choice question b
 yes/no question per choice (``"source_cited=link"``), answered by every annotator who
 answered the question at all, so that "did not tick it" counts as "no" only for people who
 gave the question an answer.
+
+Reading never writes: a project without a label scheme has no questions here (it is not
+given the default scheme on a GET). ``cached_agreement`` keeps the expensive figures (the
+bootstrap intervals) per project until a submitted label changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.core.cache import caches
+from django.db.models import Count, Max, Q, Sum
 
 from annotator.corpus.models import Project
-from annotator.labelling.models import Annotation
+from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import Kind, Question, Scheme
-from annotator.labelling.schemes import current_scheme_for
 from annotator.review.agreement import (
     DEFAULT_RESAMPLES,
+    Label,
     QuestionAgreement,
     Tally,
     Units,
@@ -47,14 +55,10 @@ def _subsets_of(depth: int) -> tuple[str, str]:
     return ("all", "top-level") if depth == 0 else ("all", "replies")
 
 
-def _collect_chunks(
-    project: Project, scheme: Scheme, subsets: Iterable[str]
-) -> Iterator[dict[str, dict]]:
-    """Units per key for each wanted subset, ``CHUNK_SIZE`` comments at a time, from one
-    streamed query in comment order: memory holds one chunk, whatever the project's size.
-    Every comment's labels are in exactly one chunk."""
-    wanted = set(subsets)
-    readers = []
+def _readers(scheme: Scheme) -> list[tuple[str, bool, object]]:
+    """For each question agreement reads: (question key, multiple choice?, where it goes):
+    the key itself, or for a multiple-choice question one ``(key=value, value)`` per choice."""
+    readers: list[tuple[str, bool, object]] = []
     for question in scheme.questions:
         if question.kind == Kind.TEXT:
             continue
@@ -63,45 +67,104 @@ def _collect_chunks(
             readers.append((question.key, True, choices))
         else:
             readers.append((question.key, False, question.key))
-    keys = [key for key, _q, _c in question_keys(scheme)]
+    return readers
 
-    def empty() -> dict[str, dict]:
-        return {subset: {key: {} for key in keys} for subset in wanted}
 
-    rows = (
-        Annotation.objects.filter(project=project, status=Annotation.Status.SUBMITTED)
-        .order_by("comment_id")
-        .values_list("comment_id", "annotator_id", "answers", "comment__depth")
-        .iterator(chunk_size=CHUNK_SIZE)
-    )
-    tables = empty()
-    comments = 0
-    last_comment = None
-    for comment_id, annotator_id, answers, depth in rows:
-        if comment_id != last_comment:
-            last_comment = comment_id
-            comments += 1
-            if comments > CHUNK_SIZE:
-                yield tables
-                tables, comments = empty(), 1
+class UnitChunks:
+    """Units per key for each wanted subset, built from annotation rows fed in comment order
+    and handed back ``CHUNK_SIZE`` comments at a time, so memory holds one chunk whatever
+    the project's size. Every comment's labels are in exactly one chunk.
+
+    ``add`` takes one submitted annotation and returns a finished chunk when the row starts
+    comment ``CHUNK_SIZE + 1`` of the current one (else ``None``); ``finish`` returns the last.
+    Feeding rows lets one streamed read serve agreement and other counts at once (the
+    dashboard's single pass).
+    """
+
+    def __init__(self, scheme: Scheme, subsets: Iterable[str]) -> None:
+        self.wanted = set(subsets)
+        self.readers = _readers(scheme)
+        self.keys = [key for key, _q, _c in question_keys(scheme)]
+        self.tables = self._empty()
+        self.comments = 0
+        self.last_comment: object = None
+
+    def _empty(self) -> dict[str, dict]:
+        return {subset: {key: {} for key in self.keys} for subset in self.wanted}
+
+    def add(
+        self, comment_id: object, annotator_id: object, answers: object, depth: int
+    ) -> dict[str, dict] | None:
+        done = None
+        if comment_id != self.last_comment:
+            self.last_comment = comment_id
+            self.comments += 1
+            if self.comments > CHUNK_SIZE:
+                done, self.tables, self.comments = self.tables, self._empty(), 1
         if not isinstance(answers, dict):
-            continue
-        targets = [tables[s] for s in _subsets_of(depth) if s in wanted]
+            return done
+        targets = [self.tables[s] for s in _subsets_of(depth) if s in self.wanted]
         if not targets:
-            continue
-        for key, multiple, where in readers:
+            return done
+        for key, multiple, where in self.readers:
             answer = answers.get(key)
             if multiple:
                 if not isinstance(answer, list) or not answer:
                     continue
-                for entry, value in where:
+                for entry, value in where:  # type: ignore[attr-defined]
                     ticked = value in answer
                     for table in targets:
                         table[entry].setdefault(comment_id, {})[annotator_id] = ticked
             elif isinstance(answer, str) and answer:
                 for table in targets:
                     table[where].setdefault(comment_id, {})[annotator_id] = answer
-    yield tables
+        return done
+
+    def finish(self) -> dict[str, dict]:
+        return self.tables
+
+
+def label_of(scheme: Scheme, key: str, answers: object) -> Label | None:
+    """One annotation's label for a measures key (``key`` or ``key=value``), read as
+    ``UnitChunks`` reads it: ``None`` where the annotation gives it no label."""
+    if not isinstance(answers, dict):
+        return None
+    base, _, value = key.partition("=")
+    question = scheme.question(base)
+    if question is None or question.kind == Kind.TEXT:
+        return None
+    answer = answers.get(base)
+    if question.kind == Kind.MULTIPLE:
+        if not value or not isinstance(answer, list) or not answer:
+            return None
+        return value in answer
+    if value or not isinstance(answer, str) or not answer:
+        return None
+    return answer
+
+
+def _submitted_rows(project: Project) -> Iterator[tuple]:
+    """(comment id, annotator id, answers, depth) of every submitted annotation, streamed in
+    comment order."""
+    return (
+        Annotation.objects.filter(project=project, status=Annotation.Status.SUBMITTED)
+        .order_by("comment_id")
+        .values_list("comment_id", "annotator_id", "answers", "comment__depth")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+
+
+def _collect_chunks(
+    project: Project, scheme: Scheme, subsets: Iterable[str]
+) -> Iterator[dict[str, dict]]:
+    """Units per key for each wanted subset, ``CHUNK_SIZE`` comments at a time, from one
+    streamed query in comment order (see ``UnitChunks``)."""
+    chunks = UnitChunks(scheme, subsets)
+    for row in _submitted_rows(project):
+        done = chunks.add(*row)
+        if done is not None:
+            yield done
+    yield chunks.finish()
 
 
 def _collect(project: Project, scheme: Scheme, subsets: Iterable[str]) -> dict[str, dict]:
@@ -123,6 +186,13 @@ def _check_subset(subset: str) -> None:
         raise ValueError(f"Unknown subset {subset!r}; use one of {', '.join(SUBSETS)}.")
 
 
+def current_scheme(project: Project) -> Scheme:
+    """The project's current scheme, read without writing anything: a project without a
+    scheme has no questions (so nothing to measure), it is not given the default on a GET."""
+    current = LabelScheme.objects.current_for(project)
+    return current.scheme if current is not None else Scheme()
+
+
 def labels_by_question(project: Project, *, subset: str = "all") -> dict[str, Units]:
     """Submitted labels of ``project`` as units per question key (or "key=value"), in order.
 
@@ -131,8 +201,7 @@ def labels_by_question(project: Project, *, subset: str = "all") -> dict[str, Un
     Two queries (the scheme and the annotations), whatever the project's size.
     """
     _check_subset(subset)
-    scheme = current_scheme_for(project).scheme
-    return _collect(project, scheme, [subset])[subset]
+    return _collect(project, current_scheme(project), [subset])[subset]
 
 
 def agreement_table(
@@ -146,40 +215,81 @@ def agreement_table(
     return agreement_report(project, resamples=resamples, seed=seed)[0]
 
 
-def agreement_report(
-    project: Project, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
-) -> tuple[list[QuestionAgreement], dict[str, QuestionAgreement]]:
-    """``agreement_table`` and ``stance_comparison`` from one read of the labels."""
-    scheme = current_scheme_for(project).scheme
-    keys = [key for key, _q, _c in question_keys(scheme)]
-    stance = _has_stance_questions(scheme)
-    # Top-level comments and replies split the project in two: "all" is their sum. Each chunk
-    # of comments is reduced to tallies at once, so memory does not grow with the project.
-    tallies = {(key, subset): Tally() for key in keys for subset in ("top-level", "replies")}
-    stance_tallies = {key: Tally() for key in STANCE_QUESTIONS}
-    for tables in _collect_chunks(project, scheme, ["top-level", "replies"]):
-        for (key, subset), tally in tallies.items():
+Report = tuple[list[QuestionAgreement], dict[str, QuestionAgreement]]
+
+
+class AgreementTallies:
+    """What ``agreement_report`` needs, added up from annotation rows fed in comment order.
+
+    Top-level comments and replies split the project in two: "all" is their sum. Each chunk
+    of comments is reduced to tallies at once, so memory does not grow with the project.
+    """
+
+    def __init__(self, scheme: Scheme) -> None:
+        self.keys = [key for key, _q, _c in question_keys(scheme)]
+        self.stance = _has_stance_questions(scheme)
+        self.chunks = UnitChunks(scheme, ["top-level", "replies"])
+        self.tallies = {
+            (key, subset): Tally() for key in self.keys for subset in ("top-level", "replies")
+        }
+        self.stance_tallies = {key: Tally() for key in STANCE_QUESTIONS}
+        self.finished = False
+
+    def add(self, comment_id: object, annotator_id: object, answers: object, depth: int) -> None:
+        done = self.chunks.add(comment_id, annotator_id, answers, depth)
+        if done is not None:
+            self._add_chunk(done)
+
+    def _add_chunk(self, tables: dict[str, dict]) -> None:
+        for (key, subset), tally in self.tallies.items():
             units = tables[subset][key]
             if units:
-                tallies[(key, subset)] = tally + tally_units(units)
-        if stance:
-            _add_stance(stance_tallies, tables["replies"])
-    rows = []
-    for key in keys:
-        top, replies = tallies[(key, "top-level")], tallies[(key, "replies")]
-        for subset, tally in (("all", top + replies), ("top-level", top), ("replies", replies)):
-            rows.append(agreement_from_tally(key, subset, tally, resamples=resamples, seed=seed))
-    comparison = (
-        {
-            key: agreement_from_tally(
-                key, "replies", stance_tallies[key], resamples=resamples, seed=seed
-            )
-            for key in STANCE_QUESTIONS
-        }
-        if stance
-        else {}
-    )
-    return rows, comparison
+                self.tallies[(key, subset)] = tally + tally_units(units)
+        if self.stance:
+            _add_stance(self.stance_tallies, tables["replies"])
+
+    def report(self, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> Report:
+        """The table and the stance comparison, with their bootstrap intervals (the
+        expensive part)."""
+        if not self.finished:
+            self._add_chunk(self.chunks.finish())
+            self.finished = True
+        rows = []
+        for key in self.keys:
+            top, replies = self.tallies[(key, "top-level")], self.tallies[(key, "replies")]
+            for subset, tally in (
+                ("all", top + replies),
+                ("top-level", top),
+                ("replies", replies),
+            ):
+                rows.append(
+                    agreement_from_tally(key, subset, tally, resamples=resamples, seed=seed)
+                )
+        comparison = (
+            {
+                key: agreement_from_tally(
+                    key, "replies", self.stance_tallies[key], resamples=resamples, seed=seed
+                )
+                for key in STANCE_QUESTIONS
+            }
+            if self.stance
+            else {}
+        )
+        return rows, comparison
+
+
+def agreement_report(
+    project: Project, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> Report:
+    """``agreement_table`` and ``stance_comparison`` from one read of the labels."""
+    return _report(project, current_scheme(project), resamples=resamples, seed=seed)
+
+
+def _report(project: Project, scheme: Scheme, *, resamples: int, seed: int) -> Report:
+    tallies = AgreementTallies(scheme)
+    for row in _submitted_rows(project):
+        tallies.add(*row)
+    return tallies.report(resamples=resamples, seed=seed)
 
 
 def _has_stance_questions(scheme: Scheme) -> bool:
@@ -212,7 +322,7 @@ def stance_comparison(
     two rows differ by the question alone: does judging the parent make people agree less?
     Empty when the scheme lacks either question (or asks one as anything but one answer).
     """
-    scheme = current_scheme_for(project).scheme
+    scheme = current_scheme(project)
     if not _has_stance_questions(scheme):
         return {}
     tallies = {key: Tally() for key in STANCE_QUESTIONS}
@@ -222,3 +332,97 @@ def stance_comparison(
         key: agreement_from_tally(key, "replies", tallies[key], resamples=resamples, seed=seed)
         for key in STANCE_QUESTIONS
     }
+
+
+# -- the agreement figures, cached per labels version -------------------------------------------
+
+CACHE_PREFIX = "review:agreement:"
+CACHE_SECONDS = 7 * 24 * 3600  # an idle project's entry goes after a week
+
+
+def labels_version(project: Project) -> tuple:
+    """A cheap fingerprint of the submitted labels agreement is computed from: one aggregate
+    query, no answers read.
+
+    Every save of an annotation bumps its ``revision`` and ``updated_at``, so an added,
+    removed, edited or un-submitted label changes the count, the latest ``updated_at`` or the
+    sum of revisions; the sums of ids and annotator ids tell one label swapped for another,
+    and the sum of top-level comment ids changes when a labelled comment moves between
+    top-level and replies, which changes the subsets without touching an annotation.
+    """
+    row = Annotation.objects.filter(project=project, status=Annotation.Status.SUBMITTED).aggregate(
+        count=Count("id"),
+        last=Max("updated_at"),
+        revisions=Sum("revision"),
+        ids=Sum("id"),
+        annotators=Sum("annotator_id"),
+        top_level=Sum("comment_id", filter=Q(comment__depth=0)),
+    )
+    return tuple(
+        row[name] for name in ("count", "last", "revisions", "ids", "annotators", "top_level")
+    )
+
+
+def _scheme_fingerprint(scheme: Scheme) -> tuple:
+    """What of a scheme agreement depends on: keys, kinds and multiple-choice values (titles
+    and help are looked up when the figures are shown, so editing them keeps the cache)."""
+    return tuple(
+        (q.key, str(q.kind), tuple(c.value for c in q.choices) if q.kind == Kind.MULTIPLE else ())
+        for q in scheme.questions
+    )
+
+
+@dataclass(frozen=True)
+class CachedAgreement:
+    """The cached report of one project, if it is still current, and how to store a new one.
+
+    Uses Django's cache framework (``caches["default"]``). ``settings.py`` configures no
+    ``CACHES``, so that is Django's default ``LocMemCache``: per process and bounded (300
+    entries, least recently used out), which is enough since one entry per project is kept
+    (the latest fingerprint and its report); configure a shared cache (Redis, Memcached) and
+    every worker shares the figures.
+    """
+
+    key: str
+    fingerprint: tuple
+    report: Report | None
+
+    def store(self, report: Report) -> None:
+        caches["default"].set(self.key, (self.fingerprint, report), CACHE_SECONDS)
+
+
+def cached_agreement(
+    project: Project, scheme: Scheme, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> CachedAgreement:
+    """The project's cached agreement report if no submitted label changed since it was
+    computed (one aggregate query), else ``report=None`` and a ``store`` for the new one."""
+    fingerprint = (
+        project.created_at,  # a project deleted and made again under the same id starts afresh
+        labels_version(project),
+        _scheme_fingerprint(scheme),
+        resamples,
+        seed,
+    )
+    key = f"{CACHE_PREFIX}{project.pk}"
+    found = caches["default"].get(key)
+    report = found[1] if isinstance(found, tuple) and found[0] == fingerprint else None
+    return CachedAgreement(key, fingerprint, report)
+
+
+def cached_agreement_report(
+    project: Project,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    scheme: Scheme | None = None,
+) -> Report:
+    """``agreement_report``, recomputed only when the labels changed since the last call
+    (see ``cached_agreement``). ``scheme`` defaults to the current one (``current_scheme``)."""
+    scheme = scheme if scheme is not None else current_scheme(project)
+    # The version before the labels: what is stored is never older than its fingerprint.
+    cached = cached_agreement(project, scheme, resamples=resamples, seed=seed)
+    if cached.report is not None:
+        return cached.report
+    report = _report(project, scheme, resamples=resamples, seed=seed)
+    cached.store(report)
+    return report

@@ -3,17 +3,21 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import caches
 
 from annotator.corpus.models import Role
-from annotator.review import dashboard
+from annotator.review import dashboard, measures
 from annotator.review.dashboard import (
+    PairChoice,
     agreement_overview,
     agreement_questions,
     annotator_pace,
+    annotator_totals,
     busiest_pair,
     confusion,
     label_distribution,
     progress_over_time,
+    read_dashboard,
     scheme_of,
     shade_of,
 )
@@ -34,6 +38,12 @@ TOP = {
     "speculation": "certain",
     "source_cited": ["none"],
 }
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Every test starts without cached agreement figures."""
+    caches["default"].clear()
 
 
 def people(project, *names, role=Role.ANNOTATOR):
@@ -336,3 +346,146 @@ def test_each_chart_reads_with_the_same_queries_whatever_the_size(
     for project in (small, large):
         with django_assert_num_queries(queries):
             read(project)
+
+
+@pytest.mark.parametrize("size", [10, 300])
+def test_confusion_and_agreement_read_with_the_same_queries_whatever_the_size(
+    db, size, django_assert_num_queries
+):
+    from tests.factories import ProjectFactory
+
+    project = labelled_project(ProjectFactory(slug=f"size-{size}"), size)
+    a, b = (p.annotator_id for p in annotator_totals(project)[:2])
+    with django_assert_num_queries(3):  # the scheme, two people's labels, their names
+        confusion(project, "stance_article", a, b)
+    with django_assert_num_queries(4):  # the scheme, the labels version, the labels, names
+        agreement_overview(project, resamples=20)
+    with django_assert_num_queries(3):  # cached: no labels read
+        agreement_overview(project, resamples=20)
+
+
+# -- the whole page from one read ------------------------------------------------------------
+
+
+def test_the_one_read_gives_every_chart_as_its_own_function_does(project, comments):
+    ann, bob, cy = people(project, "ann", "bob", "cy")
+    stances = ["support", "deny", "query", "comment"]
+    for index, comment in enumerate(comments):
+        day = DAY + timedelta(days=index % 2, minutes=7 * index)
+        make_label(comment, ann, {**TOP, "stance_article": stances[index]}, updated_at=day)
+        other = {**TOP, "stance_article": stances[(index * 3) % 4], "source_cited": ["link"]}
+        if comment.parent_id:
+            other["stance_parent"] = "deny"
+        make_label(comment, bob, other, updated_at=day, time_spent_ms=40_000 + index)
+    make_label(comments[0], cy, TOP, updated_at=DAY)
+    make_label(comments[1], cy, {}, status="skipped")
+    scheme = scheme_of(project)
+    pair = PairChoice("source_cited=link", ann.pk, bob.pk)
+
+    page = read_dashboard(
+        project, scheme=scheme, people=annotator_totals(project), pair=pair, resamples=50
+    )
+
+    assert page.progress == progress_over_time(project)
+    assert page.distributions == label_distribution(project)
+    assert page.paces == annotator_pace(project)
+    assert page.matrix == confusion(project, pair.question, ann.pk, bob.pk)
+    assert page.matrix.shared == 4
+    alone = agreement_overview(project, resamples=50)
+    assert page.agreement == alone
+    assert page.agreement.rows[0].pairs  # names and pairs, not an empty table
+    assert read_dashboard(project, scheme=scheme, people=[], resamples=50).matrix is None
+
+
+def test_the_one_read_makes_the_same_queries_for_10_or_300_comments(db, django_assert_num_queries):
+    from tests.factories import ProjectFactory
+
+    for size in (10, 300):
+        project = labelled_project(ProjectFactory(slug=f"one-read-{size}"), size)
+        scheme = scheme_of(project)
+        people_ = annotator_totals(project)
+        pair = PairChoice("stance_article", people_[0].annotator_id, people_[1].annotator_id)
+        # The labels version, the labels (once, for every chart), the comment count.
+        with django_assert_num_queries(3):
+            page = read_dashboard(project, scheme=scheme, people=people_, pair=pair, resamples=20)
+        assert page.progress.comments == size
+        with django_assert_num_queries(3):  # cached agreement: the same reads, no tallies
+            read_dashboard(project, scheme=scheme, people=people_, pair=pair, resamples=20)
+
+
+def test_a_reload_without_new_labels_does_not_compute_agreement_again(
+    project, comments, monkeypatch
+):
+    ann, bob = people(project, "ann", "bob")
+    for comment in comments:
+        make_label(comment, ann, TOP)
+        make_label(comment, bob, {**TOP, "claim_type": "factual"})
+    scheme, people_ = scheme_of(project), annotator_totals(project)
+    first = read_dashboard(project, scheme=scheme, people=people_, resamples=50)
+
+    def no_tallies(*args, **kwargs):
+        raise AssertionError("the agreement tallies were built again")
+
+    monkeypatch.setattr(dashboard, "AgreementTallies", no_tallies)
+    monkeypatch.setattr(measures, "agreement_from_tally", no_tallies)
+    again = read_dashboard(project, scheme=scheme, people=people_, resamples=50)
+    assert again.agreement == first.agreement
+    assert agreement_overview(project, resamples=50) == first.agreement
+
+
+def test_a_new_submitted_label_shows_in_the_agreement_at_once(project, comments):
+    ann, bob = people(project, "ann", "bob")
+    for comment in comments[:3]:
+        make_label(comment, ann, TOP)
+        make_label(comment, bob, TOP)
+    make_label(comments[3], ann, TOP)
+    scheme = scheme_of(project)
+
+    def units() -> int:
+        page = read_dashboard(
+            project, scheme=scheme, people=annotator_totals(project), resamples=20
+        )
+        row = next(
+            r for r in page.agreement.rows if (r.question, r.subset) == ("claim_type", "all")
+        )
+        return row.result.percent.units
+
+    assert units() == 3
+    make_label(comments[3], bob, {**TOP, "claim_type": "factual"})
+    assert units() == 4
+    assert agreement_overview(project, resamples=20).rows[0].result.percent.units == 4
+
+
+def test_the_distribution_is_the_same_when_answer_combinations_are_folded_often(
+    project, comments, monkeypatch
+):
+    ann, bob = people(project, "ann", "bob")
+    make_label(comments[0], ann, {**TOP, "source_cited": ["link", "link", ""]})
+    make_label(comments[0], bob, {**TOP, "stance_article": ["deny"], "claim_type": {"x": 1}})
+    make_label(comments[1], ann, {**TOP, "stance_parent": "query", "source_cited": [{"x": 1}]})
+    make_label(comments[2], ann, {**TOP, "speculation": "", "claim_type": 3})
+    make_label(comments[3], bob, "not a dict")
+    whole = label_distribution(project)
+    monkeypatch.setattr(dashboard.DistributionReader, "MAX_SHAPES", 0)
+    assert label_distribution(project) == whole
+    by_key = {d.key: d for d in whole}
+    # A list where one value belongs still counts its values; odd values count for nothing.
+    assert {c.value: c.count for c in by_key["stance_article"].counts}["deny"] == 1
+    assert by_key["claim_type"].answered == 2
+    assert by_key["speculation"].answered == 3
+    links = {c.value: c.count for c in by_key["source_cited"].counts}
+    assert (links["link"], links["none"], by_key["source_cited"].answered) == (1, 2, 3)
+
+
+def test_a_chart_read_alone_does_not_read_what_it_does_not_need(project, comments):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    (ann,) = people(project, "ann")
+    make_label(comments[1], ann, TOP)
+    with CaptureQueriesContext(connection) as queries:
+        assert progress_over_time(project).submitted == 1
+        assert annotator_pace(project)[0].submitted == 1
+    reads = "\n".join(q["sql"] for q in queries.captured_queries)
+    assert '"answers"' not in reads
+    assert "corpus_comment.depth" not in reads.replace('"', "")

@@ -6,12 +6,14 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotator.corpus.models import Role
+from annotator.review import measures
 from annotator.review.dashboard_views import safe_cell
 from tests.factories import (
     ArticleFactory,
@@ -48,6 +50,12 @@ def csv_url(project, chart, **params):
     if params:
         url += "?" + "&".join(f"{k}={v}" for k, v in params.items())
     return url
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Every test starts without cached agreement figures."""
+    caches["default"].clear()
 
 
 def logged_in(user) -> Client:
@@ -419,19 +427,92 @@ def labelled_project(slug: str, size: int):
     return project, viewer
 
 
-@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
-def test_the_dashboard_reads_with_the_same_queries_for_10_or_300_comments(db, htmx):
+LABELS_READ = '"labelling_annotation"."answers"'  # only a read of the labels selects them
+
+
+@pytest.mark.parametrize(
+    ("htmx", "expected"),
+    # Session, user, project, role; people and names, scheme; then for the page the labels
+    # version, the labels (once, for every chart) and the comment count, for htmx the two
+    # annotators' labels.
+    [(False, 10), (True, 8)],
+    ids=["page", "htmx"],
+)
+def test_the_dashboard_reads_with_the_same_queries_for_10_or_300_comments(db, htmx, expected):
     counts = []
     for slug, size in (("small", 10), ("large", 300)):
         project, viewer = labelled_project(slug, size)
         client = logged_in(viewer)
         client.get(page_url(project), **(HTMX if htmx else {}))  # warm the session
+        caches["default"].clear()
         with CaptureQueriesContext(connection) as queries:
             response = client.get(page_url(project), **(HTMX if htmx else {}))
         assert response.status_code == 200
         counts.append(len(queries))
-    assert counts[0] == counts[1], counts
-    assert counts[1] <= 20, counts
+        reads = [q["sql"] for q in queries.captured_queries if LABELS_READ in q["sql"]]
+        assert len(reads) == 1, reads  # the labels are read once per page load
+        if htmx:
+            assert 'annotator_id" IN (' in reads[0]  # only the two annotators' labels
+    assert counts == [expected, expected]
+
+
+def test_a_reload_without_new_labels_does_not_compute_agreement_again(
+    project, labelled, reviewer, monkeypatch
+):
+    client = logged_in(reviewer)
+    first = client.get(page_url(project)).context["agreement"]
+
+    def no_recomputing(*args, **kwargs):
+        raise AssertionError("the agreement figures were computed again")
+
+    monkeypatch.setattr(measures, "agreement_from_tally", no_recomputing)
+    response = client.get(page_url(project))
+    assert response.status_code == 200
+    assert response.context["agreement"] == first
+    assert client.get(csv_url(project, "agreement")).status_code == 200
+
+
+def test_a_new_submitted_label_shows_on_the_next_load(project, labelled, reviewer):
+    client = logged_in(reviewer)
+    before = client.get(page_url(project)).context
+    newcomer = member(project, "dee")
+    make_label(labelled["comments"][5], newcomer, {**TOP, "stance_article": "query"})
+
+    after = client.get(page_url(project)).context
+    assert after["progress"].submitted == before["progress"].submitted + 1
+
+    def stance(context):
+        return next(
+            r
+            for r in context["agreement"].rows
+            if (r.question, r.subset) == ("stance_article", "all")
+        )
+
+    assert stance(after).result.percent.value != stance(before).result.percent.value
+    assert ("bob", "dee") in {(a, b) for a, b, _pair in stance(after).pairs}
+    rows = read_csv(client.get(csv_url(project, "agreement")))
+    assert "dee" in {r["annotator_b"] for r in rows if r["measure"] == "cohen_kappa"}
+
+
+def test_the_dashboard_of_a_project_without_a_scheme_creates_nothing(project, reviewer):
+    from annotator.labelling.models import Guidelines, LabelScheme
+
+    LabelScheme.objects.filter(project=project).delete()
+    Guidelines.objects.filter(project=project).delete()
+    client = logged_in(reviewer)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(page_url(project)).status_code == 200
+        assert client.get(page_url(project), **HTMX).status_code == 200
+        for chart in CHARTS:
+            assert client.get(csv_url(project, chart)).status_code == 200, chart
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert writes == []
+    assert not LabelScheme.objects.filter(project=project).exists()
+    assert not Guidelines.objects.filter(project=project).exists()
 
 
 @pytest.mark.parametrize("chart", CHARTS)

@@ -297,3 +297,160 @@ def test_reading_in_small_chunks_gives_the_same_figures(project, labelled, monke
     assert measures.agreement_table(project, resamples=200) == whole
     assert measures.labels_by_question(project) == whole_units
     assert measures.stance_comparison(project, resamples=200) == whole_stance
+
+
+# --- reading never writes ----------------------------------------------------------------------
+
+
+def writes(queries) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+
+
+@pytest.fixture
+def schemeless(project):
+    """A project from before schemes: no scheme version, no guidelines."""
+    from annotator.labelling.models import Guidelines, LabelScheme
+
+    LabelScheme.objects.filter(project=project).delete()
+    Guidelines.objects.filter(project=project).delete()
+    return project
+
+
+def test_a_project_without_a_scheme_has_no_questions_and_gets_none(schemeless):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotator.labelling.models import Guidelines, LabelScheme
+
+    with CaptureQueriesContext(connection) as queries:
+        assert measures.current_scheme(schemeless).questions == ()
+        assert labels_by_question(schemeless) == {}
+        assert measures.agreement_report(schemeless, resamples=10) == ([], {})
+        assert stance_comparison(schemeless) == {}
+        assert measures.cached_agreement_report(schemeless, resamples=10) == ([], {})
+    assert writes(queries) == []
+    assert not LabelScheme.objects.filter(project=schemeless).exists()
+    assert not Guidelines.objects.filter(project=schemeless).exists()
+
+
+def test_the_agreement_api_on_a_project_without_a_scheme_creates_nothing(schemeless, researcher):
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from annotator.labelling.models import Guidelines, LabelScheme
+
+    client = Client()
+    client.force_login(researcher)  # a session, not a token: a token's use is recorded
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("api:agreement", args=[schemeless.slug]))
+    assert response.status_code == 200
+    assert response.json()["figures"] == []
+    assert writes(queries) == []
+    assert not LabelScheme.objects.filter(project=schemeless).exists()
+    assert not Guidelines.objects.filter(project=schemeless).exists()
+
+
+# --- label_of reads as the units do --------------------------------------------------------------
+
+
+def test_label_of_gives_the_label_labels_by_question_gives(project, labelled, people):
+    from annotator.labelling.models import Annotation
+
+    scheme = measures.current_scheme(project)
+    tables = labels_by_question(project)
+    for annotation in Annotation.objects.filter(project=project, status="submitted"):
+        for key, units in tables.items():
+            expected = units.get(annotation.comment_id, {}).get(annotation.annotator_id)
+            assert measures.label_of(scheme, key, annotation.answers) == expected, key
+    assert measures.label_of(scheme, "no_such_question", {"no_such_question": "x"}) is None
+    assert measures.label_of(scheme, "stance_article=support", answers("support")) is None
+    assert measures.label_of(scheme, "source_cited", answers("support")) is None
+    assert measures.label_of(scheme, "stance_article", ["not", "a", "dict"]) is None
+
+
+# --- the labels version and the cached figures ---------------------------------------------------
+
+
+def test_the_labels_version_moves_with_every_change_agreement_depends_on(project, labelled, people):
+    from django.utils import timezone
+
+    from annotator.labelling.models import Annotation
+
+    anna, _bert, cleo = people
+    seen = [measures.labels_version(project)]
+
+    def changed() -> bool:
+        seen.append(measures.labels_version(project))
+        return seen[-1] != seen[-2]
+
+    make_label(labelled["t3"], cleo, answers("deny"), status="draft")
+    assert not changed()  # a draft is no label
+    new = make_label(make_comment(labelled["t1"].article), cleo, answers("deny"))
+    assert changed()  # a new submitted label
+    new.answers = answers("support")
+    new.revision += 1
+    new.updated_at = timezone.now()
+    new.save()
+    assert changed()  # an edit (every save bumps revision and updated_at)
+    Annotation.objects.filter(pk=new.pk).update(status="draft")
+    assert changed()  # un-submitted
+    assert seen[-1] == seen[1]  # the same labels as before "new": the same version
+    labelled["r2"].move_under(None)
+    assert changed()  # a labelled reply became top-level: the subsets changed
+    Annotation.objects.filter(comment=labelled["t2"], annotator=anna).delete()
+    assert changed()  # a label removed
+    assert not changed()
+
+
+def test_cached_figures_are_the_figures_and_are_not_recomputed(
+    project, labelled, people, monkeypatch, django_assert_num_queries
+):
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    fresh = measures.agreement_report(project, resamples=100)
+    assert measures.cached_agreement_report(project, resamples=100) == fresh
+
+    def no_recomputing(*args, **kwargs):
+        raise AssertionError("the figures were computed again")
+
+    monkeypatch.setattr(measures, "agreement_from_tally", no_recomputing)
+    with django_assert_num_queries(2):  # the scheme and the labels version: no labels read
+        assert measures.cached_agreement_report(project, resamples=100) == fresh
+    monkeypatch.undo()
+    # Other resamples, or another seed, are other figures.
+    assert measures.cached_agreement_report(project, resamples=50) == measures.agreement_report(
+        project, resamples=50
+    )
+
+
+def test_a_new_submitted_label_shows_in_the_cached_figures_at_once(project, labelled, people):
+    from annotator.labelling.models import Annotation
+
+    _anna, bert, _cleo = people
+    before = measures.cached_agreement_report(project, resamples=50)
+    assert row(before[0], "stance_article", "all").percent.units == 5
+    make_label(make_comment(labelled["t1"].article), bert, answers("comment"))
+    assert measures.cached_agreement_report(project, resamples=50) == before  # one label: unpaired
+    draft = Annotation.objects.get(comment=labelled["t3"], annotator=bert)
+    draft.status = "submitted"  # bert submits t3: it now has two labels
+    draft.revision += 1
+    draft.save()
+    after = measures.cached_agreement_report(project, resamples=50)
+    assert after == measures.agreement_report(project, resamples=50)
+    assert row(after[0], "stance_article", "all").percent.units == 6
+
+
+def test_a_changed_scheme_is_not_served_the_old_figures(project, labelled):
+    measures.cached_agreement_report(project, resamples=20)
+    definition = default_definition()
+    definition["questions"] = [q for q in definition["questions"] if q["key"] != "speculation"]
+    save_scheme(project, definition, None)
+    rows, _stance = measures.cached_agreement_report(project, resamples=20)
+    assert "speculation" not in {r.question for r in rows}
