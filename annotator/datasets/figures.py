@@ -32,7 +32,7 @@ from annotator.review.label_units import (
     readers_for,
     stance_pair,
 )
-from annotator.review.measures import agreement_report
+from annotator.review.measures import cached_agreement_report
 
 SUBSETS = ("top-level", "replies")
 COMBO_LIMIT = 50_000  # distinct label combinations held before they are folded into shapes
@@ -61,8 +61,9 @@ class AgreementFigures:
 def agreement_figures(
     project: Project, *, resamples: int = 1000, seed: int = 0
 ) -> AgreementFigures:
-    """Every agreement figure of ``project`` (one streamed read of its submitted labels)."""
-    return AgreementFigures(*agreement_report(project, resamples=resamples, seed=seed))
+    """Every agreement figure of ``project``: one streamed read of its submitted labels, or
+    none when they have not changed since the dashboard or the API last asked."""
+    return AgreementFigures(*cached_agreement_report(project, resamples=resamples, seed=seed))
 
 
 class AgreementCounter:

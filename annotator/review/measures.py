@@ -2,11 +2,9 @@
 
 One read of the project's submitted annotations (streamed, whatever the project's size) is
 turned into ``Units`` per question: comment id -> annotator id -> value. Drafts and skips are
-left out, since an answer still being typed is no judgement to agree with. Free-text
-questions have nothing to agree on and are skipped. A multiple-choice question becomes one
-yes/no question per choice (``"source_cited=link"``), answered by every annotator who
-answered the question at all, so that "did not tick it" counts as "no" only for people who
-gave the question an answer.
+left out, since an answer still being typed is no judgement to agree with. Answers become
+labels by the rules in ``label_units.py`` (free text skipped; a multiple-choice question one
+yes/no entry per choice, ``"source_cited=link"``), which exports share.
 
 Reading never writes: a project without a label scheme has no questions here (it is not
 given the default scheme on a GET). ``cached_agreement`` keeps the expensive figures (the
@@ -33,9 +31,15 @@ from annotator.review.agreement import (
     agreement_from_tally,
     tally_units,
 )
+from annotator.review.label_units import (
+    STANCE_QUESTIONS,
+    entries_of,
+    has_stance_questions,
+    readers_for,
+    stance_pair,
+)
 
 SUBSETS = ("all", "top-level", "replies")
-STANCE_QUESTIONS = ("stance_article", "stance_parent")
 CHUNK_SIZE = 2000
 
 
@@ -55,21 +59,6 @@ def _subsets_of(depth: int) -> tuple[str, str]:
     return ("all", "top-level") if depth == 0 else ("all", "replies")
 
 
-def _readers(scheme: Scheme) -> list[tuple[str, bool, object]]:
-    """For each question agreement reads: (question key, multiple choice?, where it goes):
-    the key itself, or for a multiple-choice question one ``(key=value, value)`` per choice."""
-    readers: list[tuple[str, bool, object]] = []
-    for question in scheme.questions:
-        if question.kind == Kind.TEXT:
-            continue
-        if question.kind == Kind.MULTIPLE:
-            choices = [(f"{question.key}={c.value}", c.value) for c in question.choices]
-            readers.append((question.key, True, choices))
-        else:
-            readers.append((question.key, False, question.key))
-    return readers
-
-
 class UnitChunks:
     """Units per key for each wanted subset, built from annotation rows fed in comment order
     and handed back ``CHUNK_SIZE`` comments at a time, so memory holds one chunk whatever
@@ -83,7 +72,7 @@ class UnitChunks:
 
     def __init__(self, scheme: Scheme, subsets: Iterable[str]) -> None:
         self.wanted = set(subsets)
-        self.readers = _readers(scheme)
+        self.readers = readers_for(scheme)
         self.keys = [key for key, _q, _c in question_keys(scheme)]
         self.tables = self._empty()
         self.comments = 0
@@ -106,18 +95,9 @@ class UnitChunks:
         targets = [self.tables[s] for s in _subsets_of(depth) if s in self.wanted]
         if not targets:
             return done
-        for key, multiple, where in self.readers:
-            answer = answers.get(key)
-            if multiple:
-                if not isinstance(answer, list) or not answer:
-                    continue
-                for entry, value in where:  # type: ignore[attr-defined]
-                    ticked = value in answer
-                    for table in targets:
-                        table[entry].setdefault(comment_id, {})[annotator_id] = ticked
-            elif isinstance(answer, str) and answer:
-                for table in targets:
-                    table[where].setdefault(comment_id, {})[annotator_id] = answer
+        for entry, label in entries_of(self.readers, answers):
+            for table in targets:
+                table[entry].setdefault(comment_id, {})[annotator_id] = label
         return done
 
     def finish(self) -> dict[str, dict]:
@@ -129,18 +109,8 @@ def label_of(scheme: Scheme, key: str, answers: object) -> Label | None:
     ``UnitChunks`` reads it: ``None`` where the annotation gives it no label."""
     if not isinstance(answers, dict):
         return None
-    base, _, value = key.partition("=")
-    question = scheme.question(base)
-    if question is None or question.kind == Kind.TEXT:
-        return None
-    answer = answers.get(base)
-    if question.kind == Kind.MULTIPLE:
-        if not value or not isinstance(answer, list) or not answer:
-            return None
-        return value in answer
-    if value or not isinstance(answer, str) or not answer:
-        return None
-    return answer
+    readers = readers_for(scheme, [key.partition("=")[0]])
+    return next((label for entry, label in entries_of(readers, answers) if entry == key), None)
 
 
 def _submitted_rows(project: Project) -> Iterator[tuple]:
@@ -227,7 +197,7 @@ class AgreementTallies:
 
     def __init__(self, scheme: Scheme) -> None:
         self.keys = [key for key, _q, _c in question_keys(scheme)]
-        self.stance = _has_stance_questions(scheme)
+        self.stance = has_stance_questions(scheme)
         self.chunks = UnitChunks(scheme, ["top-level", "replies"])
         self.tallies = {
             (key, subset): Tally() for key in self.keys for subset in ("top-level", "replies")
@@ -292,22 +262,18 @@ def _report(project: Project, scheme: Scheme, *, resamples: int, seed: int) -> R
     return tallies.report(resamples=resamples, seed=seed)
 
 
-def _has_stance_questions(scheme: Scheme) -> bool:
-    questions = [scheme.question(key) for key in STANCE_QUESTIONS]
-    return all(q is not None and q.kind in (Kind.SINGLE, Kind.YES_NO) for q in questions)
-
-
 def _add_stance(tallies: dict[str, Tally], replies: dict[str, Units]) -> None:
     """Add one chunk's replies on which the same annotators answered both stance questions."""
     article, parent = (replies[key] for key in STANCE_QUESTIONS)
     both: dict[str, dict] = {key: {} for key in STANCE_QUESTIONS}
     for comment_id, on_article in article.items():
-        on_parent = parent.get(comment_id, {})
-        coders = [c for c in on_article if c in on_parent]
-        if len(coders) < 2:
+        pair = stance_pair(
+            {STANCE_QUESTIONS[0]: on_article, STANCE_QUESTIONS[1]: parent.get(comment_id, {})}
+        )
+        if pair is None:
             continue
-        both["stance_article"][comment_id] = {c: on_article[c] for c in coders}
-        both["stance_parent"][comment_id] = {c: on_parent[c] for c in coders}
+        for key, by_annotator in zip(STANCE_QUESTIONS, pair, strict=True):
+            both[key][comment_id] = by_annotator
     for key in STANCE_QUESTIONS:
         if both[key]:
             tallies[key] = tallies[key] + tally_units(both[key])
@@ -323,7 +289,7 @@ def stance_comparison(
     Empty when the scheme lacks either question (or asks one as anything but one answer).
     """
     scheme = current_scheme(project)
-    if not _has_stance_questions(scheme):
+    if not has_stance_questions(scheme):
         return {}
     tallies = {key: Tally() for key in STANCE_QUESTIONS}
     for tables in _collect_chunks(project, scheme, ["replies"]):
