@@ -32,18 +32,16 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
+from benchdb import recreate_database, safe_url, server_environment
 from label_save_latency import (
     PASSWORD,
     SLUG,
     Browser,
     Gunicorn,
-    _environment,
     _free_port,
-    _safe_url,
     build_corpus,
     comment_plan,
     percentile,
-    recreate_database,
 )
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_assign"
@@ -90,7 +88,7 @@ def run(args: argparse.Namespace) -> None:
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="bench-assign-") as directory:
         folder = Path(directory)
-        os.environ.update(_environment(args.database_url, folder))
+        os.environ.update(server_environment(args.database_url, folder))
         started = time.perf_counter()
         recreate_database(args.database_url)  # refuses a name not starting with "bench"
         corpus = build_corpus(args, args.annotators)
@@ -101,7 +99,7 @@ def run(args: argparse.Namespace) -> None:
         )
         print(
             f"server: gunicorn, {args.workers} sync workers, DEBUG=0; {corpus['postgres']}; "
-            f"database {_safe_url(args.database_url)} (re-created)"
+            f"database {safe_url(args.database_url)} (re-created)"
         )
         print(
             f"data: {len(corpus['comments']):,} comments in {corpus['threads']} threads, "

@@ -26,6 +26,8 @@ import tracemalloc
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from benchdb import create_database, setup_django
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_dashboard"
 # Every annotator labels every comment; choices come from a hash of (comment, annotator) so
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> None:
         sys.exit(
             f"refusing to use database {name!r}: the bench needs one whose name starts 'bench'"
         )
-    _create_database(args.database_url, drop=args.fresh)
+    create_database(args.database_url, drop=args.fresh)
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {name}")
     setup = child(args, "setup")
     print(
@@ -135,35 +137,7 @@ def child(args: argparse.Namespace, step: str) -> dict:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def _create_database(url: str, drop: bool) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        if drop:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if exists.fetchone() is None:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 # --- Child steps ------------------------------------------------------------------------------
-
-
-def _setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ.setdefault("SECURE_COOKIES", "0")
-    import django
-
-    django.setup()
 
 
 def _slug(args: argparse.Namespace) -> str:
@@ -172,7 +146,7 @@ def _slug(args: argparse.Namespace) -> str:
 
 def child_setup(args: argparse.Namespace) -> None:
     """Migrate and build the labelled corpus unless it is there already (JSON)."""
-    _setup_django()
+    setup_django(ALLOWED_HOSTS="testserver", SECURE_COOKIES="0")
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -219,7 +193,7 @@ def child_setup(args: argparse.Namespace) -> None:
 
 def child_time(args: argparse.Namespace) -> None:
     """Time each dashboard request with the test client and print the figures (JSON)."""
-    _setup_django()
+    setup_django(ALLOWED_HOSTS="testserver", SECURE_COOKIES="0")
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.cache import caches

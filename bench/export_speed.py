@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from benchdb import create_database, setup_django
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_export"
 ANNOTATORS = 5
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> None:
         sys.exit(
             f"refusing to use database {name!r}: the bench needs one whose name starts 'bench'"
         )
-    _create_database(args.database_url, drop=args.fresh)
+    create_database(args.database_url, drop=args.fresh)
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {name}")
     setup = child(args, "setup")
     print(
@@ -162,33 +164,7 @@ def child(args: argparse.Namespace, step: str, fmt: str = "") -> dict:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def _create_database(url: str, drop: bool) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    maintenance = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        if drop:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if exists.fetchone() is None:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 # --- Child steps ------------------------------------------------------------------------------
-
-
-def _setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    import django
-
-    django.setup()
 
 
 def _slug(comments: int) -> str:
@@ -197,7 +173,7 @@ def _slug(comments: int) -> str:
 
 def child_setup(args: argparse.Namespace) -> None:
     """Migrate and build the labelled corpus unless it is there already (JSON)."""
-    _setup_django()
+    setup_django()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -245,7 +221,7 @@ def child_setup(args: argparse.Namespace) -> None:
 
 def child_export(args: argparse.Namespace) -> None:
     """Export the corpus in one format into a temporary file and print the figures (JSON)."""
-    _setup_django()
+    setup_django()
     from annotator.corpus.models import Project
     from annotator.datasets.options import ExportOptions
     from annotator.datasets.package import build_export
@@ -285,7 +261,7 @@ def child_export(args: argparse.Namespace) -> None:
 
 def child_copy(args: argparse.Namespace) -> None:
     """Time the bare COPY of the same rows, read and thrown away (JSON)."""
-    _setup_django()
+    setup_django()
     from django.db import connection
 
     from annotator.corpus.models import Project

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdb import safe_url, setup_django
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench"
 # Ids for the bare COPY, far above anything the sequences hand out; the rows are rolled back.
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> None:
             f"generated {args.comments:,} comments in {articles:,} articles "
             f"({size / 1e6:,.1f} MB of JSON Lines) in {time.perf_counter() - started:.1f} s"
         )
-        print(f"database: {_safe_url(os.environ['DATABASE_URL'])}")
+        print(f"database: {safe_url(os.environ['DATABASE_URL'])}")
         imported = child("import", folder)
         import_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         bare = child("copy", folder)
@@ -190,18 +192,9 @@ def _text(rng: random.Random, shortest: int, longest: int) -> str:
 # --- Child steps ------------------------------------------------------------------------------
 
 
-def _setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    import django
-
-    django.setup()
-
-
 def child_import(folder: Path) -> None:
     """Import corpus.jsonl into a new project and print the time it took (JSON)."""
-    _setup_django()
+    setup_django()
     from django.core.management import call_command
     from django.db import connection
 
@@ -230,7 +223,7 @@ def child_import(folder: Path) -> None:
 
 def child_copy(folder: Path) -> None:
     """Time a bare COPY of the pre-rendered comment rows, then roll it back (JSON)."""
-    _setup_django()
+    setup_django()
     from django.db import connection, transaction
 
     from annotator.corpus.models import Project
@@ -258,15 +251,6 @@ def child_copy(folder: Path) -> None:
             count = cursor.fetchone()[0]
         transaction.set_rollback(True)
     print(json.dumps({"comments": count, "seconds": seconds}))
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
-        scheme, rest = url.split("//", 1)
-        user = rest.split(":", 1)[0]
-        return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
-    return url
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ import traceback
 from collections import Counter
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
+
+from benchdb import recreate_database, safe_url, server_environment, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_labels"
@@ -158,7 +160,7 @@ def run(args: argparse.Namespace) -> None:
     users_needed = warm_clients + sum(args.concurrency)
     with tempfile.TemporaryDirectory(prefix="bench-labels-") as directory:
         folder = Path(directory)
-        os.environ.update(_environment(args.database_url, folder))
+        os.environ.update(server_environment(args.database_url, folder))
         started = time.perf_counter()
         recreate_database(args.database_url)
         corpus = build_corpus(args, users_needed)
@@ -169,7 +171,7 @@ def run(args: argparse.Namespace) -> None:
         )
         print(
             f"server: gunicorn, {args.workers} sync workers, DEBUG=0; {corpus['postgres']}; "
-            f"database {_safe_url(args.database_url)} (re-created)"
+            f"database {safe_url(args.database_url)} (re-created)"
         )
         print(
             f"data: {len(corpus['comments']):,} comments in {corpus['threads']} threads of up "
@@ -233,56 +235,12 @@ def run(args: argparse.Namespace) -> None:
         check_database([warming, *results])
 
 
-def _environment(database_url: str, folder: Path) -> dict[str, str]:
-    """Settings for this process (Django set-up) and gunicorn: production-like, plain HTTP."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "annotator.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_COOKIES": "0",  # plain HTTP on the loopback
-        "BEHIND_TLS_PROXY": "0",
-        "LOG_LEVEL": "WARNING",
-        "LOCAL_DIR": str(folder / "local"),
-        "STATIC_ROOT": str(folder / "static"),
-        "MEDIA_ROOT": str(folder / "media"),
-    }
-
-
 # --- Database and data ---------------------------------------------------------------------
-
-
-def recreate_database(url: str) -> None:
-    """Drop and create the bench's own database (and refuse any other)."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme not in {"postgres", "postgresql"} or not name.startswith("bench"):
-        sys.exit(
-            f"refusing to drop {_safe_url(url)}: the bench needs a PostgreSQL database of its "
-            f"own, whose name starts with 'bench'"
-        )
-    maintenance = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        name_sql = sql.Identifier(name)
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name_sql))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(name_sql))
-
-
-def _setup_django() -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def build_corpus(args: argparse.Namespace, users_needed: int) -> dict:
     """Migrate, collect static files, and create the project, threads and annotators."""
-    _setup_django()
+    setup_django()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
@@ -984,15 +942,6 @@ def profile_saves(corpus: dict, seed: int, comments: int = 30) -> None:
         for sql in examples.get(kind, []):
             print(f"    {' '.join(sql.split())[:150]}")
     connections.close_all()
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return parts._replace(netloc=netloc).geturl()
-    return url
 
 
 if __name__ == "__main__":

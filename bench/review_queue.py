@@ -15,13 +15,13 @@ import argparse
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from benchdb import recreate_database, server_environment, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_review"
@@ -70,64 +70,12 @@ def main() -> None:
     if not 0 <= args.disagree <= 1:
         parser.error("--disagree is a share between 0 and 1")
     with tempfile.TemporaryDirectory(prefix="bench-review-") as directory:
-        os.environ.update(_environment(args.database_url, Path(directory)))
+        os.environ.update(server_environment(args.database_url, Path(directory)))
         recreate_database(args.database_url)
         started = time.perf_counter()
         build_project(args)
         print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
         measure(args)
-
-
-def _environment(database_url: str, folder: Path) -> dict[str, str]:
-    """Production-like settings (DEBUG off) on the bench database."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "annotator.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_COOKIES": "0",
-        "LOG_LEVEL": "WARNING",
-        "LOCAL_DIR": str(folder / "local"),
-        "STATIC_ROOT": str(folder / "static"),
-        "MEDIA_ROOT": str(folder / "media"),
-    }
-
-
-def recreate_database(url: str) -> None:
-    """Drop and create the bench's own database (and refuse any other)."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme not in {"postgres", "postgresql"} or not name.startswith("bench"):
-        sys.exit(
-            f"refusing to drop {_safe_url(url)}: the bench needs a PostgreSQL database of its "
-            f"own, whose name starts with 'bench'"
-        )
-    maintenance = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        name_sql = sql.Identifier(name)
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name_sql))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(name_sql))
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return parts._replace(netloc=netloc).geturl()
-    return url
-
-
-def _setup_django() -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def answers_for(rng: random.Random, is_reply: bool, disagree: float) -> list[dict]:
@@ -141,7 +89,7 @@ def answers_for(rng: random.Random, is_reply: bool, disagree: float) -> list[dic
 
 def build_project(args: argparse.Namespace) -> None:
     """Migrate; a project, its threads, three annotators who labelled everything, a reviewer."""
-    _setup_django()
+    setup_django()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
