@@ -9,6 +9,9 @@ the counts the stream collected.
 from __future__ import annotations
 
 import contextlib
+import io
+import queue
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -87,7 +90,10 @@ def build_export(
             compression=zipfile.ZIP_DEFLATED if exporter.COMPRESS else zipfile.ZIP_STORED,
             compresslevel=ZIP_LEVEL,
         ) as archive:
-            with archive.open(exporter.FILENAME, "w", force_zip64=True) as out:
+            with (
+                archive.open(exporter.FILENAME, "w", force_zip64=True) as member,
+                BackgroundWriter(member) as out,
+            ):
                 exporter.write(source, out)
             figures = source.agreement.figures()
             archive.writestr(
@@ -129,6 +135,75 @@ def _seekable(stream: BinaryIO) -> bool:
         return bool(stream.seekable()) and stream.tell() >= 0
     except (AttributeError, OSError, ValueError):
         return False
+
+
+class BackgroundWriter(io.RawIOBase):
+    """Hands what is written to ``stream`` on to a thread that writes (and so compresses) it.
+
+    zlib and file writes release the GIL, so the archive's deflate runs on another core
+    while this thread reads rows and encodes the next megabyte. Writes are gathered into
+    blocks of ``BLOCK_BYTES`` and at most ``QUEUE_BLOCKS`` blocks wait, so memory stays
+    bounded. An error in the writing thread is raised here, at the next write or on close.
+    """
+
+    BLOCK_BYTES = 1 << 18
+    QUEUE_BLOCKS = 2
+
+    def __init__(self, stream: BinaryIO):
+        super().__init__()
+        self._stream = stream
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(self.QUEUE_BLOCKS)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._error: BaseException | None = None
+        self._written = 0
+        self._thread = threading.Thread(target=self._drain, name="export-writer", daemon=True)
+        self._thread.start()
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        """Bytes written so far (pyarrow asks)."""
+        return self._written
+
+    def write(self, data) -> int:
+        self._raise_if_failed()
+        data = bytes(data)
+        self._written += len(data)
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= self.BLOCK_BYTES:
+            self._hand_over()
+        return len(data)
+
+    def _hand_over(self) -> None:
+        if self._pending:
+            self._blocks.put(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_bytes = 0
+
+    def _drain(self) -> None:
+        while (block := self._blocks.get()) is not None:
+            if self._error is None:
+                try:
+                    self._stream.write(block)
+                except BaseException as error:  # handed to the writing side
+                    self._error = error
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._hand_over()
+            finally:
+                self._blocks.put(None)
+                self._thread.join()
+                super().close()
+        self._raise_if_failed()
 
 
 class _CountingWriter:

@@ -14,7 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from annotator.datasets import rows
 from annotator.datasets.exporters import parquet
 from annotator.datasets.options import ExportFormat, ExportOptions, ExportOptionsError
-from annotator.datasets.package import ExportSummary, build_export, export_filename
+from annotator.datasets.package import (
+    BackgroundWriter,
+    ExportSummary,
+    build_export,
+    export_filename,
+)
 from annotator.review import measures
 from tests.factories import (
     ArticleFactory,
@@ -249,3 +254,24 @@ def test_the_zip_carries_the_agreement_figures(labelled, tmp_path):
     assert "## Agreement between annotators" in card
     assert "| `stance_article` | all | " in card
     assert "| 0.500 [" in card
+
+
+def test_the_background_writer_keeps_the_order_and_reports_errors():
+    target = io.BytesIO()
+    with BackgroundWriter(target) as out:
+        for n in range(5_000):
+            out.write(f"line {n}\n".encode())
+        assert out.tell() == sum(len(f"line {n}\n") for n in range(5_000))
+    assert target.getvalue().decode().splitlines() == [f"line {n}" for n in range(5_000)]
+
+    class Full(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise OSError("No space left on device")
+
+    writer = BackgroundWriter(Full())
+    writer.write(b"x" * (BackgroundWriter.BLOCK_BYTES + 1))
+    with pytest.raises(OSError, match="No space left"):
+        writer.close()
