@@ -182,6 +182,9 @@ def test_the_fast_per_unit_alpha_equals_the_package(seed):
     profiles, frequency = _multi_profiles(tally_units(units))
     fast = _alpha_many(profiles, frequency[np.newaxis, :])[0]
     assert fast == pytest.approx(krippendorff_alpha(units), abs=1e-9)
+    # The tables use the fast form for their point value too.
+    table = question_agreement("q", "all", units, resamples=50)
+    assert table.alpha.value == pytest.approx(krippendorff_alpha(units), abs=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(4))
