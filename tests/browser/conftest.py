@@ -5,7 +5,10 @@ Without it these tests skip, except in CI (REQUIRE_BROWSER=1) where that is a fa
 Screenshots land in test-artifacts/screenshots/.
 """
 
+from __future__ import annotations
+
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -56,10 +59,15 @@ def track_requests(context) -> set:
     return pending
 
 
-def close_quietly(context, pending: set) -> None:
+def close_quietly(context, pending: set, server: LiveServerRequests) -> None:
     """Leave every page (so the workspace's pagehide autosave goes out), wait for the requests
-    still under way, then close. A request reaching the live server after the test, while
-    its database is being flushed, would leave rows behind for the next test."""
+    still under way, close, then wait until the live server has answered everything it got.
+
+    A request the browser sent as it went away (a ``pagehide`` beacon) can reach the live
+    server after the context is closed; answered while the test's database is being flushed,
+    it would deadlock with the flush (PostgreSQL), break it (SQLite shares the connection
+    with the server thread) or leave rows behind for the next test.
+    """
     for open_page in context.pages:
         open_page.goto("about:blank")
     for _ in range(100):
@@ -67,42 +75,76 @@ def close_quietly(context, pending: set) -> None:
             break
         time.sleep(0.05)
     context.close()
-    wait_for_live_server_queries()
+    server.wait_until_idle()
 
 
-def wait_for_live_server_queries(timeout: float = 5.0) -> None:
-    """Wait until no other session is working in the test database (PostgreSQL).
+class LiveServerRequests:
+    """Wraps the live server's WSGI app to count the requests it is still answering.
 
-    A request the browser sent as it went away (a late ``pagehide`` beacon) can reach the
-    live server after the context is closed; its transaction would deadlock with the
-    ``TRUNCATE`` that flushes the database after the test, or leave rows behind.
+    A request counts until the server closes its response, which is also when Django
+    finishes the request (``request_finished``: database connections closed).
     """
-    from django.db import connection
 
-    if connection.vendor != "postgresql":
-        return
-    time.sleep(0.1)  # a request still on its way in
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
-            )
-            if cursor.fetchone()[0] == 0:
-                return
-            time.sleep(0.05)
+    def __init__(self, app):
+        self.app = app
+        self.active = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.active += 1
+        try:
+            response = self.app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return _CountedResponse(response, self._done)
+
+    def _done(self) -> None:
+        with self.lock:
+            self.active -= 1
+
+    def wait_until_idle(self, timeout: float = 5.0) -> None:
+        time.sleep(0.15)  # a request still on its way in
+        deadline = time.monotonic() + timeout
+        while self.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+class _CountedResponse:
+    def __init__(self, response, done):
+        self.response = response
+        self.done = done
+
+    def __iter__(self):
+        return iter(self.response)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.response, "close"):
+                self.response.close()
+        finally:
+            self.done()
+
+
+@pytest.fixture(scope="session")
+def live_server_requests(live_server) -> LiveServerRequests:
+    """The live server's request counter (installed once per test run)."""
+    server = live_server.thread.httpd
+    if not isinstance(server.get_app(), LiveServerRequests):
+        server.set_app(LiveServerRequests(server.get_app()))
+    return server.get_app()
 
 
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, live_server_requests):
     """A fresh browser tab whose relative URLs go to the live server."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
     pending = track_requests(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
-    close_quietly(context, pending)
+    close_quietly(context, pending, live_server_requests)
 
 
 @pytest.fixture
@@ -186,7 +228,7 @@ def page_errors(page):
 
 
 @pytest.fixture
-def open_page(browser, live_server):
+def open_page(browser, live_server, live_server_requests):
     """``open_page(user)``: a tab in a new browser context (another window, another laptop),
     with ``user`` logged in; ``context_options`` go to ``browser.new_context``."""
     contexts = []
@@ -206,7 +248,7 @@ def open_page(browser, live_server):
 
     yield open_
     for context, pending in contexts:
-        close_quietly(context, pending)
+        close_quietly(context, pending, live_server_requests)
 
 
 @pytest.fixture
