@@ -43,7 +43,6 @@ from annotator.review.measures import (
 
 SUBMITTED = Annotation.Status.SUBMITTED
 SKIPPED = Annotation.Status.SKIPPED
-DEFAULT_ANNOTATORS_PER_COMMENT = 2
 WORST_QUESTIONS = 5  # questions listed under "where annotators disagree most"
 RELIABLE = 0.8  # Krippendorff's threshold for drawing conclusions from a coding
 
@@ -52,12 +51,6 @@ def scheme_of(project: Project) -> Scheme:
     """The project's current scheme, read without writing (the default if it has none yet)."""
     current = LabelScheme.objects.current_for(project)
     return current.scheme if current is not None else default_scheme()
-
-
-def annotators_per_comment(project: Project) -> int:
-    """How many people should label each comment (``Project.annotators_per_comment``)."""
-    value = getattr(project, "annotators_per_comment", None)
-    return value if isinstance(value, int) and value > 0 else DEFAULT_ANNOTATORS_PER_COMMENT
 
 
 # -- one read of the submitted labels ---------------------------------------------------------
@@ -239,7 +232,7 @@ def progress_over_time(project: Project) -> Progress:
     Days are calendar days in the site's time zone (``TIME_ZONE``). Two queries: the
     submissions are streamed in comment order, so memory holds one comment's at a time.
     """
-    reader = ProgressReader(annotators_per_comment(project))
+    reader = ProgressReader(project.annotators_per_comment)
     read_labels(project, [reader])
     return reader.progress(comment_count(project))
 
@@ -855,7 +848,7 @@ def read_dashboard(
     # The version is read before the labels: figures stored under it can only be newer than
     # it says (then the next load recomputes), never older.
     cached = cached_agreement(project, scheme, resamples=resamples, seed=seed)
-    progress = ProgressReader(annotators_per_comment(project))
+    progress = ProgressReader(project.annotators_per_comment)
     distribution = DistributionReader(scheme)
     pace = PaceReader()
     readers: list[Reader] = [progress, distribution, pace]

@@ -45,14 +45,13 @@ CHUNK_SIZE = 2000
 
 def question_keys(scheme: Scheme) -> Iterator[tuple[str, Question, str | None]]:
     """Each key agreement is measured on, in scheme order: (key, question, choice or None)."""
-    for question in scheme.questions:
-        if question.kind == Kind.TEXT:
-            continue
-        if question.kind == Kind.MULTIPLE:
-            for choice in question.choices:
-                yield f"{question.key}={choice.value}", question, choice.value
+    for reader in readers_for(scheme):
+        question = scheme.question(reader.key)
+        if reader.multiple:
+            for entry, value in reader.entries:
+                yield entry, question, value
         else:
-            yield question.key, question, None
+            yield reader.key, question, None
 
 
 def _subsets_of(depth: int) -> tuple[str, str]:
