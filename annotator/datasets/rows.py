@@ -518,12 +518,20 @@ class RowSource:
         same pseudonym as in the rows when pseudonymised (call it after streaming them)."""
         if self.pseudonymise:
             return self._annotator_pseudonyms(annotator_id)
-        name = self._annotator_names.get(annotator_id)
-        if name is None:
+        self._learn_names([annotator_id])
+        return self._annotator_names.get(annotator_id, str(annotator_id))
+
+    def _learn_names(self, user_ids: Iterable[int]) -> None:
+        """Remember the usernames of ``user_ids`` not known yet (one query when there are
+        any; none when pseudonymised, where real names are never read)."""
+        if self.pseudonymise:
+            return
+        missing = set(user_ids) - self._annotator_names.keys()
+        if missing:
             User = get_user_model()
-            user = User.objects.filter(pk=annotator_id).values_list(User.USERNAME_FIELD).first()
-            name = self._annotator_names[annotator_id] = user[0] if user else str(annotator_id)
-        return name
+            self._annotator_names.update(
+                User.objects.filter(pk__in=missing).values_list("pk", User.USERNAME_FIELD)
+            )
 
     # --- Querysets
 
@@ -742,11 +750,7 @@ class RowSource:
             )
         )
         raw = fetch_rows(rows)
-        names = self._annotator_names
-        missing = set() if self.pseudonymise else {row[1] for row in raw} - names.keys()
-        if missing:
-            User = get_user_model()
-            names.update(User.objects.filter(pk__in=missing).values_list("pk", User.USERNAME_FIELD))
+        self._learn_names(row[1] for row in raw)
         versions = self._scheme_versions
         parsed_answers = self._parsed_answers
         parsed_under = self._parsed_under
@@ -805,12 +809,8 @@ class RowSource:
             "scheme_id",
         )
         raw = fetch_rows(rows)
+        self._learn_names(row[3] for row in raw if row[3] is not None)
         names = self._annotator_names
-        missing = set() if self.pseudonymise else {row[3] for row in raw} - names.keys()
-        missing.discard(None)
-        if missing:
-            User = get_user_model()
-            names.update(User.objects.filter(pk__in=missing).values_list("pk", User.USERNAME_FIELD))
         versions = self._scheme_versions
         golds = {}
         for comment_id, answers_json, method, reviewer_id, decided_at, scheme_id in raw:
