@@ -69,6 +69,7 @@ from django.db.models.functions import Cast
 from annotator.corpus.models import Article, Comment, Project
 from annotator.datasets.figures import AgreementCounter
 from annotator.datasets.options import ExportOptions, ExportOptionsError, LabelSet
+from annotator.datasets.readahead import read_ahead
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import Kind, Question
 from annotator.labelling.schemes import current_scheme_for
@@ -649,13 +650,9 @@ class RowSource:
         covered: set[int] = set()  # articles of kept comments, when filtered
         stack: list[tuple | None] = []  # context mode: the open ancestors, None once emitted
         current_article = None
-        for chunk in stream_rows(rows, self.chunk_size):
-            if self.with_context:
-                kept_ids = [raw[0] for raw in chunk if raw[10]]
-            else:
-                kept_ids = [raw[0] for raw in chunk]
-            labels = self._annotations_of(kept_ids)
-            golds = self._gold_of(kept_ids) if self.has_gold else {}
+        for chunk, kept_ids, labels, golds in read_ahead(
+            lambda: self._labelled_chunks(rows), rows.db
+        ):
             for raw in chunk:
                 if not self.with_context:
                     yield self._row(raw, labels.get(raw[0], ()), golds.get(raw[0]))
@@ -678,10 +675,24 @@ class RowSource:
                 self.progress(done, total)
             if self.filtered:
                 covered.update(self._article_ids_of(chunk))
-            del chunk, labels, golds  # before the next fetch: one chunk in memory, not two
+            del chunk, labels, golds  # memory: this chunk and the one read ahead, no more
         self._fold_tallies()
         if not self._articles_streamed:
             self._count_articles(covered if self.filtered else self._article_ids)
+
+    def _labelled_chunks(
+        self, rows: QuerySet
+    ) -> Iterator[tuple[list[tuple], list[int], dict[int, list[tuple]], dict[int, GoldRow]]]:
+        """Each chunk of fetched comments with the ids of those kept and their annotations
+        and gold (run on ``read_ahead``'s reading thread)."""
+        for chunk in stream_rows(rows, self.chunk_size):
+            if self.with_context:
+                kept_ids = [raw[0] for raw in chunk if raw[10]]
+            else:
+                kept_ids = [raw[0] for raw in chunk]
+            labels = self._annotations_of(kept_ids)
+            golds = self._gold_of(kept_ids) if self.has_gold else {}
+            yield chunk, kept_ids, labels, golds
 
     def _article_ids_of(self, chunk: list[tuple]) -> set[int]:
         """Articles of the kept comments of a chunk."""

@@ -1,0 +1,106 @@
+"""Reading one chunk ahead on a second thread, on the caller's own connection."""
+
+import threading
+
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from annotator.corpus.models import Article
+from annotator.datasets import rows
+from annotator.datasets.options import ExportOptions
+from annotator.datasets.readahead import read_ahead
+from annotator.datasets.rows import RowSource
+from tests.factories import ArticleFactory, UserFactory, label_in_bulk, make_thread
+
+
+def ANSWERS(index, comment, annotator):
+    return {"stance_article": "support"}
+
+
+def test_items_arrive_in_order_from_another_thread():
+    threads = []
+
+    def chunks():
+        for n in range(5):
+            threads.append(threading.get_ident())
+            yield n
+
+    assert list(read_ahead(chunks, DEFAULT_DB_ALIAS)) == [0, 1, 2, 3, 4]
+    assert set(threads) == {threads[0]}
+    assert threads[0] != threading.get_ident()
+
+
+def test_an_error_while_reading_is_raised_to_the_consumer_after_what_was_read():
+    def chunks():
+        yield "first"
+        raise ValueError("the database went away")
+
+    received = []
+    with pytest.raises(ValueError, match="the database went away"):
+        for item in read_ahead(chunks, DEFAULT_DB_ALIAS):
+            received.append(item)
+    assert received == ["first"]
+    assert not connection.allow_thread_sharing
+
+
+def test_stopping_early_closes_the_reader_on_its_thread_and_gives_the_connection_back():
+    closed_on = []
+    produced = []
+
+    def chunks():
+        try:
+            for n in range(1_000):
+                produced.append(n)
+                yield n
+        finally:
+            closed_on.append(threading.get_ident())
+
+    stream = read_ahead(chunks, DEFAULT_DB_ALIAS, depth=1)
+    assert next(stream) == 0
+    stream.close()
+    assert closed_on and closed_on[0] != threading.get_ident()
+    assert len(produced) <= 3  # one handed over, one queued, one waiting: never the rest
+    assert not connection.allow_thread_sharing
+    assert not any(thread.name == "export-reader" for thread in threading.enumerate())
+
+
+@pytest.mark.django_db
+def test_the_reader_queries_on_the_callers_connection_and_sees_its_uncommitted_rows(project):
+    # A test's rows are never committed: a reader on a connection of its own would not see it.
+    ArticleFactory(project=project, source_id="only-in-this-transaction")
+    caller = connections[DEFAULT_DB_ALIAS]
+
+    def chunks():
+        yield connections[DEFAULT_DB_ALIAS] is caller
+        yield list(Article.objects.filter(project=project).values_list("source_id", flat=True))
+
+    same_connection, source_ids = read_ahead(chunks, DEFAULT_DB_ALIAS)
+    assert same_connection is True
+    assert source_ids == ["only-in-this-transaction"]
+    assert Article.objects.filter(project=project).count() == 1  # still usable here
+
+
+@pytest.mark.django_db
+def test_an_export_stopped_early_leaves_the_connection_usable(project):
+    article = ArticleFactory(project=project)
+    comments = make_thread(article, 30)
+    label_in_bulk(comments, [UserFactory()], ANSWERS)
+    stream = RowSource(project, ExportOptions(), chunk_size=4).comments()
+    assert next(stream).labelled
+    stream.close()
+    assert not connection.allow_thread_sharing
+    assert Article.objects.filter(project=project).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_error_reading_annotations_reaches_the_exporter(project, monkeypatch):
+    article = ArticleFactory(project=project)
+    label_in_bulk(make_thread(article, 10), [UserFactory()], ANSWERS)
+
+    def broken(self, comment_ids):
+        raise RuntimeError("annotations unreadable")
+
+    monkeypatch.setattr(rows.RowSource, "_annotations_of", broken)
+    with pytest.raises(RuntimeError, match="annotations unreadable"):
+        list(RowSource(project, ExportOptions()).comments())
+    assert not connection.allow_thread_sharing
