@@ -1,7 +1,8 @@
 """Parquet export: typed columns and nested annotations that pandas and pyarrow read back."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -136,3 +137,40 @@ def test_gold_columns_are_typed_and_null_where_no_gold(labelled, people, tmp_pat
     final = pq.read_table(export(labelled, tmp_path, labels=LabelSet.FINAL))
     assert final.column("final__stance_article").to_pylist()[0] == "deny"
     assert final.column("gold_method").to_pylist() == ["adjudicated", None, None]
+
+
+def test_timestamps_keep_the_instant_of_aware_datetimes_in_any_zone():
+    berlin = ZoneInfo("Europe/Berlin")
+    moment = datetime(2016, 12, 8, 10, 9, 30, 123456, tzinfo=UTC)
+    values = [
+        moment,
+        moment.astimezone(berlin),
+        moment.astimezone(timezone(timedelta(hours=-5))),
+        None,
+    ]
+
+    column = parquet.timestamps(values)
+
+    assert column.type == parquet.TIME
+    assert column.to_pylist() == [moment, moment, moment, None]
+
+
+def test_an_error_writing_a_row_group_fails_the_export(project, people, tmp_path, monkeypatch):
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 100)
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 100)
+    label_in_bulk(
+        make_thread(ArticleFactory(project=project), 450),
+        people,
+        lambda i, c, u: {"claim_type": "opinion"},
+    )
+    written = []
+
+    def write_table(self, table, row_group_size=None):
+        written.append(table.num_rows)
+        if len(written) == 2:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", write_table)
+    with pytest.raises(OSError, match="disk full"):
+        export(project, tmp_path)
+    assert written == [100, 100]  # stopped at the failing row group, not after every row

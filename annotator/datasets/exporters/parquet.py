@@ -22,6 +22,8 @@ chunk become one record batch; batches are written as row groups of about
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, BinaryIO
 
 import pyarrow as pa
@@ -37,6 +39,7 @@ ROW_GROUP_ROWS = 20_000
 BATCH_ROWS = 5_000
 
 TIME = pa.timestamp("us", tz="UTC")
+NAIVE_TIME = pa.timestamp("us")
 BASE_FIELDS = [
     pa.field("article_id", pa.string(), nullable=False),
     pa.field("comment_id", pa.string(), nullable=False),
@@ -97,30 +100,48 @@ def schema_for(source: RowSource) -> pa.Schema:
 
 
 def write(source: RowSource, out: BinaryIO) -> None:
-    """Write the rows of ``source`` to ``out`` as one Parquet file."""
+    """Write the rows of ``source`` to ``out`` as one Parquet file.
+
+    Each row group is encoded and compressed on a second thread (pyarrow releases the GIL
+    while it writes) while this one builds the next; at most one row group waits to be
+    written, so memory stays at about two row groups.
+    """
     schema = schema_for(source)
     writer = pq.ParquetWriter(out, schema, compression="zstd")
     rows: list[CommentRow] = []
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
-    try:
-        for row in source.comments():
-            rows.append(row)
-            if len(rows) == BATCH_ROWS:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as background:
+        writing: Future | None = None
+
+        def write_group(batches: list[pa.RecordBatch], size: int) -> Future:
+            if writing is not None:
+                writing.result()  # the previous row group is written (or its error raised)
+            table = pa.Table.from_batches(batches)
+            return background.submit(writer.write_table, table, row_group_size=size)
+
+        try:
+            for row in source.comments():
+                rows.append(row)
+                if len(rows) == BATCH_ROWS:
+                    pending.append(record_batch(rows, source, schema))
+                    pending_rows += len(rows)
+                    rows = []
+                    if pending_rows >= ROW_GROUP_ROWS:
+                        writing = write_group(pending, pending_rows)
+                        pending = []
+                        pending_rows = 0
+            if rows:
                 pending.append(record_batch(rows, source, schema))
                 pending_rows += len(rows)
-                rows = []
-                if pending_rows >= ROW_GROUP_ROWS:
-                    writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
-                    pending.clear()
-                    pending_rows = 0
-        if rows:
-            pending.append(record_batch(rows, source, schema))
-            pending_rows += len(rows)
-        if pending:
-            writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
-    finally:
-        writer.close()
+            if pending:
+                writing = write_group(pending, pending_rows)
+            if writing is not None:
+                writing.result()
+        finally:
+            if writing is not None:
+                writing.exception()  # wait: the file is closed after its last row group
+            writer.close()
 
 
 def record_batch(rows: list[CommentRow], source: RowSource, schema: pa.Schema) -> pa.RecordBatch:
@@ -139,7 +160,7 @@ def record_batch(rows: list[CommentRow], source: RowSource, schema: pa.Schema) -
         "split": pa.array([r.split for r in rows], pa.string()),
         "author": pa.array([r.author for r in rows], pa.string()),
         "text": pa.array([r.text for r in rows], pa.string()),
-        "posted_at": pa.array([r.posted_at for r in rows], TIME),
+        "posted_at": timestamps([r.posted_at for r in rows]),
         "meta": pa.array([r.meta for r in rows], pa.string()),
         "n_annotations": pa.array([len(r.annotations) for r in rows], pa.int32()),
     }
@@ -170,8 +191,19 @@ def record_batch(rows: list[CommentRow], source: RowSource, schema: pa.Schema) -
             columns[f"gold__{q.key}"] = pa.array([g.get(q.key) for g in golds], answer_type(q))
     columns["gold_method"] = pa.array([r.gold and r.gold.method for r in rows], pa.string())
     columns["gold_by"] = pa.array([r.gold and r.gold.decided_by for r in rows], pa.string())
-    columns["gold_at"] = pa.array([r.gold and r.gold.decided_at for r in rows], TIME)
+    columns["gold_at"] = timestamps([r.gold and r.gold.decided_at for r in rows])
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
+
+
+def timestamps(values: list[datetime | None]) -> pa.Array:
+    """A ``TIME`` column of aware datetimes (or None).
+
+    pyarrow converts aware datetimes to UTC instants itself; asked for a zone-typed array
+    straight away it checks every value's zone on a slow path (0.4 s for 200,000 values
+    against 0.09 s this way), so the values go in as plain timestamps and the column is
+    then marked UTC, which does not change them.
+    """
+    return pa.array(values, NAIVE_TIME).cast(TIME)
 
 
 def _distinct(values: list[Any]) -> tuple[list[Any], pa.Array]:
@@ -204,9 +236,9 @@ def _annotations(rows: list[CommentRow], list_type: pa.ListType) -> pa.Array:
         "scheme_version": pa.array([a.scheme_version for a in annotations], pa.int32()),
         "answered_under": pa.array(under, struct_type.field("answered_under").type).take(under_at),
         "time_spent_ms": pa.array([a.time_spent_ms for a in annotations], pa.int64()),
-        "created_at": pa.array([a.created_at for a in annotations], TIME),
-        "updated_at": pa.array([a.updated_at for a in annotations], TIME),
-        "submitted_at": pa.array([a.submitted_at for a in annotations], TIME),
+        "created_at": timestamps([a.created_at for a in annotations]),
+        "updated_at": timestamps([a.updated_at for a in annotations]),
+        "submitted_at": timestamps([a.submitted_at for a in annotations]),
         "flagged": pa.array([a.flagged for a in annotations], pa.bool_()),
         "note": pa.array([a.note for a in annotations], pa.string()),
     }
