@@ -487,7 +487,8 @@ class RowSource:
         self._no_votes = dict.fromkeys(self.question_keys, NO_VOTES)
         self._no_final = dict.fromkeys(self.question_keys)
         self._parsed_answers: dict[str, dict[str, Any]] = {}
-        self._parsed_under: dict[tuple[str, str], dict[str, int]] = {}
+        # (answers, answered_under, scheme id) -> the parsed labels (see _parse_labels).
+        self._labels_of: dict[tuple[str, str, int], tuple[dict, int, dict]] = {}
         self._majorities: dict[tuple[str, ...], tuple[dict, dict | None]] = {}
         self._answer_tally: dict[str, int] = {}
         self._majority_tally: dict[tuple[str, ...], int] = {}
@@ -762,10 +763,10 @@ class RowSource:
         )
         raw = fetch_rows(rows)
         self._learn_names(row[1] for row in raw)
-        versions = self._scheme_versions
-        parsed_answers = self._parsed_answers
-        parsed_under = self._parsed_under
+        labels_of = self._labels_of
         by_comment: dict[int, list[tuple]] = {}
+        labels: list[tuple] = []
+        current = None
         for (
             comment_id,
             annotator_id,
@@ -779,16 +780,14 @@ class RowSource:
             flagged,
             note,
         ) in raw:
-            answers = parsed_answers.get(answers_json)
-            if answers is None:
-                answers = self._parse_answers(answers_json)
-            under = parsed_under.get((under_json, answers_json))
-            if under is None:
-                under = self._parse_under(under_json, answers_json, answers)
+            known = labels_of.get((answers_json, under_json, scheme_id))
+            if known is None:
+                known = self._parse_labels(answers_json, under_json, scheme_id)
+            answers, version, under = known
             annotation = AnnotationRow(
                 "",  # named in tree order by _row, so pseudonyms number by first appearance
                 answers,
-                versions.get(scheme_id, 0),
+                version,
                 under,
                 spent,
                 created,
@@ -797,11 +796,10 @@ class RowSource:
                 flagged,
                 note,
             )
-            labels = by_comment.get(comment_id)
-            if labels is None:
-                by_comment[comment_id] = [(annotator_id, annotation, answers_json)]
-            else:
-                labels.append((annotator_id, annotation, answers_json))
+            if comment_id != current:  # rows come by comment: each comment's list once
+                current = comment_id
+                labels = by_comment[comment_id] = []
+            labels.append((annotator_id, annotation, answers_json))
         return by_comment
 
     def _gold_of(self, comment_ids: list[int]) -> dict[int, GoldRow]:
@@ -848,15 +846,24 @@ class RowSource:
             self._parsed_answers[text] = answers
         return answers
 
-    def _parse_under(self, text: str, answers_text: str, answers: dict) -> dict[str, int]:
-        """The scheme version of each chosen answer (shared: never mutate it)."""
-        under = orjson.loads(text)
+    def _parse_labels(
+        self, answers_text: str, under_text: str, scheme_id: int
+    ) -> tuple[dict[str, Any], int, dict[str, int]]:
+        """An annotation's answers, scheme version and the version each answer was given
+        under, restricted to the chosen questions (shared: never mutate them)."""
+        answers = self._parsed_answers.get(answers_text)
+        if answers is None:
+            answers = self._parse_answers(answers_text)
+        under = orjson.loads(under_text)
         if under.keys() != answers.keys():
             under = {k: under[k] for k in answers if k in under}
+        version = self._scheme_versions.get(scheme_id, 0)
         self.stats.scheme_versions.update(under.values())
-        if len(self._parsed_under) < INTERN_LIMIT:
-            self._parsed_under[(text, answers_text)] = under
-        return under
+        self.stats.scheme_versions.add(version)
+        labels = (answers, version, under)
+        if len(self._labels_of) < INTERN_LIMIT:
+            self._labels_of[(answers_text, under_text, scheme_id)] = labels
+        return labels
 
     def _row(
         self,
@@ -915,7 +922,6 @@ class RowSource:
             annotation.annotator = name(annotator_id)
             annotations.append(annotation)
             annotators.add(annotation.annotator)
-            stats.scheme_versions.add(annotation.scheme_version)
             if answers_json in answer_tally:
                 answer_tally[answers_json] += 1
             elif len(answer_tally) < INTERN_LIMIT and answers_json in self._parsed_answers:
@@ -931,7 +937,7 @@ class RowSource:
         # labels=gold the card counts gold answers (stats.gold), not majorities.
         overridden = gold is not None and self.final and not self.gold_only
         counted = not overridden and not self.gold_only
-        key = tuple(answers_json for _, _, answers_json in labels)
+        key = tuple([answers_json for _, _, answers_json in labels])
         known = self._majorities.get(key)
         if known is None:
             majority = majority_answers(self._tallies, annotations)
