@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> None:
             f"{fmt:>8}: {result['comments']:,} comments in {result['seconds']:.2f} s = "
             f"{result['comments'] / result['seconds']:,.0f} comments/s; zip "
             f"{result['bytes'] / 1e6:,.1f} MB; peak RSS {result['rss_peak_mb']:,.0f} MB "
-            f"(Python and Django before the export: {result['rss_before_mb']:,.0f} MB)"
+            f"(Python and Django before the export: {result['rss_before_mb']:,.0f} MB); "
+            + _cpu_text(result)
         )
         if result.get("profile"):
             print(result["profile"])
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"bare COPY: {setup['comments']:,} comments ({bare['rows']:,} rows, one per annotation) "
         f"in {bare['seconds']:.2f} s = {setup['comments'] / bare['seconds']:,.0f} comments/s "
-        f"({bare['bytes'] / 1e6:,.1f} MB of text, thrown away)"
+        f"({bare['bytes'] / 1e6:,.1f} MB of text, thrown away); " + _cpu_text(bare)
     )
 
 
@@ -219,6 +220,44 @@ def child_setup(args: argparse.Namespace) -> None:
     )
 
 
+class CpuClock:
+    """CPU seconds used by this process (every thread) and by the PostgreSQL backend serving
+    Django's connection, read from /proc when the server runs on this machine (None when
+    not). On a shared machine wall time moves with the neighbours; CPU time much less."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self._backend = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float | None]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        try:  # fields 14 and 15 of /proc/PID/stat: user and system time in clock ticks
+            fields = self._backend.read_text().rsplit(")", 1)[1].split()
+            backend = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            backend = None
+        return usage.ru_utime + usage.ru_stime, backend
+
+    def used(self) -> dict[str, float | None]:
+        """CPU seconds since this clock was made: ``client`` and ``database``."""
+        client, backend = self._read()
+        start_client, start_backend = self._start
+        database = None if backend is None or start_backend is None else backend - start_backend
+        return {"client_cpu": client - start_client, "database_cpu": database}
+
+
+def _cpu_text(result: dict) -> str:
+    text = f"CPU: Python {result['client_cpu']:.2f} s"
+    if result.get("database_cpu") is not None:
+        text += f", PostgreSQL {result['database_cpu']:.2f} s"
+    return text
+
+
 def child_export(args: argparse.Namespace) -> None:
     """Export the corpus in one format into a temporary file and print the figures (JSON)."""
     setup_django()
@@ -233,6 +272,7 @@ def child_export(args: argparse.Namespace) -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     profiler = cProfile.Profile() if args.profile else None
     with tempfile.TemporaryFile() as destination:
+        clock = CpuClock()
         started = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -240,6 +280,7 @@ def child_export(args: argparse.Namespace) -> None:
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
+        cpu = clock.used()
     report = ""
     if profiler:
         text = io.StringIO()
@@ -252,6 +293,7 @@ def child_export(args: argparse.Namespace) -> None:
                 "seconds": seconds,
                 "bytes": summary.bytes,
                 "rss_before_mb": rss_before,
+                **cpu,
                 "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "profile": report,
             }
@@ -267,7 +309,7 @@ def child_copy(args: argparse.Namespace) -> None:
     from annotator.corpus.models import Project
 
     project = Project.objects.get(slug=_slug(args.comments))
-    connection.ensure_connection()
+    clock = CpuClock()
     rows = size = 0
     with connection.connection.cursor() as cursor:
         started = time.perf_counter()
@@ -276,7 +318,7 @@ def child_copy(args: argparse.Namespace) -> None:
                 size += len(block)
                 rows += bytes(block).count(b"\n")
         seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "bytes": size}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "bytes": size, **clock.used()}))
 
 
 if __name__ == "__main__":
