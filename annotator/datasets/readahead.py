@@ -12,11 +12,20 @@ unless it is shared explicitly (``inc_thread_sharing``, as ``LiveServerThread`` 
 database drivers serialise calls on one connection (psycopg holds a lock per connection,
 SQLite runs in serialized mode), so the caller may still run its own small queries while
 the reader works.
+
+While a read-ahead runs, the interpreter's thread switch interval is shortened from 5 ms to
+``SWITCH_INTERVAL``: the reader needs the GIL briefly after every network read, and with
+the default it waits up to 5 ms each time for the encoding thread to let go, enough to fall
+behind (100,000 comments as JSON Lines: 4.1 s with the default, 3.5 s with 1 ms, same CPU).
+The interval is process-wide, so it is set when the first read-ahead starts and put back
+when the last one ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -26,6 +35,29 @@ from django.db import connections
 T = TypeVar("T")
 
 _DONE = object()
+SWITCH_INTERVAL = 0.001  # seconds
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextlib.contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """Shorten the thread switch interval while any read-ahead runs (see the module doc)."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, SWITCH_INTERVAL))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 class _Failure:
@@ -77,16 +109,17 @@ def read_ahead(chunks: Callable[[], Iterator[T]], using: str, depth: int = 1) ->
 
     database.inc_thread_sharing()
     reader = threading.Thread(target=read, name="export-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        reader.join()
-        database.dec_thread_sharing()
+    with _short_switch_interval():
+        reader.start()
+        try:
+            while True:
+                item = handoff.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.error
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+            reader.join()
+            database.dec_thread_sharing()

@@ -4,8 +4,9 @@ with its submitted annotations and the majority answer per question.
 One ``RowSource`` is one export's reading of the database. It streams comments as plain
 tuples from a server-side cursor (``stream_rows``: no model instances) in chunks of
 ``chunk_size`` and fetches the submitted annotations of a whole chunk in one query, so the
-number of queries grows with rows / chunk, never with rows, and memory stays at about one
-chunk whatever the size of the project. Label objects (answers, majorities) are shared by
+number of queries grows with rows / chunk, never with rows, and memory stays at about two
+chunks whatever the size of the project: the next chunk is read on a second thread while
+this one is written (``readahead``). Label objects (answers, majorities) are shared by
 every row with the same labels, so each is parsed and counted once (see "Building rows").
 Exporters never see a real name when the export is pseudonymised: the stream applies the
 pseudonyms, collects the counts the dataset card shows (``ExportStats``) and reports progress.
@@ -651,9 +652,10 @@ class RowSource:
         covered: set[int] = set()  # articles of kept comments, when filtered
         stack: list[tuple | None] = []  # context mode: the open ancestors, None once emitted
         current_article = None
-        for chunk, kept_ids, labels, golds in read_ahead(
+        for chunk, kept_ids, fetched, golds in read_ahead(
             lambda: self._labelled_chunks(rows), rows.db
         ):
+            labels = self._annotations_by_comment(fetched)
             for raw in chunk:
                 if not self.with_context:
                     yield self._row(raw, labels.get(raw[0], ()), golds.get(raw[0]))
@@ -684,16 +686,18 @@ class RowSource:
     def _labelled_chunks(
         self, rows: QuerySet
     ) -> Iterator[tuple[list[tuple], list[int], dict[int, list[tuple]], dict[int, GoldRow]]]:
-        """Each chunk of fetched comments with the ids of those kept and their annotations
-        and gold (run on ``read_ahead``'s reading thread)."""
+        """Each chunk of fetched comments with the ids of those kept, their annotations as
+        fetched and their gold (run on ``read_ahead``'s reading thread, which does the
+        database work; turning annotations into rows is left to the encoding thread, where
+        it costs less CPU than handing the GIL back and forth for it)."""
         for chunk in stream_rows(rows, self.chunk_size):
             if self.with_context:
                 kept_ids = [raw[0] for raw in chunk if raw[10]]
             else:
                 kept_ids = [raw[0] for raw in chunk]
-            labels = self._annotations_of(kept_ids)
+            annotations = self._fetch_annotations(kept_ids)
             golds = self._gold_of(kept_ids) if self.has_gold else {}
-            yield chunk, kept_ids, labels, golds
+            yield chunk, kept_ids, annotations, golds
 
     def _article_ids_of(self, chunk: list[tuple]) -> set[int]:
         """Articles of the kept comments of a chunk."""
@@ -735,13 +739,11 @@ class RowSource:
     # those texts and folded in at the end (``_fold_tallies``). Each table holds at most
     # ``INTERN_LIMIT`` entries, so memory stays flat; past it, rows are worked out one by one.
 
-    def _annotations_of(self, comment_ids: list[int]) -> dict[int, list[tuple]]:
-        """The submitted annotations of a chunk of comments, by comment id (one query).
-
-        Each is ``(annotator id, AnnotationRow, answers JSON text)``.
-        """
+    def _fetch_annotations(self, comment_ids: list[int]) -> list[tuple]:
+        """The submitted annotations of a chunk of comments as fetched, by comment and
+        annotator (one query; another when annotators' names are new)."""
         if not comment_ids:
-            return {}
+            return []
         rows = (
             Annotation.objects.filter(
                 comment_id__in=_id_list(comment_ids, connection.vendor), status=SUBMITTED
@@ -763,6 +765,11 @@ class RowSource:
         )
         raw = fetch_rows(rows)
         self._learn_names(row[1] for row in raw)
+        return raw
+
+    def _annotations_by_comment(self, raw: list[tuple]) -> dict[int, list[tuple]]:
+        """Fetched annotations (``_fetch_annotations``) as rows, by comment id: each is
+        ``(annotator id, AnnotationRow, answers JSON text)``."""
         labels_of = self._labels_of
         by_comment: dict[int, list[tuple]] = {}
         labels: list[tuple] = []
@@ -872,8 +879,8 @@ class RowSource:
         gold: GoldRow | None = None,
         context: bool = False,
     ) -> CommentRow:
-        """The exported row of one fetched comment, its annotations (``_annotations_of``) and
-        its gold (``_gold_of``)."""
+        """The exported row of one fetched comment, its annotations
+        (``_annotations_by_comment``) and its gold (``_gold_of``)."""
         pk, article_pk, parent_id, source_id, depth, position, author, text, posted, meta = raw[:10]
         article_id = self._article_ids[article_pk]
         split = self._splits.get(article_id)

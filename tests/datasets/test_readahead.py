@@ -1,5 +1,6 @@
 """Reading one chunk ahead on a second thread, on the caller's own connection."""
 
+import sys
 import threading
 
 import pytest
@@ -8,7 +9,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from annotator.corpus.models import Article
 from annotator.datasets import rows
 from annotator.datasets.options import ExportOptions
-from annotator.datasets.readahead import read_ahead
+from annotator.datasets.readahead import SWITCH_INTERVAL, read_ahead
 from annotator.datasets.rows import RowSource
 from tests.factories import ArticleFactory, UserFactory, label_in_bulk, make_thread
 
@@ -100,7 +101,27 @@ def test_an_error_reading_annotations_reaches_the_exporter(project, monkeypatch)
     def broken(self, comment_ids):
         raise RuntimeError("annotations unreadable")
 
-    monkeypatch.setattr(rows.RowSource, "_annotations_of", broken)
+    monkeypatch.setattr(rows.RowSource, "_fetch_annotations", broken)
     with pytest.raises(RuntimeError, match="annotations unreadable"):
         list(RowSource(project, ExportOptions()).comments())
     assert not connection.allow_thread_sharing
+
+
+def test_the_switch_interval_is_short_while_reading_and_restored_after_the_last_reader():
+    before = sys.getswitchinterval()
+    seen = []
+
+    def chunks():
+        yield 1
+        yield 2
+
+    outer = read_ahead(chunks, DEFAULT_DB_ALIAS)
+    next(outer)
+    seen.append(sys.getswitchinterval())
+    inner = read_ahead(chunks, DEFAULT_DB_ALIAS)
+    assert list(inner) == [1, 2]
+    seen.append(sys.getswitchinterval())  # the outer reader still runs
+    assert list(outer) == [2]
+
+    assert seen == [SWITCH_INTERVAL, SWITCH_INTERVAL]
+    assert sys.getswitchinterval() == before
