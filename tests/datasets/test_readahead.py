@@ -4,7 +4,7 @@ import sys
 import threading
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from annotator.corpus.models import Article
 from annotator.datasets import rows
@@ -12,6 +12,12 @@ from annotator.datasets.options import ExportOptions
 from annotator.datasets.readahead import SWITCH_INTERVAL, read_ahead
 from annotator.datasets.rows import RowSource
 from tests.factories import ArticleFactory, UserFactory, label_in_bulk, make_thread
+
+
+def sharing_count() -> int:
+    """How many threads besides its own may use the default connection (a session's live
+    server may share it too, so tests compare before and after)."""
+    return connections[DEFAULT_DB_ALIAS]._thread_sharing_count
 
 
 def ANSWERS(index, comment, annotator):
@@ -32,6 +38,8 @@ def test_items_arrive_in_order_from_another_thread():
 
 
 def test_an_error_while_reading_is_raised_to_the_consumer_after_what_was_read():
+    sharing_before = sharing_count()
+
     def chunks():
         yield "first"
         raise ValueError("the database went away")
@@ -41,10 +49,11 @@ def test_an_error_while_reading_is_raised_to_the_consumer_after_what_was_read():
         for item in read_ahead(chunks, DEFAULT_DB_ALIAS):
             received.append(item)
     assert received == ["first"]
-    assert not connection.allow_thread_sharing
+    assert sharing_count() == sharing_before
 
 
 def test_stopping_early_closes_the_reader_on_its_thread_and_gives_the_connection_back():
+    sharing_before = sharing_count()
     closed_on = []
     produced = []
 
@@ -61,7 +70,7 @@ def test_stopping_early_closes_the_reader_on_its_thread_and_gives_the_connection
     stream.close()
     assert closed_on and closed_on[0] != threading.get_ident()
     assert len(produced) <= 3  # one handed over, one queued, one waiting: never the rest
-    assert not connection.allow_thread_sharing
+    assert sharing_count() == sharing_before
     assert not any(thread.name == "export-reader" for thread in threading.enumerate())
 
 
@@ -83,18 +92,20 @@ def test_the_reader_queries_on_the_callers_connection_and_sees_its_uncommitted_r
 
 @pytest.mark.django_db
 def test_an_export_stopped_early_leaves_the_connection_usable(project):
+    sharing_before = sharing_count()
     article = ArticleFactory(project=project)
     comments = make_thread(article, 30)
     label_in_bulk(comments, [UserFactory()], ANSWERS)
     stream = RowSource(project, ExportOptions(), chunk_size=4).comments()
     assert next(stream).labelled
     stream.close()
-    assert not connection.allow_thread_sharing
+    assert sharing_count() == sharing_before
     assert Article.objects.filter(project=project).count() == 1
 
 
 @pytest.mark.django_db
 def test_an_error_reading_annotations_reaches_the_exporter(project, monkeypatch):
+    sharing_before = sharing_count()
     article = ArticleFactory(project=project)
     label_in_bulk(make_thread(article, 10), [UserFactory()], ANSWERS)
 
@@ -104,7 +115,7 @@ def test_an_error_reading_annotations_reaches_the_exporter(project, monkeypatch)
     monkeypatch.setattr(rows.RowSource, "_fetch_annotations", broken)
     with pytest.raises(RuntimeError, match="annotations unreadable"):
         list(RowSource(project, ExportOptions()).comments())
-    assert not connection.allow_thread_sharing
+    assert sharing_count() == sharing_before
 
 
 def test_the_switch_interval_is_short_while_reading_and_restored_after_the_last_reader():
