@@ -1,5 +1,6 @@
 """Reading one chunk ahead on a second thread, on the caller's own connection."""
 
+import io
 import sys
 import threading
 
@@ -9,6 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from annotator.corpus.models import Article
 from annotator.datasets import rows
 from annotator.datasets.options import ExportOptions
+from annotator.datasets.package import build_export
 from annotator.datasets.readahead import SWITCH_INTERVAL, read_ahead
 from annotator.datasets.rows import RowSource
 from tests.factories import ArticleFactory, UserFactory, label_in_bulk, make_thread
@@ -136,3 +138,34 @@ def test_the_switch_interval_is_short_while_reading_and_restored_after_the_last_
 
     assert seen == [SWITCH_INTERVAL, SWITCH_INTERVAL]
     assert sys.getswitchinterval() == before
+
+
+class FullDisk(io.RawIOBase):
+    """A destination that takes ``room`` bytes and then fails like a full disk."""
+
+    def __init__(self, room: int):
+        self.room = room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(28, "No space left on device")
+        return len(data)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_write_failing_mid_export_stops_the_reader_and_leaves_the_connection_usable(project, fmt):
+    sharing_before = sharing_count()
+    article = ArticleFactory(project=project)
+    label_in_bulk(make_thread(article, 3_000), [UserFactory()], ANSWERS)
+
+    with pytest.raises(OSError, match="No space left"):
+        build_export(project, ExportOptions(format=fmt), FullDisk(room=20_000))
+
+    assert not any(thread.name == "export-reader" for thread in threading.enumerate())
+    assert sharing_count() == sharing_before
+    assert Article.objects.filter(project=project).count() == 1
