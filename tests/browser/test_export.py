@@ -1,10 +1,12 @@
 """In a real browser: a researcher exports a project's labels and loads them with pandas."""
 
+import io
 import re
 import zipfile
 
 import pandas
 import pytest
+import requests
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
@@ -136,4 +138,58 @@ def test_the_progress_bar_follows_a_background_export_until_it_is_ready(
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the zip").click()
     assert download_info.value.suggested_filename.endswith(".zip")
+    assert console_errors == []
+
+
+def call_api(base: str, path: str, key: str, body: dict | None = None) -> requests.Response:
+    """What a researcher's script does: one HTTP request with the token, over the network."""
+    url = path if path.startswith("http") else base + path
+    headers = {"Authorization": f"Token {key}"}
+    if body is None:
+        return requests.get(url, headers=headers, timeout=30)
+    return requests.post(url, json=body, headers=headers, timeout=30)
+
+
+def test_a_researcher_makes_a_token_and_exports_from_a_script(
+    page, login, live_server, screenshot, researcher_and_project, console_errors
+):
+    """Researcher journey, step 3: a personal token from the browser, the OpenAPI docs, then
+    a script that starts an export, follows it, downloads the zip and loads it with pandas."""
+    researcher, project = researcher_and_project
+
+    login(researcher)
+    page.goto("/api/tokens/")
+    page.get_by_label("Name").fill("notebook")
+    page.get_by_role("button", name="Make token").click()
+    key = page.locator("#new-key").input_value()
+    assert len(key) >= 32
+    screenshot("token")
+    assert serious_accessibility_problems(page) == []
+
+    page.get_by_role("link", name="API documentation").click()
+    expect(page.get_by_text("Comment annotator API").first).to_be_visible()
+    expect(page.get_by_text("/api/projects/{slug}/exports/").first).to_be_visible()
+
+    base = live_server.url
+    started = call_api(base, f"/api/projects/{project.slug}/exports/", key, {"format": "jsonl"})
+    assert started.status_code == 202
+    job = call_api(base, started.headers["Location"], key).json()
+    assert job["status"] == "succeeded", job
+    download = call_api(base, job["download"], key)
+    assert download.status_code == 200
+    assert download.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        assert "README.md" in archive.namelist()
+        with archive.open("comments.jsonl") as stream:
+            frame = pandas.read_json(stream, lines=True)
+    comments = frame[frame["type"] == "comment"]
+    assert len(comments) == 6
+    assert "The ceasefire will hold." in set(comments["text"])
+
+    # Revoked in the browser, the key stops working for the script at once.
+    page.goto("/api/tokens/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke notebook").click()
+    expect(page.get_by_text("You have no tokens yet.")).to_be_visible()
+    assert call_api(base, f"/api/projects/{project.slug}/", key).status_code == 401
     assert console_errors == []
