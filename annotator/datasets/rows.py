@@ -685,7 +685,7 @@ class RowSource:
 
     def _labelled_chunks(
         self, rows: QuerySet
-    ) -> Iterator[tuple[list[tuple], list[int], dict[int, list[tuple]], dict[int, GoldRow]]]:
+    ) -> Iterator[tuple[list[tuple], list[int], list[tuple], dict[int, GoldRow]]]:
         """Each chunk of fetched comments with the ids of those kept, their annotations as
         fetched and their gold (run on ``read_ahead``'s reading thread, which does the
         database work; turning annotations into rows is left to the encoding thread, where
