@@ -9,11 +9,13 @@ following. Every endpoint checks ``Action.REVIEW`` through ``project_for``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -30,7 +32,7 @@ from annotator.labelling.responses import (
 from annotator.labelling.scheme import Kind, Question
 from annotator.labelling.schemes import current_scheme_for
 from annotator.review.gold import GoldConflict, GoldInvalid, accept_unanimous, save_gold
-from annotator.review.models import GoldLabel
+from annotator.review.models import GoldEvent, GoldLabel
 from annotator.review.queue import next_in_queue, normalised, review_state
 
 QUEUE_PAGE = 100
@@ -198,6 +200,62 @@ class QuestionRow:
         return [(choice, choice.value in self.selected) for choice in self.question.choices]
 
 
+@dataclass(frozen=True)
+class GoldChange:
+    """One row of the gold history: a revision and what it changed, as people read it."""
+
+    revision: int
+    at: Any
+    actor: str
+    method: str
+    changes: list[tuple[str, str, str]]  # (question, before, after), answers as labels
+    note: str | None  # the new note when the note changed
+
+
+def gold_history(events: list[GoldEvent], scheme: LabelScheme) -> list[GoldChange]:
+    """The changes of a gold label, newest first, each with the answers it changed (keys of
+    older scheme versions included, by key) and its note when the note changed."""
+    questions = {q.key: q for q in scheme.scheme.questions}
+    history = []
+    for event in events:
+        before = (event.before or {}).get("answers") or {}
+        after = event.after.get("answers") or {}
+        changes = []
+        for key in [*questions, *sorted((before.keys() | after.keys()) - questions.keys())]:
+            old, new = before.get(key), after.get(key)
+            if old == new:
+                continue
+            question = questions.get(key)
+            if question is None:
+                changes.append((key, _plain_text(old), _plain_text(new)))
+            else:
+                changes.append(
+                    (question.title, _answer_text(question, old), _answer_text(question, new))
+                )
+        old_note = (event.before or {}).get("note") or ""
+        new_note = event.after.get("note") or ""
+        history.append(
+            GoldChange(
+                revision=event.revision,
+                at=event.at,
+                actor=event.actor.get_username() if event.actor else "",
+                method=GoldLabel.Method(event.after["method"]).label
+                if event.after.get("method") in GoldLabel.Method.values
+                else str(event.after.get("method", "")),
+                changes=changes,
+                note=new_note if new_note != old_note else None,
+            )
+        )
+    return history
+
+
+def _plain_text(value: Any) -> str:
+    """An answer to a question the current scheme no longer has, as stored."""
+    if value in (None, "", []):
+        return ""
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _agreed_defaults(scheme: LabelScheme, annotations: list[Annotation]) -> dict:
     """The answers every submitted annotation shares (two or more of them): preselected."""
     submitted = [a.answers for a in annotations if a.status == Annotation.Status.SUBMITTED]
@@ -225,7 +283,17 @@ def _adjudication_context(
 ) -> dict:
     """Everything the adjudication page shows, in a constant number of queries."""
     scheme = scheme or current_scheme_for(project)
-    gold = GoldLabel.objects.select_related("decided_by", "scheme").filter(comment=comment).first()
+    gold = (
+        GoldLabel.objects.select_related("decided_by", "scheme")
+        .prefetch_related(
+            Prefetch(
+                "events",
+                queryset=GoldEvent.objects.select_related("actor").order_by("-revision", "-id"),
+            )
+        )
+        .filter(comment=comment)
+        .first()
+    )
     annotations = list(
         Annotation.objects.filter(comment=comment, status__in=SHOWN_STATUSES)
         .select_related("annotator")
@@ -254,6 +322,7 @@ def _adjudication_context(
         "more_replies": len(replies) > REPLIES_SHOWN,
         "scheme": scheme,
         "gold": gold,
+        "gold_history": gold_history(list(gold.events.all()), scheme) if gold else [],
         "revision": gold.revision if gold else 0,
         "annotations": annotations,
         "submitted_count": sum(a.status == Annotation.Status.SUBMITTED for a in annotations),

@@ -129,6 +129,20 @@ def test_a_reviewer_settles_disagreements_with_the_keyboard_and_accepts_the_rest
         assert gold[comment.pk].method == GoldLabel.Method.ACCEPTED
         assert gold[comment.pk].answers == (REPLY if comment.parent_id else TOP)
     assert {g.decided_by for g in gold.values()} == {reviewer}
+
+    # The settled comment shows its gold history under the form.
+    page.goto(f"/p/{demo_project.slug}/review/{worst.pk}/")
+    page.get_by_text("Gold history: 1 change").click()
+    history = page.locator("#gold-history")
+    expect(history).to_contain_text(reviewer.username)
+    expect(history).to_contain_text("Stance toward the article: Deny")
+    expect(history).to_contain_text("Claim type: Policy")
+    screenshot("history")
+    from axe_playwright_python.sync_playwright import Axe
+
+    from tests.browser.test_accessibility import blocking_violations
+
+    assert blocking_violations(Axe(), page) == []
     assert page_errors == []
 
 

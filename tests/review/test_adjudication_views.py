@@ -3,8 +3,10 @@
 import re
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -494,3 +496,71 @@ def test_next_on_the_only_comment_left_says_so_and_goes_to_the_queue(project, pe
     assert response.redirect_chain[-1][0] == url("queue", project)
     assert "No other comment is waiting in the queue." in response.content.decode()
     assert not GoldLabel.objects.exists()
+
+
+# -- gold history ------------------------------------------------------------------------------
+
+
+def test_the_page_shows_every_change_of_the_gold_label_newest_first(
+    project, disagreements, reviewer
+):
+    worst, *_ = disagreements
+    other = UserFactory(username="second_reviewer")
+    MembershipFactory(project=project, user=other, role=Role.REVIEWER)
+    post_gold(logged_in(reviewer), project, worst, TOP)
+    post_gold(
+        logged_in(other),
+        project,
+        worst,
+        {**TOP, "stance_article": "deny"},
+        revision=1,
+        data={"note": "The second sentence denies it."},
+    )
+
+    html = logged_in(reviewer).get(url("adjudicate", project, worst.pk)).content.decode()
+
+    history = html[html.index('id="gold-history"') :]
+    assert "Gold history: 2 changes" in history
+    second, first = history.split("<tr>")[2:4]  # header row first, then newest first
+    assert "<td>2</td>" in second and "second_reviewer" in second
+    assert "Stance toward the article: <del>Support</del> → <ins>Deny</ins>" in second
+    assert "Note: <ins>The second sentence denies it.</ins>" in second
+    assert "Claim type" not in second  # unchanged answers are not listed
+    assert "<td>1</td>" in first and "rev_reviewer" in first
+    assert "Stance toward the article: <ins>Support</ins>" in first
+    assert "Claim type: <ins>Opinion</ins>" in first
+
+
+def test_the_history_escapes_what_reviewers_wrote(project, disagreements, reviewer):
+    worst, *_ = disagreements
+    post_gold(logged_in(reviewer), project, worst, TOP, data={"note": XSS})
+    html = logged_in(reviewer).get(url("adjudicate", project, worst.pk)).content.decode()
+    history = html[html.index('id="gold-history"') :]
+    assert XSS not in history
+    assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in history
+
+
+def test_a_comment_without_gold_has_no_history(project, disagreements, reviewer):
+    worst, *_ = disagreements
+    html = logged_in(reviewer).get(url("adjudicate", project, worst.pk)).content.decode()
+    assert 'id="gold-history"' not in html
+
+
+def test_the_history_costs_one_query_however_long_it_is(project, disagreements, reviewer):
+    worst, middle, *_ = disagreements
+    client = logged_in(reviewer)
+
+    def queries(comment) -> int:
+        with CaptureQueriesContext(connection) as context:
+            assert client.get(url("adjudicate", project, comment.pk)).status_code == 200
+        return len(context)
+
+    without_gold = queries(worst)
+    post_gold(client, project, worst, TOP)
+    for revision in range(5):  # five changes of the middle one
+        answers = {**TOP, "stance_article": "deny" if revision % 2 else "support"}
+        post_gold(client, project, middle, answers, revision=revision)
+    assert GoldEvent.objects.filter(gold__comment=middle).count() == 5
+
+    assert queries(worst) == without_gold + 1  # the events, with their reviewers
+    assert queries(middle) == without_gold + 1
