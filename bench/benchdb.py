@@ -6,7 +6,9 @@ import this module by name.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +25,7 @@ def safe_url(url: str) -> str:
     return url
 
 
-def _bench_database_name(url: str) -> str:
+def bench_database_name(url: str) -> str:
     """The database's name; exits unless it is PostgreSQL and the name starts with "bench"."""
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
@@ -40,7 +42,7 @@ def create_database(url: str, *, drop: bool) -> None:
     import psycopg
     from psycopg import sql
 
-    name = _bench_database_name(url)
+    name = bench_database_name(url)
     maintenance = urlsplit(url)._replace(path="/postgres").geturl()
     with psycopg.connect(maintenance, autocommit=True) as connection:
         if drop:
@@ -50,6 +52,21 @@ def create_database(url: str, *, drop: bool) -> None:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if exists.fetchone() is None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def run_step(script: str, step: str, *arguments: str) -> dict:
+    """Run ``script --child step ARGUMENTS`` in a fresh Python process (so each step's memory
+    and imports are its own) and return the JSON it prints last; exit with its error output
+    when it fails."""
+    output = subprocess.run(
+        [sys.executable, script, "--child", step, *arguments],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if output.returncode != 0:
+        sys.exit(f"the {step} step failed:\n{output.stderr}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def recreate_database(url: str) -> None:

@@ -18,15 +18,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from benchdb import create_database, setup_django
+from benchdb import bench_database_name, create_database, run_step, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_dashboard"
@@ -92,11 +90,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Make sure the corpus exists, then time the dashboard in a fresh process."""
-    name = urlsplit(args.database_url).path.lstrip("/")
-    if not name.startswith("bench"):
-        sys.exit(
-            f"refusing to use database {name!r}: the bench needs one whose name starts 'bench'"
-        )
+    name = bench_database_name(args.database_url)
     create_database(args.database_url, drop=args.fresh)
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {name}")
     setup = child(args, "setup")
@@ -117,24 +111,12 @@ def run(args: argparse.Namespace) -> None:
 
 def child(args: argparse.Namespace, step: str) -> dict:
     """Run one step in a fresh Python process and return the JSON it prints last."""
-    command = [
-        sys.executable,
+    return run_step(
         __file__,
-        "--child",
         step,
-        "--comments",
-        str(args.comments),
-        "--annotators",
-        str(args.annotators),
-        "--repeat",
-        str(args.repeat),
-        "--database-url",
-        args.database_url,
-    ]
-    output = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    if output.returncode != 0:
-        sys.exit(f"the {step} step failed:\n{output.stderr}")
-    return json.loads(output.stdout.strip().splitlines()[-1])
+        *("--comments", str(args.comments), "--annotators", str(args.annotators)),
+        *("--repeat", str(args.repeat), "--database-url", args.database_url),
+    )
 
 
 # --- Child steps ------------------------------------------------------------------------------

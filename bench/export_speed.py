@@ -21,14 +21,12 @@ import json
 import os
 import pstats
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from benchdb import create_database, setup_django
+from benchdb import bench_database_name, create_database, run_step, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_export"
@@ -111,11 +109,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Make sure the corpus exists, then time each format and the bare COPY."""
-    name = urlsplit(args.database_url).path.lstrip("/")
-    if not name.startswith("bench"):
-        sys.exit(
-            f"refusing to use database {name!r}: the bench needs one whose name starts 'bench'"
-        )
+    name = bench_database_name(args.database_url)
     create_database(args.database_url, drop=args.fresh)
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {name}")
     setup = child(args, "setup")
@@ -145,24 +139,13 @@ def run(args: argparse.Namespace) -> None:
 
 def child(args: argparse.Namespace, step: str, fmt: str = "") -> dict:
     """Run one step in a fresh Python process and return the JSON it prints last."""
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        step,
-        "--comments",
-        str(args.comments),
-        "--labels",
-        args.labels,
-        "--database-url",
-        args.database_url,
-    ]
+    arguments = ["--comments", str(args.comments), "--labels", args.labels]
+    arguments += ["--database-url", args.database_url]
     if fmt:
-        command += ["--format", fmt]
+        arguments += ["--format", fmt]
     if args.profile:
-        command.append("--profile")
-    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
-    return json.loads(output.stdout.strip().splitlines()[-1])
+        arguments.append("--profile")
+    return run_step(__file__, step, *arguments)
 
 
 # --- Child steps ------------------------------------------------------------------------------

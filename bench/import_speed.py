@@ -15,13 +15,11 @@ import json
 import os
 import random
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchdb import safe_url, setup_django
+from benchdb import run_step, safe_url, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench"
@@ -89,14 +87,7 @@ def run(args: argparse.Namespace) -> None:
 
 def child(step: str, folder: Path) -> dict:
     """Run one step in a fresh Python process and return the JSON it prints."""
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", step, "--dir", str(folder)],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    return run_step(__file__, step, "--dir", str(folder))
 
 
 # --- The corpus ---------------------------------------------------------------------------------
