@@ -3,7 +3,17 @@
 import pytest
 
 from annotator.corpus.models import Role
+from annotator.review.queue import forget_scores
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def cold_review_scores():
+    """Every test starts without the review queue's kept scores: they are kept per process
+    by project id, and ids repeat between tests on SQLite."""
+    forget_scores()
+    yield
+    forget_scores()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.utils import timezone
 from annotator.corpus.models import Role
 from annotator.labelling.models import Annotation
 from annotator.review.models import GoldEvent, GoldLabel
-from annotator.review.queue import forget_scores, review_state
+from annotator.review.queue import review_state
 from tests.factories import (
     ArticleFactory,
     MembershipFactory,
@@ -37,14 +37,6 @@ def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-@pytest.fixture(autouse=True)
-def cold_scores():
-    """Each test starts without the queue's kept scores (ids repeat between tests on SQLite)."""
-    forget_scores()
-    yield
-    forget_scores()
 
 
 @pytest.fixture

@@ -14,21 +14,13 @@ from annotator.review.gold import (
     save_gold,
 )
 from annotator.review.models import GoldEvent, GoldLabel
-from annotator.review.queue import forget_scores, review_state
+from annotator.review.queue import review_state
 from tests.factories import ArticleFactory, label_in_bulk, make_comment, make_label, make_thread
 from tests.review.adjudication_data import REPLY, TOP, TOP_DENY, annotators
 
 # Statements that write a small set of accepted gold: a gold insert and an event insert on
 # SQLite, one statement on PostgreSQL.
 WRITES = 2 if connection.vendor == "sqlite" else 1
-
-
-@pytest.fixture(autouse=True)
-def cold_scores():
-    """Each test starts without the queue's kept scores (ids repeat between tests on SQLite)."""
-    forget_scores()
-    yield
-    forget_scores()
 
 
 @pytest.fixture

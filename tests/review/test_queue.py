@@ -36,14 +36,6 @@ from tests.factories import (
 from tests.review.adjudication_data import REPLY, TOP, TOP_DENY, annotators
 
 
-@pytest.fixture(autouse=True)
-def cold_scores():
-    """Each test starts without kept scores (ids repeat between tests on SQLite)."""
-    forget_scores()
-    yield
-    forget_scores()
-
-
 @pytest.fixture
 def article(project):
     return ArticleFactory(project=project)
