@@ -56,6 +56,26 @@ class Bar:
     title: str
 
 
+def _plot_area(width: int, height: int) -> tuple[float, float, float, float]:
+    """Left, right, top and bottom of the plotting area of a chart over days: room for the
+    axis labels on the left and right and the dates below."""
+    return 48.0, width - 60.0, 16.0, height - 40.0
+
+
+def _day_slots(days: list, left: float, right: float) -> tuple[float, list[float], list[Tick]]:
+    """Each day's slot width, the centre of each slot and at most eight date ticks: shared by
+    the charts over days, so their days line up."""
+    slot = (right - left) / max(len(days), 1)
+    centres = [round(left + (index + 0.5) * slot, 2) for index in range(len(days))]
+    every = max(1, math.ceil(len(days) / 8))
+    ticks = [
+        Tick(0, f"{day.day.day} {day.day:%b}", centres[index])
+        for index, day in enumerate(days)
+        if index % every == 0
+    ]
+    return slot, centres, ticks
+
+
 @dataclass(frozen=True)
 class ProgressChart:
     width: int
@@ -75,7 +95,7 @@ class ProgressChart:
 def progress_chart(progress: Progress, width: int = WIDTH, height: int = 260) -> ProgressChart:
     """Bars of submitted annotations per day (left axis) under a line of the running total
     (right axis); at most eight dates are written under the bars."""
-    left, right, top, bottom = 48.0, width - 60.0, 16.0, height - 40.0
+    left, right, top, bottom = _plot_area(width, height)
     days = progress.days
     daily_ticks = nice_ticks(max((d.submitted for d in days), default=0))
     total_ticks = nice_ticks(days[-1].cumulative if days else 0)
@@ -87,7 +107,7 @@ def progress_chart(progress: Progress, width: int = WIDTH, height: int = 260) ->
     def y_total(value: float) -> float:
         return bottom - value / total_ticks[-1] * span
 
-    slot = (right - left) / max(len(days), 1)
+    slot, centres, x_ticks = _day_slots(days, left, right)
     bar_width = max(slot * 0.7, 1.0)
     bars, points = [], []
     for index, day in enumerate(days):
@@ -105,13 +125,7 @@ def progress_chart(progress: Progress, width: int = WIDTH, height: int = 260) ->
                 title=f"{label}: {day.submitted} submitted, {day.cumulative} in total",
             )
         )
-        points.append((round(left + (index + 0.5) * slot, 2), round(y_total(day.cumulative), 2)))
-    every = max(1, math.ceil(len(days) / 8))
-    x_ticks = [
-        Tick(0, f"{day.day.day} {day.day:%b}", round(left + (index + 0.5) * slot, 2))
-        for index, day in enumerate(days)
-        if index % every == 0
-    ]
+        points.append((centres[index], round(y_total(day.cumulative), 2)))
     return ProgressChart(
         width=width,
         height=height,
@@ -160,7 +174,7 @@ def coverage_chart(progress: Progress, width: int = WIDTH, height: int = 220) ->
     """Comments with at least one label, and with the target number, by the end of each
     day, against the line of all the project's comments (the days line up with
     ``progress_chart``'s bars)."""
-    left, right, top, bottom = 48.0, width - 60.0, 16.0, height - 40.0
+    left, right, top, bottom = _plot_area(width, height)
     days = progress.days
     ticks = nice_ticks(progress.comments)
     span = bottom - top
@@ -168,9 +182,7 @@ def coverage_chart(progress: Progress, width: int = WIDTH, height: int = 220) ->
     def y(value: float) -> float:
         return round(bottom - value / ticks[-1] * span, 2)
 
-    slot = (right - left) / max(len(days), 1)
-    xs = [round(left + (index + 0.5) * slot, 2) for index in range(len(days))]
-    every = max(1, math.ceil(len(days) / 8))
+    _, xs, x_ticks = _day_slots(days, left, right)
     return CoverageChart(
         width=width,
         height=height,
@@ -192,11 +204,7 @@ def coverage_chart(progress: Progress, width: int = WIDTH, height: int = 220) ->
         ],
         total_y=y(progress.comments),
         y_ticks=[Tick(t, f"{t:g}", y(t)) for t in ticks],
-        x_ticks=[
-            Tick(0, f"{day.day.day} {day.day:%b}", xs[index])
-            for index, day in enumerate(days)
-            if index % every == 0
-        ],
+        x_ticks=x_ticks,
         dots=len(days) <= 60,
     )
 
