@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from annotator.corpus.models import Membership, Project, Role
+from annotator.corpus.models import Comment, Membership, Project, Role
 
 
 class Action(StrEnum):
@@ -93,3 +93,14 @@ def project_for(user: User, slug: str, action: Action) -> Project:
     if not can(user, action, project):
         raise PermissionDenied(f"Your role in {project.name} does not allow this.")
     return project
+
+
+def comment_in(project: Project, comment_id: int) -> Comment:
+    """The comment ``comment_id`` of ``project`` (with its article) for a view, or 404 when it
+    belongs to another project: call it after ``project_for``."""
+    try:
+        return Comment.objects.select_related("article").get(
+            pk=comment_id, article__project=project
+        )
+    except Comment.DoesNotExist:
+        raise Http404("No such comment in this project.") from None

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.corpus.models import Article, Comment, Project
-from annotator.corpus.permissions import Action, can, project_for
+from annotator.corpus.permissions import Action, can, comment_in, project_for
 from annotator.labelling.annotations import (
     AnnotationConflict,
     Progress,
@@ -47,12 +47,6 @@ SESSION_IDLE = timedelta(minutes=30)
 # ``annotations.progress_for``); in between, the count kept in the session is used.
 SHARE_RECOUNT = timedelta(seconds=30)
 WORKSPACE_TEMPLATE = "labelling/workspace.html"
-
-
-def _comment_in(project: Project, comment_id: int) -> Comment:
-    return get_object_or_404(
-        Comment.objects.select_related("article"), pk=comment_id, article__project=project
-    )
 
 
 def _workspace_url(project: Project, comment: Comment | int) -> str:
@@ -227,7 +221,7 @@ def workspace(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     keys must not break, and labelling it only adds an extra label (see assignment.py).
     """
     project = project_for(request.user, slug, Action.LABEL)
-    comment = _comment_in(project, comment_id)
+    comment = comment_in(project, comment_id)
     return _render_workspace(request, _workspace_context(request, project, comment))
 
 
@@ -256,7 +250,7 @@ def _submission_from(post: QueryDict, questions) -> Submission:
 def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     """Autosave, submit or skip; a submit or skip moves on to the next comment."""
     project = project_for(request.user, slug, Action.LABEL)
-    comment = _comment_in(project, comment_id)
+    comment = comment_in(project, comment_id)
     scheme = current_scheme_for(project)
     action = request.POST.get("action", "submit")
     if action not in {"autosave", "submit", "skip"}:

@@ -17,12 +17,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.corpus.models import Comment, Project
-from annotator.corpus.permissions import Action, project_for
+from annotator.corpus.permissions import Action, comment_in, project_for
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.responses import (
     conflict_response,
@@ -54,12 +54,6 @@ def _queue_url(project: Project, spot: bool, page: int = 1) -> str:
     url = reverse("review:queue", args=[project.slug])
     params = [*(["spot=1"] if spot else []), *([f"page={page}"] if page > 1 else [])]
     return f"{url}?{'&'.join(params)}" if params else url
-
-
-def _comment_in(project: Project, comment_id: int) -> Comment:
-    return get_object_or_404(
-        Comment.objects.select_related("article"), pk=comment_id, article__project=project
-    )
 
 
 # -- the queue -------------------------------------------------------------------------------
@@ -356,7 +350,7 @@ def _render_adjudication(request: HttpRequest, context: dict, status: int = 200)
 def adjudicate(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     """One comment in its thread, every annotator's answers side by side, the gold form."""
     project = project_for(request.user, slug, Action.REVIEW)
-    comment = _comment_in(project, comment_id)
+    comment = comment_in(project, comment_id)
     spot = _wants_spot_checks(request.GET)
     return _render_adjudication(
         request, _adjudication_context(request, project, comment, spot=spot)
@@ -387,7 +381,7 @@ def _go_to_next(
         return HttpResponseRedirect(_queue_url(project, spot))
     if not request.htmx:
         return HttpResponseRedirect(_adjudicate_url(project, following.comment_id, spot))
-    comment = _comment_in(project, following.comment_id)
+    comment = comment_in(project, following.comment_id)
     context = _adjudication_context(request, project, comment, spot=spot, scheme=scheme)
     context.update(extra)
     return _render_adjudication(request, context)
@@ -420,7 +414,7 @@ def _posted_answers(post: QueryDict, scheme: LabelScheme) -> dict:
 def gold_save(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     """Save the gold answers, then go to the next comment of the queue."""
     project = project_for(request.user, slug, Action.REVIEW)
-    comment = _comment_in(project, comment_id)
+    comment = comment_in(project, comment_id)
     spot = _wants_spot_checks(request.POST)
     try:
         base_revision = int(request.POST.get("revision", "0"))

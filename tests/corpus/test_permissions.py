@@ -24,6 +24,7 @@ from annotator.corpus.permissions import (
     Action,
     can,
     can_create_projects,
+    comment_in,
     project_for,
     role_of,
     visible_projects,
@@ -279,3 +280,18 @@ def test_anonymous_people_can_do_nothing(project):
 def test_only_staff_create_projects(project_admin):
     assert not can_create_projects(project_admin)
     assert can_create_projects(UserFactory(username="staffer", is_staff=True))
+
+
+@pytest.mark.django_db
+def test_comment_in_finds_a_comment_of_the_project_only(
+    project, other_project, django_assert_num_queries
+):
+    mine = make_comment(ArticleFactory(project=project, title="Ceasefire"))
+    theirs = make_comment(ArticleFactory(project=other_project))
+
+    with django_assert_num_queries(1):  # the article comes with it
+        assert comment_in(project, mine.pk).article.title == "Ceasefire"
+    with pytest.raises(Http404):
+        comment_in(project, theirs.pk)
+    with pytest.raises(Http404):
+        comment_in(project, 10**9)
