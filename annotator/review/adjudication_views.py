@@ -137,16 +137,17 @@ def accept_unanimous_view(request: HttpRequest, slug: str) -> HttpResponse:
 # -- adjudicating one comment ----------------------------------------------------------------
 
 
-def _answer_text(question: Question, value: Any) -> str:
-    """An answer as people read it: choice labels, not stored values."""
+def _answer_text(question: Question | None, value: Any) -> str:
+    """An answer as people read it: choice labels, not stored values (as stored for a
+    question the current scheme no longer has, ``None``)."""
     if value in (None, "", []):
         return ""
-    if question.kind == Kind.TEXT:
+    if question is not None and question.kind == Kind.TEXT:
         return str(value)
     values = value if isinstance(value, list) else [value]
     labels = []
     for one in values:
-        choice = question.choice(one)
+        choice = question.choice(one) if question is not None else None
         labels.append(choice.label if choice else str(one))
     return ", ".join(labels)
 
@@ -220,12 +221,8 @@ def gold_history(events: list[GoldEvent], scheme: LabelScheme) -> list[GoldChang
             if old == new:
                 continue
             question = questions.get(key)
-            if question is None:
-                changes.append((key, _plain_text(old), _plain_text(new)))
-            else:
-                changes.append(
-                    (question.title, _answer_text(question, old), _answer_text(question, new))
-                )
+            title = question.title if question is not None else key
+            changes.append((title, _answer_text(question, old), _answer_text(question, new)))
         old_note = (event.before or {}).get("note") or ""
         new_note = event.after.get("note") or ""
         history.append(
@@ -241,13 +238,6 @@ def gold_history(events: list[GoldEvent], scheme: LabelScheme) -> list[GoldChang
             )
         )
     return history
-
-
-def _plain_text(value: Any) -> str:
-    """An answer to a question the current scheme no longer has, as stored."""
-    if value in (None, "", []):
-        return ""
-    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _agreed_defaults(scheme: LabelScheme, annotations: list[Annotation]) -> dict:

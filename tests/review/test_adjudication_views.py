@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from annotator.corpus.models import Role
 from annotator.labelling.models import Annotation
+from annotator.labelling.schemes import current_scheme_for
+from annotator.review.adjudication_views import gold_history
 from annotator.review.models import GoldEvent, GoldLabel
 from annotator.review.queue import review_state
 from tests.factories import (
@@ -556,3 +558,20 @@ def test_the_history_costs_one_query_however_long_it_is(project, disagreements, 
 
     assert queries(worst) == without_gold + 1  # the events, with their reviewers
     assert queries(middle) == without_gold + 1
+
+
+def test_the_history_names_answers_to_questions_the_scheme_no_longer_has(project):
+    event = GoldEvent(
+        revision=2,
+        at=timezone.now(),
+        before={"answers": {**TOP, "tone": ["angry", "ironic"]}, "method": "adjudicated"},
+        after={"answers": {**TOP, "stance_article": "query"}, "method": "adjudicated"},
+    )
+    (change,) = gold_history([event], current_scheme_for(project))
+    assert change.actor == ""
+    assert change.method == "Adjudicated by a reviewer"
+    assert change.changes == [
+        ("Stance toward the article", "Support", "Query"),
+        ("tone", "angry, ironic", ""),
+    ]
+    assert change.note is None
