@@ -7,6 +7,16 @@ from annotator.corpus.models import Article, Comment, Membership, Project, Role,
 
 PASSWORD = "correct horse battery staple"
 
+# Every required question of the default scheme answered, for a top-level comment and for a
+# reply (which also has a stance toward its parent).
+COMPLETE_TOP_LEVEL = {
+    "stance_article": "support",
+    "claim_type": "opinion",
+    "speculation": "certain",
+    "source_cited": ["none"],
+}
+COMPLETE_REPLY = {**COMPLETE_TOP_LEVEL, "stance_parent": "deny"}
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

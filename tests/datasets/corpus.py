@@ -3,15 +3,14 @@
 from annotator.corpus.models import Project, Role
 from annotator.labelling.annotations import Submission, save_annotation
 from annotator.labelling.schemes import current_scheme_for
-from tests.factories import ArticleFactory, MembershipFactory, UserFactory, make_comment
-
-TOP_LEVEL = {
-    "stance_article": "support",
-    "claim_type": "opinion",
-    "speculation": "certain",
-    "source_cited": ["none"],
-}
-REPLY = {**TOP_LEVEL, "stance_parent": "deny"}
+from tests.factories import (
+    COMPLETE_REPLY,
+    COMPLETE_TOP_LEVEL,
+    ArticleFactory,
+    MembershipFactory,
+    UserFactory,
+    make_comment,
+)
 
 
 def make_labelled_corpus(project: Project, comments_per_thread: int = 3) -> dict:
@@ -38,7 +37,9 @@ def make_labelled_corpus(project: Project, comments_per_thread: int = 3) -> dict
                 comment=comment,
                 annotator=user,
                 scheme=scheme,
-                submission=Submission(answers=REPLY if comment.parent_id else TOP_LEVEL),
+                submission=Submission(
+                    answers=COMPLETE_REPLY if comment.parent_id else COMPLETE_TOP_LEVEL
+                ),
                 base_revision=0,
                 action="submit",
             )

@@ -18,20 +18,14 @@ from annotator.labelling.assignment import claim_next, waiting_for
 from annotator.labelling.models import Annotation, AnnotationEvent, Claim
 from annotator.labelling.schemes import current_scheme_for, save_scheme
 from tests.factories import (
+    COMPLETE_REPLY,
+    COMPLETE_TOP_LEVEL,
     ArticleFactory,
     MembershipFactory,
     UserFactory,
     make_comment,
     make_thread,
 )
-
-COMPLETE_TOP_LEVEL = {
-    "stance_article": "support",
-    "claim_type": "opinion",
-    "speculation": "certain",
-    "source_cited": ["none"],
-}
-COMPLETE_REPLY = {**COMPLETE_TOP_LEVEL, "stance_parent": "deny"}
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ from annotator.labelling.assignment import (
 from annotator.labelling.models import Annotation, Claim
 from annotator.labelling.schemes import current_scheme_for
 from tests.factories import (
+    COMPLETE_REPLY,
+    COMPLETE_TOP_LEVEL,
     ArticleFactory,
     MembershipFactory,
     ProjectFactory,
@@ -33,13 +35,6 @@ from tests.factories import (
     make_thread,
 )
 
-COMPLETE_TOP_LEVEL = {
-    "stance_article": "support",
-    "claim_type": "opinion",
-    "speculation": "certain",
-    "source_cited": ["none"],
-}
-COMPLETE_REPLY = {**COMPLETE_TOP_LEVEL, "stance_parent": "deny"}
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 

@@ -18,6 +18,8 @@ from django.utils import timezone
 from annotator.corpus.models import Role
 from annotator.labelling.models import Annotation, Claim
 from tests.factories import (
+    COMPLETE_REPLY,
+    COMPLETE_TOP_LEVEL,
     ArticleFactory,
     MembershipFactory,
     ProjectFactory,
@@ -29,13 +31,6 @@ ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.p
 ANNOTATORS = 8
 COMMENTS = 60
 K = 2
-COMPLETE_TOP_LEVEL = {
-    "stance_article": "support",
-    "claim_type": "opinion",
-    "speculation": "certain",
-    "source_cited": ["none"],
-}
-COMPLETE_REPLY = {**COMPLETE_TOP_LEVEL, "stance_parent": "deny"}
 WORKSPACE = re.compile(r"/label/(\d+)/$")
 
 pytestmark = [

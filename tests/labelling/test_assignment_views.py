@@ -11,6 +11,7 @@ from annotator.corpus.models import Role, WorkOrder
 from annotator.labelling.assignment import claim_next
 from annotator.labelling.models import Claim
 from tests.factories import (
+    COMPLETE_TOP_LEVEL,
     ArticleFactory,
     MembershipFactory,
     UserFactory,
@@ -18,13 +19,6 @@ from tests.factories import (
     make_label,
     make_thread,
 )
-
-TOP_LEVEL = {
-    "stance_article": "support",
-    "claim_type": "opinion",
-    "speculation": "certain",
-    "source_cited": ["none"],
-}
 
 
 def url(name, project):
@@ -107,7 +101,7 @@ def test_writes_need_post_and_the_csrf_token(project, held, project_admin):
 
 def test_the_page_shows_each_persons_work_and_held_comments(project, held, project_admin):
     comment, holder, stand_in = held
-    make_label(comment, stand_in, TOP_LEVEL, time_spent_ms=42_000)
+    make_label(comment, stand_in, COMPLETE_TOP_LEVEL, time_spent_ms=42_000)
     html = logged_in(project_admin).get(url("assignments", project)).content.decode()
     row = html.split(f'id="person-{stand_in.pk}"')[1].split("</tr>")[0]
     assert "stand_in" in row and "42 s" in row and ">1</td>" in row
@@ -128,7 +122,7 @@ def test_the_page_reads_a_constant_number_of_queries(
         for _ in range(annotators):
             person = member(project)
             claim_next(person, project)
-            make_label(comments[-1], person, TOP_LEVEL, time_spent_ms=5_000)
+            make_label(comments[-1], person, COMPLETE_TOP_LEVEL, time_spent_ms=5_000)
         # session, user, project, role; members, their counts, held claims, recent times;
         # the people work can be handed to; comments, complete comments, held comments
         with django_assert_num_queries(12) as queries:

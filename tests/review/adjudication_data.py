@@ -1,18 +1,13 @@
 """Shared data for the adjudication tests: complete answers under the default scheme."""
 
 from annotator.corpus.models import Role
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import COMPLETE_REPLY, COMPLETE_TOP_LEVEL, MembershipFactory, UserFactory
 
-# A top-level comment (no stance toward a parent) answered completely.
-TOP = {
-    "stance_article": "support",
-    "claim_type": "opinion",
-    "speculation": "certain",
-    "source_cited": ["none"],
-}
+# A top-level comment (no stance toward a parent) answered completely, and a reply.
+TOP = COMPLETE_TOP_LEVEL
 # The same with one question answered differently.
 TOP_DENY = {**TOP, "stance_article": "deny"}
-REPLY = {**TOP, "stance_parent": "deny"}
+REPLY = COMPLETE_REPLY
 
 
 def annotators(project, count: int, prefix: str = "ann") -> list:
