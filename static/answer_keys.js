@@ -2,12 +2,18 @@
  * the adjudication page (review.js). Plain browser script loaded before the page's own script;
  * no inline script anywhere (CSP).
  *
- * One question is "active" at a time (highlighted). A choice key (shown beside each answer)
- * answers the active question; a one-answer question then moves on to the next shown
- * question. Enter clicks the page's submit button; "?" shows the page's "Keys" panel. Questions
- * shown only when another answer holds (data-show-if) follow the answers, an exclusive choice
- * ("None") stands alone, and after htmx swaps in the next comment the first unanswered question
- * takes the focus. Each page says what differs through the options of AnswerKeys.attach.
+ * One question is "active" (highlighted, with the focus on one of its answers). A choice key
+ * (shown beside each answer) answers it; a one-answer question then moves on to the next shown
+ * question. Down/Up move between questions and Backspace clears the active one; Space and the
+ * arrow keys never change an answer (the browser's radio buttons would: Space ticks the
+ * focused one, an arrow picks its neighbour). Enter clicks the page's submit button. "?" opens
+ * the page's "Keys" panel. Panels (the <dialog class="panel"> elements: keys, skip, report)
+ * open in the middle of the screen with the focus inside, close with Esc and give the focus
+ * back where it was; while one is open the page's keys are off. Questions shown only when
+ * another answer holds (data-show-if) follow the answers and the shown ones are numbered 1, 2,
+ * 3... An exclusive choice ("None") stands alone. After htmx swaps in the next comment the
+ * first unanswered question takes the focus, without scrolling the window. Each page says what
+ * differs through the options of AnswerKeys.attach.
  */
 (function () {
   "use strict";
@@ -16,6 +22,42 @@
   var TEXT_FIELDS = "textarea, input[type=text], input[type=number], select";
 
   function has(map, key) { return Object.prototype.hasOwnProperty.call(map, key); }
+
+  function openDialog() { return document.querySelector("dialog[open]"); }
+
+  /* Scroll ``el`` into view inside the scrolling column that holds it (the sticky form
+   * column), never the window: scrolling the window would hide the page's top bar. Where the
+   * column does not scroll (one column on a phone) the window scrolls only if ``el`` is out
+   * of view. */
+  function scrollIntoColumn(el) {
+    var column = el.closest("[data-scroll-column]");
+    if (column && column.scrollHeight > column.clientHeight + 1 &&
+        getComputedStyle(column).overflowY !== "visible") {
+      var box = el.getBoundingClientRect();
+      var frame = column.getBoundingClientRect();
+      if (box.top < frame.top) {
+        column.scrollTop -= frame.top - box.top + 8;
+      } else if (box.bottom > frame.bottom) {
+        column.scrollTop += Math.min(box.bottom - frame.bottom + 8, box.top - frame.top - 8);
+      }
+      return;
+    }
+    var rect = el.getBoundingClientRect();
+    if (rect.top < 0 || rect.bottom > window.innerHeight) { el.scrollIntoView({ block: "nearest" }); }
+  }
+
+  /* Open a panel (a <dialog>) as a modal: in view, focus inside (on ``focusEl`` if given),
+   * Esc closes it, and the focus goes back to what had it before (see the "close" listener). */
+  function openPanel(dialog, focusEl) {
+    if (!dialog) { return false; }
+    if (!dialog.open) {
+      dialog.returnFocusTo = document.activeElement;
+      dialog.showModal();
+    }
+    var target = focusEl || dialog.querySelector("input:not([type=hidden]), button, [tabindex]");
+    if (target) { target.focus(); }
+    return true;
+  }
 
   /* Wires the keys of one page and returns what the page's own script may call.
    *
@@ -29,10 +71,14 @@
    *   clicks          more keys, each clicking the element with that id ({"[": "previous-comment"})
    *   keys            more keys, each a function returning whether it handled the key
    *   fieldEnter      Enter in the text field with that id clicks this button instead of submitId
-   *   firstKeys       function(event) given every key outside text fields first (a small open
-   *                   form's own keys); returns whether it handled the key
+   *   beforeKeys      function(event) given every key first, even in text fields and panels
+   *                   (the workspace holds keys typed while the next comment loads); returns
+   *                   whether it took the key
+   *   panelKeys       function(event, dialog) given the keys pressed while a panel is open
+   *                   (the report form's digits); returns whether it handled the key
    *   onActive        function(fieldset) after a question becomes the active one
    *   onSetUp         function() when a comment is shown, before its questions are set up
+   *   onReady         function() when a comment is shown and its first question has the focus
    *   onOverwrite     function(revision) when the person chooses to overwrite a conflicting save
    */
   function attach(options) {
@@ -73,7 +119,7 @@
       var fieldset = list[active];
       var input = fieldset.querySelector("input:checked") || fieldset.querySelector("input");
       if (input) { input.focus({ preventScroll: true }); }
-      rowOf(fieldset).scrollIntoView({ block: "nearest" });
+      scrollIntoColumn(rowOf(fieldset));
       if (options.onActive) { options.onActive(fieldset); }
     }
 
@@ -85,6 +131,23 @@
         if (!isAnswered(list[i])) { return i; }
       }
       return 0;
+    }
+
+    // Number the questions shown 1, 2, 3... (the server numbers them the same way).
+    function renumber() {
+      var f = form();
+      if (!f) { return; }
+      var shown = 0;
+      f.querySelectorAll("fieldset.question").forEach(function (fieldset) {
+        var number = fieldset.querySelector(".q-number");
+        if (!number) { return; }
+        if (rowOf(fieldset).hidden) {
+          number.textContent = "";
+        } else {
+          shown += 1;
+          number.textContent = String(shown);
+        }
+      });
     }
 
     // Questions shown only when another answer holds (data-show-if / data-show-if-values).
@@ -101,6 +164,7 @@
         rowOf(fieldset).hidden = !shown;
         fieldset.disabled = !shown; // hidden answers are not posted
       });
+      renumber();
     }
 
     function markChecked(fieldset) {
@@ -147,6 +211,25 @@
       return true;
     }
 
+    // Backspace: the active question has no answer any more (and that is saved like any change).
+    function clearActive() {
+      var fieldset = questions()[active];
+      if (!fieldset) { return false; }
+      var changed = null;
+      fieldset.querySelectorAll("input").forEach(function (input) {
+        if ((input.type === "radio" || input.type === "checkbox") && input.checked) {
+          input.checked = false;
+          changed = input;
+        } else if (input.type === "text" && input.value !== "") {
+          input.value = "";
+          changed = input;
+        }
+      });
+      if (changed) { changed.dispatchEvent(new Event("change", { bubbles: true })); }
+      focusQuestion(active);
+      return true;
+    }
+
     function click(id) {
       var el = document.getElementById(id);
       if (el) { el.click(); }
@@ -159,10 +242,8 @@
 
     function toggleShortcuts() {
       var panel = document.getElementById("shortcuts");
-      var button = document.getElementById("shortcuts-button");
       if (!panel) { return; }
-      panel.hidden = !panel.hidden;
-      if (button) { button.setAttribute("aria-expanded", String(!panel.hidden)); }
+      if (panel.open) { panel.close(); } else { openPanel(panel); }
     }
 
     function onTypingKey(event, target) {
@@ -179,33 +260,65 @@
       }
     }
 
-    function onKey(event) {
-      if (!form() || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) { return; }
+    // Keys while a panel is open: its own keys, Enter in its text field; the rest is the
+    // browser's (Esc closes the dialog, Tab stays inside it).
+    function onPanelKey(event, dialog) {
+      if (options.panelKeys && options.panelKeys(event, dialog)) { return true; }
       var target = event.target;
+      if (event.key === "?" && dialog.id === "shortcuts") {
+        dialog.close();
+        return true;
+      }
+      if (event.key === "Enter" && target.closest && target.closest(TEXT_FIELDS) &&
+          has(fieldEnter, target.id)) {
+        submit(fieldEnter[target.id]);
+        return true;
+      }
+      return false;
+    }
+
+    // Space, Page Down and the arrows on an answer: scroll or move between questions, never
+    // change the answer.
+    function onNavigationKey(event, target) {
+      var onAnswer = target.closest && target.closest("#" + options.formId + " fieldset.question");
+      if (!onAnswer) { return false; }
+      if (event.key === " ") {
+        window.scrollBy({ top: (event.shiftKey ? -0.8 : 0.8) * window.innerHeight });
+        return true;
+      }
+      if (event.key === "ArrowDown") { focusQuestion(active + 1); return true; }
+      if (event.key === "ArrowUp") { focusQuestion(active - 1); return true; }
+      return event.key === "ArrowLeft" || event.key === "ArrowRight";
+    }
+
+    function handle(event) {
+      var target = event.target;
+      var dialog = openDialog();
+      if (dialog) { return onPanelKey(event, dialog); }
       var typing = target.closest && target.closest(TEXT_FIELDS);
       if (typing) {
         onTypingKey(event, target);
-        return;
+        return false;
       }
-      if (options.firstKeys && options.firstKeys(event)) {
-        event.preventDefault();
-        event.stopPropagation();
-        return;
-      }
+      if (onNavigationKey(event, target)) { return true; }
       var handled = true;
       if (event.key === "Enter") {
-        if (target.closest("a, button, summary")) {
+        if (target.closest && target.closest("a, button, summary")) {
           handled = false;
         } else {
           submit();
         }
+      } else if (event.key === "Backspace" || event.key === "Delete") {
+        handled = clearActive();
       } else if (event.key === "?") {
         toggleShortcuts();
       } else if (event.key === "a") {
         var article = document.getElementById("target-article");
         if (article) { article.open = !article.open; }
       } else if (event.key === "t") {
-        document.getElementById(options.noteId).focus();
+        var note = document.getElementById(options.noteId);
+        note.focus({ preventScroll: true });
+        scrollIntoColumn(note);
       } else if (has(keys, event.key)) {
         handled = keys[event.key](event);
       } else if (has(clicks, event.key)) {
@@ -213,10 +326,32 @@
       } else {
         handled = event.key.length === 1 && answerWithKey(event.key);
       }
-      if (handled) {
+      return handled;
+    }
+
+    function onKey(event) {
+      if (!form() || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) { return; }
+      var taken = (options.beforeKeys && options.beforeKeys(event)) || handle(event);
+      if (taken) {
         event.preventDefault();
         event.stopPropagation(); // app.js's generic "?" hint and hotkeys are not for these pages
       }
+    }
+
+    /* Act on ``key`` as if it were pressed now, where the focus is: for keys typed while the
+     * next comment loaded, replayed once it is there. */
+    function press(key) {
+      var target = document.activeElement || document.body;
+      if (key.length === 1 && target.closest && target.closest(TEXT_FIELDS) && !openDialog()) {
+        target.value += key; // typed ahead into the note ("t" then words)
+        target.dispatchEvent(new Event("input", { bubbles: true }));
+        return true;
+      }
+      var event = {
+        key: key, target: target, shiftKey: false,
+        preventDefault: function () {}, stopPropagation: function () {}
+      };
+      return handle(event);
     }
 
     function setUp() {
@@ -227,6 +362,7 @@
       focusQuestion(firstUnanswered());
       var page = document.getElementById(options.pageId);
       if (page && page.dataset.title) { document.title = page.dataset.title; }
+      if (options.onReady) { options.onReady(); }
     }
 
     window.addEventListener("keydown", onKey, true);
@@ -267,16 +403,53 @@
         return;
       }
       if (event.target.closest("#shortcuts-button")) { toggleShortcuts(); }
+      var closer = event.target.closest("[data-close-dialog]");
+      if (closer && closer.closest("dialog")) { closer.closest("dialog").close(); }
     });
 
+    // A panel closed (Esc, its Close button, its work done): the focus goes back where it was,
+    // or to the active question. "close" does not bubble: listen in the capture phase.
+    document.addEventListener("close", function (event) {
+      var dialog = event.target;
+      if (!dialog || dialog.tagName !== "DIALOG") { return; }
+      var back = dialog.returnFocusTo;
+      dialog.returnFocusTo = null;
+      if (back && back !== document.body && document.body.contains(back)) {
+        back.focus({ preventScroll: true });
+      } else {
+        refocus();
+      }
+    }, true);
+
+    // A swap keeps no focus: htmx would otherwise give it to the element of the new comment
+    // with the id of the one focused before (the same answer of the *last* question), where
+    // the next key would land.
+    document.addEventListener("htmx:beforeSwap", function (event) {
+      var target = event.detail.target;
+      if (target && target.id === options.pageId && document.activeElement) {
+        document.activeElement.blur();
+      }
+    });
+
+    // Once per swap: htmx fires afterSettle on every settled element (the out-of-band ones
+    // too), each with the same detail.
     document.addEventListener("htmx:afterSettle", function (event) {
       var target = event.detail.target;
-      if (target && target.id === options.pageId) { setUp(); }
+      if (target && target.id === options.pageId && event.target.id === options.pageId) {
+        window.scrollTo(0, 0); // a new comment starts at the top, with the page's bar in view
+        setUp();
+      }
     });
 
     document.addEventListener("DOMContentLoaded", setUp);
 
-    return { click: click, refocus: refocus };
+    return {
+      click: click,
+      refocus: refocus,
+      press: press,
+      openPanel: openPanel,
+      scrollIntoColumn: scrollIntoColumn
+    };
   }
 
   window.AnswerKeys = { attach: attach };

@@ -95,7 +95,8 @@ def save_annotation(
                 .first()
             )
             current_revision = annotation.revision if annotation else 0
-            if current_revision != base_revision:
+            stale = current_revision != base_revision
+            if stale and annotation is None:
                 raise AnnotationConflict(annotation, base_revision)
             kept = annotation.answers if annotation else {}
             answers, errors = clean_answers(
@@ -106,6 +107,8 @@ def save_annotation(
             if action == "skip" and not skip_reason:
                 errors["skip_reason"] = "Say why you skip this comment."
             if errors:
+                if stale:
+                    raise AnnotationConflict(annotation, base_revision)
                 return SaveResult(annotation, errors=errors)
             missing = (
                 missing_answers(scheme.scheme, answers, is_reply=is_reply)
@@ -113,6 +116,14 @@ def save_annotation(
                 else []
             )
             status = _next_status(annotation, action, missing)
+            if stale:
+                # A save from an older revision is refused, unless the stored annotation is
+                # already exactly what it asks for: a save the browser retried because its
+                # answer was lost on the way (time-out, dropped connection) after it was
+                # applied. That one is answered as saved, and adds no time or history.
+                if _state_differs(annotation, answers, status, note, submission, skip_reason):
+                    raise AnnotationConflict(annotation, base_revision)
+                return SaveResult(annotation, missing=missing if action == "submit" else [])
             if action != "autosave" and status in DONE_STATUSES:
                 # Submitting or skipping ends the hold on the comment (see assignment.py),
                 # in the same transaction so its takers are never under-counted.
@@ -138,12 +149,8 @@ def save_annotation(
                 )
                 for key, value in answers.items()
             }
-            changed = before is None or (
-                answers != annotation.answers
-                or status != annotation.status
-                or note != annotation.note
-                or submission.flagged != annotation.flagged
-                or (status == Annotation.Status.SKIPPED and skip_reason != annotation.skip_reason)
+            changed = before is None or _state_differs(
+                annotation, answers, status, note, submission, skip_reason
             )
             if not changed:
                 Annotation.objects.filter(pk=annotation.pk).update(
@@ -178,6 +185,24 @@ def save_annotation(
         current = Annotation.objects.filter(comment=comment, annotator=annotator).first()
         raise AnnotationConflict(current, base_revision) from None
     return SaveResult(annotation, missing=missing if action == "submit" else [], changed=True)
+
+
+def _state_differs(
+    annotation: Annotation,
+    answers: dict,
+    status: str,
+    note: str,
+    submission: Submission,
+    skip_reason: str,
+) -> bool:
+    """Whether saving these would change what a person can see of ``annotation``."""
+    return (
+        answers != annotation.answers
+        or status != annotation.status
+        or note != annotation.note
+        or submission.flagged != annotation.flagged
+        or (status == Annotation.Status.SKIPPED and skip_reason != annotation.skip_reason)
+    )
 
 
 def _next_status(annotation: Annotation | None, action: str, missing: list[str]) -> str:

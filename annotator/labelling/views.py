@@ -39,6 +39,7 @@ from annotator.labelling.responses import (
 )
 from annotator.labelling.scheme import Kind, Question, Target
 from annotator.labelling.schemes import current_scheme_for
+from annotator.labelling.thread_chain import ChainView
 
 REPLIES_SHOWN = 20
 # A pause longer than this starts a new labelling session (for the pace shown).
@@ -95,6 +96,7 @@ class QuestionView:
 
     def __init__(self, question: Question, answers: dict, errors: dict, is_reply: bool):
         self.question = question
+        self.number = 0  # its place among the questions shown, from 1 (0 while hidden)
         self.key = question.key
         value = answers.get(question.key)
         self.selected = set(value) if isinstance(value, list) else {value} if value else set()
@@ -120,6 +122,15 @@ class QuestionView:
     @property
     def show_if_values(self) -> str:
         return " ".join(self.question.show_if.values) if self.question.show_if else ""
+
+
+def number_shown(questions: list[QuestionView]) -> None:
+    """Number the questions shown 1, 2, 3... (a hidden question has no number, so no gaps)."""
+    shown = 0
+    for view in questions:
+        if view.shown:
+            shown += 1
+            view.number = shown
 
 
 def _workspace_context(
@@ -154,12 +165,14 @@ def _workspace_context(
         for q in scheme.scheme.questions
         if is_reply or not q.replies_only
     ]
+    number_shown(questions)
     parent = ancestors[-1] if ancestors else None
     return {
         "project": project,
         "article": comment.article,
         "comment": comment,
         "ancestors": ancestors,
+        "chain": ChainView(ancestors),
         "parent": parent,
         "replies": replies[:REPLIES_SHOWN],
         "more_replies": len(replies) > REPLIES_SHOWN,

@@ -31,6 +31,7 @@ from annotator.labelling.responses import (
 )
 from annotator.labelling.scheme import Kind, Question
 from annotator.labelling.schemes import current_scheme_for
+from annotator.labelling.thread_chain import ChainView
 from annotator.review.gold import GoldConflict, GoldInvalid, accept_unanimous, save_gold
 from annotator.review.models import GoldEvent, GoldLabel
 from annotator.review.queue import next_in_queue, normalised, review_state
@@ -301,6 +302,7 @@ def _adjudication_context(
         "article": comment.article,
         "comment": comment,
         "ancestors": ancestors,
+        "chain": ChainView(ancestors),
         "parent": ancestors[-1] if ancestors else None,
         "replies": replies[:REPLIES_SHOWN],
         "more_replies": len(replies) > REPLIES_SHOWN,

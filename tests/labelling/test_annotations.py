@@ -108,6 +108,29 @@ def test_a_save_from_a_stale_revision_is_refused_and_changes_nothing(thread, ann
     assert AnnotationEvent.objects.count() == 1
 
 
+def test_a_retried_save_that_was_already_applied_is_answered_as_saved(thread, annotator):
+    # The browser sent a save, the server applied it, the answer was lost (a time-out): the
+    # browser retries from the same revision. Nothing would be overwritten, so no conflict.
+    _, top, _, _ = thread
+    first = save(top, annotator, {"stance_article": "query"}, note="sarcasm?", elapsed_ms=900)
+    retried = save(top, annotator, {"stance_article": "query"}, note="sarcasm?", elapsed_ms=900)
+    assert retried.ok and retried.annotation.revision == first.annotation.revision == 1
+    annotation = Annotation.objects.get()
+    assert annotation.revision == 1
+    assert annotation.time_spent_ms == 900  # the retry adds no time...
+    assert AnnotationEvent.objects.count() == 1  # ...and no history
+    # A retried submit of a comment already submitted is as good as saved too.
+    done = dict(COMPLETE_TOP_LEVEL)
+    save(top, annotator, done, revision=1, action="submit")
+    again = save(top, annotator, done, revision=1, action="submit")
+    assert again.ok and again.annotation.status == Annotation.Status.SUBMITTED
+    # Anything that differs from what is stored is still a conflict.
+    with pytest.raises(AnnotationConflict):
+        save(top, annotator, {**done, "stance_article": "deny"}, revision=1, action="submit")
+    with pytest.raises(AnnotationConflict):
+        save(top, annotator, done, revision=1, action="submit", flagged=True)
+
+
 def test_a_save_claiming_a_revision_that_was_never_stored_is_a_conflict(thread, annotator):
     _, top, _, _ = thread
     with pytest.raises(AnnotationConflict):

@@ -150,6 +150,31 @@ def test_the_workspace_shows_article_chain_comment_replies_and_form(project, thr
     assert "Accepts or argues for the claim." in html  # each choice's description
 
 
+def test_a_deep_reply_shows_the_root_the_parent_and_how_many_between(project, annotator):
+    article = ArticleFactory(project=project)
+    chain, parent = [], None
+    for depth in range(6):
+        parent = make_comment(article, parent, author=f"reader{depth}", text=f"Depth {depth}")
+        chain.append(parent)
+    html = logged_in(annotator).get(url("workspace", project, chain[5].pk)).content.decode()
+    assert "3 more comments in between" in html
+    assert html.index("Depth 0") < html.index("3 more") < html.index("Depth 1")
+    from_parent = html[html.index('id="target-parent"') :]
+    assert from_parent.index("Depth 4") < from_parent.index('id="current-comment"')
+    assert "↳ reply to reader3" in html  # the parent says whom it answers
+    assert "↳ reply to reader4</span> · depth 5" in html  # and so does the comment itself
+    assert 'class="chain-comment indent-4 target" id="target-parent"' in html
+
+
+def test_questions_are_numbered_without_gaps_for_the_hidden_ones(project, thread, annotator):
+    _, top, *_ = thread
+    html = logged_in(annotator).get(url("workspace", project, top.pk)).content.decode()
+    numbers = re.findall(r'<span class="q-number">(\d*)</span>', html)
+    # stance, claim type, check-worthy (hidden until a factual claim: no number), speculation,
+    # sources.
+    assert numbers == ["1", "2", "", "3", "4"]
+
+
 def test_a_top_level_comment_is_not_asked_stance_toward_a_parent(project, thread, annotator):
     _, top, *_ = thread
     html = logged_in(annotator).get(url("workspace", project, top.pk)).content.decode()
