@@ -166,7 +166,7 @@ def set_aside_stale_answers(
         if not changes:
             return 0
         old_parent = (
-            Comment.objects.only("pk", "source_id").filter(pk=old_parent_id).first()
+            Comment.objects.only("pk", "source_id").filter(pk=old_parent_id).order_by("pk").first()
             if old_parent_id
             else None
         )

@@ -355,7 +355,7 @@ def set_aside_stale_gold(
         if not gone:
             return False
         old_parent = (
-            Comment.objects.only("pk", "source_id").filter(pk=old_parent_id).first()
+            Comment.objects.only("pk", "source_id").filter(pk=old_parent_id).order_by("pk").first()
             if old_parent_id
             else None
         )
