@@ -7,6 +7,8 @@ redirect and a message. Pages read with a constant number of queries, asserted i
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -314,6 +316,10 @@ def _back_to(request: HttpRequest, comment: Comment) -> HttpResponse:
     if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
+        # From the thread page itself only the #fragment differs, which would not reload.
+        current = urlsplit(request.htmx.current_url or "")
+        if current.path == urlsplit(url).path:
+            response["HX-Refresh"] = "true"
         return response
     return HttpResponseRedirect(url)
 

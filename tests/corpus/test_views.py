@@ -578,10 +578,13 @@ def test_the_confirmation_is_a_partial_for_htmx_and_the_move_redirects_the_page(
     assert "marks 2 answers by 2 annotators" in html
     assert f'hx-post="{move_url(a1)}"' in html
     response = client.post(
-        move_url(a1), {"parent_number": "3", "confirm": "1"}, headers={"HX-Request": "true"}
+        move_url(a1),
+        {"parent_number": "3", "confirm": "1"},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{thread_url(article)}"},
     )
     assert response.status_code == 204
     assert response["HX-Redirect"] == f"{thread_url(article)}#comment-{a1.pk}"
+    assert response["HX-Refresh"] == "true"  # only the #fragment changes: reload the page
     a1.refresh_from_db()
     assert a1.parent_id == b.pk
 
