@@ -146,6 +146,14 @@ class AnnotationSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Question key → the scheme version the answer was given under.",
     )
+    stale_answers = serializers.DictField(
+        read_only=True,
+        help_text=(
+            "Question key → an answer set aside when the comment was re-parented: "
+            "{value, parent_id, parent_source_id, marked_stale_at, scheme_version}. "
+            "Never part of answers."
+        ),
+    )
 
     class Meta:
         model = Annotation
@@ -157,6 +165,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "scheme_version",
             "answers",
             "answered_under",
+            "stale_answers",
             "status",
             "skip_reason",
             "flagged",

@@ -285,6 +285,7 @@ ANNOTATION_FIELDS = (
     "scheme__version",
     "answers",
     "answered_under",
+    "stale_answers",
     "status",
     "skip_reason",
     "flagged",

@@ -2,7 +2,9 @@
 
 Comments live in materialised-path trees (see models.py), so the admin never lets anyone
 type a path: a changed parent goes through ``Comment.move_under``, which rewrites the whole
-moved subtree, and a new comment is appended as the last reply of its parent.
+moved subtree, and a new comment is appended as the last reply of its parent. A new parent
+that would set labels aside (answers about the old parent, see ``moves.py``) is refused
+until the admin ticks the confirmation the error names, with the count of what goes stale.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from annotator.corpus.models import (
     Project,
     path_segment,
 )
+from annotator.corpus.moves import impact_of_move
 
 
 class MembershipInline(admin.TabularInline):
@@ -62,7 +65,17 @@ class ArticleAdmin(admin.ModelAdmin):
 
 
 class CommentAdminForm(forms.ModelForm):
-    """Refuses a parent from another article or from the comment's own replies."""
+    """Refuses a parent from another article or from the comment's own replies, and a new
+    parent that sets labels aside until ``confirm_stale_labels`` is ticked."""
+
+    confirm_stale_labels = forms.BooleanField(
+        required=False,
+        label="Set labels aside",
+        help_text=(
+            "A new parent makes the answers about the old one stale; the annotators are "
+            "asked again. Tick to confirm when the form says how many."
+        ),
+    )
 
     class Meta:
         model = Comment
@@ -80,6 +93,28 @@ class CommentAdminForm(forms.ModelForm):
         elif self.instance.pk and parent.path.startswith(self.instance.path):
             self.add_error("parent", "A comment cannot answer itself or one of its own replies.")
         return cleaned
+
+    def _post_clean(self) -> None:
+        """Before the instance takes the new parent: ask for confirmation if labels go."""
+        self._check_stale_labels()
+        super()._post_clean()
+
+    def _check_stale_labels(self) -> None:
+        if not self.instance.pk or self.errors or "parent" not in self.cleaned_data:
+            return
+        parent = self.cleaned_data["parent"]
+        if (parent.pk if parent else None) == self.instance.parent_id:
+            return
+        if self.cleaned_data.get("confirm_stale_labels"):
+            return
+        impact = impact_of_move(self.instance, parent)
+        if not impact.is_empty:
+            target = f"#{parent.pk}" if parent else "the article"
+            self.add_error(
+                "confirm_stale_labels",
+                f"{impact.describe(f'#{self.instance.pk}', target)} "
+                "Tick “Set labels aside” and save again to move it.",
+            )
 
 
 @admin.register(Comment)
@@ -117,7 +152,7 @@ class CommentAdmin(admin.ModelAdmin):
                 obj.parent_id = form.initial.get("parent")
             super().save_model(request, obj, form, change)
             if "parent" in form.changed_data:
-                obj.move_under(new_parent)
+                obj.move_under(new_parent, actor=request.user)
 
     @staticmethod
     def _append(comment: Comment) -> None:

@@ -100,3 +100,5 @@ class CommentMoveForm(forms.Form):
         min_value=0,
         help_text="0 attaches it to the article.",
     )
+    # Sent by the confirmation that says how many labels the move sets aside (views.py).
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)

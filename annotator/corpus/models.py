@@ -24,6 +24,8 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from annotator.corpus.moves import parent_changed
+
 PATH_SEGMENT_WIDTH = 6
 MAX_SIBLINGS = 10**PATH_SEGMENT_WIDTH - 1
 
@@ -221,11 +223,13 @@ class Comment(models.Model):
         return Comment.objects.ancestors_of(self)
 
     @transaction.atomic
-    def move_under(self, new_parent: Comment | None) -> None:
+    def move_under(self, new_parent: Comment | None, *, actor=None) -> None:
         """Re-parent this comment (and its replies) as the last reply of ``new_parent``.
 
         Refuses to move a comment under itself or one of its own replies, which would cut
-        the subtree off the article.
+        the subtree off the article. When the parent really changes, ``moves.parent_changed``
+        is sent in the same transaction, so the labels that depended on the old parent are
+        set aside with the move (``actor``, the person moving it, is kept in their history).
         """
         if new_parent is not None:
             if new_parent.article_id != self.article_id:
@@ -238,6 +242,7 @@ class Comment(models.Model):
         new_path = (new_parent.path if new_parent else "") + path_segment(position)
         new_depth = new_parent.depth + 1 if new_parent else 0
         old_path, old_depth = self.path, self.depth
+        old_parent_id = self.parent_id
         subtree = list(Comment.objects.subtree_of(self).only("pk", "path", "depth"))
         for node in subtree:
             node.path = new_path + node.path[len(old_path) :]
@@ -252,6 +257,14 @@ class Comment(models.Model):
         self.path = new_path
         self.depth = new_depth
         self.save(update_fields=["parent", "position"])
+        if old_parent_id != (new_parent.pk if new_parent else None):
+            parent_changed.send(
+                sender=Comment,
+                comment=self,
+                old_parent_id=old_parent_id,
+                new_parent=new_parent,
+                actor=actor,
+            )
 
 
 class ImportJob(models.Model):

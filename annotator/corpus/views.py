@@ -7,6 +7,8 @@ redirect and a message. Pages read with a constant number of queries, asserted i
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from annotator.corpus.forms import CommentMoveForm, MemberAddForm, MemberRoleForm, ProjectForm
 from annotator.corpus.models import Article, Comment, Membership, Project, Role
+from annotator.corpus.moves import MoveImpact, impact_of_move
 from annotator.corpus.permissions import (
     Action,
     User,
@@ -248,7 +251,11 @@ def comment_reparent(request: HttpRequest, slug: str, comment_id: int) -> HttpRe
 
     GET shows the small "move" form: as a partial loaded on demand by htmx into the comment
     (so a 2,000-comment page does not carry 2,000 forms), or as the thread page with the form
-    open when htmx is off. POST moves the comment and its replies and goes back to it.
+    open when htmx is off. POST moves the comment and its replies and goes back to it; when
+    the move would set labels aside (answers about the old parent, see ``moves.py``) the
+    first POST only shows how many, with Confirm and Cancel, and the move waits for
+    ``confirm``. htmx gets the confirmation as a partial in place of the form, and an
+    ``HX-Redirect`` to the thread once something was done.
     """
     project = project_for(request.user, slug, Action.IMPORT)
     comment = get_object_or_404(
@@ -269,7 +276,7 @@ def comment_reparent(request: HttpRequest, slug: str, comment_id: int) -> HttpRe
     form = CommentMoveForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter the number of the comment it answers (0 for the article).")
-        return HttpResponseRedirect(_thread_url(comment))
+        return _back_to(request, comment)
     number = form.cleaned_data["parent_number"]
     new_parent = None
     if number:
@@ -278,12 +285,16 @@ def comment_reparent(request: HttpRequest, slug: str, comment_id: int) -> HttpRe
         )
         if new_parent is None:
             messages.error(request, f"There is no comment #{number} in this thread.")
-            return HttpResponseRedirect(_thread_url(comment))
+            return _back_to(request, comment)
     if (new_parent.pk if new_parent else None) == comment.parent_id:
         messages.info(request, "Nothing to do: it already answers that.")
-        return HttpResponseRedirect(_thread_url(comment))
+        return _back_to(request, comment)
+    if not form.cleaned_data["confirm"]:
+        impact = impact_of_move(comment, new_parent)
+        if not impact.is_empty:
+            return _confirm_move(request, comment, new_parent, number, impact)
     try:
-        comment.move_under(new_parent)
+        comment.move_under(new_parent, actor=request.user)
     except ValueError as error:
         messages.error(request, f"Not moved: {error}")
     else:
@@ -295,4 +306,52 @@ def comment_reparent(request: HttpRequest, slug: str, comment_id: int) -> HttpRe
                 f"Moved: the comment now answers {new_parent.author or 'anonymous'} "
                 f"(“{new_parent.text[:60]}”).",
             )
-    return HttpResponseRedirect(_thread_url(comment))
+    return _back_to(request, comment)
+
+
+def _back_to(request: HttpRequest, comment: Comment) -> HttpResponse:
+    """To the thread at ``comment``: a redirect, or for htmx a full-page ``HX-Redirect`` (the
+    numbers of the whole thread change with a move, and the message shows on the page)."""
+    url = _thread_url(comment)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        # From the thread page itself only the #fragment differs, which would not reload.
+        current = urlsplit(request.htmx.current_url or "")
+        if current.path == urlsplit(url).path:
+            response["HX-Refresh"] = "true"
+        return response
+    return HttpResponseRedirect(url)
+
+
+def _confirm_move(
+    request: HttpRequest,
+    comment: Comment,
+    new_parent: Comment | None,
+    number: int,
+    impact: MoveImpact,
+) -> HttpResponse:
+    """The confirmation of a move that sets labels aside: in place of the form (htmx), or
+    the thread page with it open at the comment. Nothing is written."""
+    context = None
+    if request.htmx:
+        thread = Comment.objects.thread(comment.article_id).values_list("pk", flat=True)
+        numbers = {pk: n for n, pk in enumerate(thread, start=1)}
+    else:
+        context = _thread_context(request, comment.article, moving=comment)
+        numbers = {c.pk: c.number for c in context["comments"]}
+    target = f"#{number}" if new_parent is not None else "the article"
+    confirming = {
+        "comment": comment,
+        "parent_number": number,
+        "impact": impact,
+        "message": impact.describe(f"#{numbers.get(comment.pk, comment.pk)}", target),
+    }
+    if context is None:
+        return render(
+            request,
+            "corpus/article_thread.html#move-confirm",
+            {"project": comment.article.project, **confirming},
+        )
+    context["confirming"] = confirming
+    return render(request, "corpus/article_thread.html", context)

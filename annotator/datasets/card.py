@@ -404,7 +404,9 @@ def _fields(source: RowSource, data_file: str) -> list[str]:
                 "- `annotations`: one object per submitted annotation: `annotator`, "
                 "`answers` (question → answer; a list for multiple choice), "
                 "`scheme_version`, `answered_under` (question → version), `time_spent_ms`, "
-                "`created_at`, `updated_at`, `submitted_at`, `flagged` (for review), `note`.",
+                "`created_at`, `updated_at`, `submitted_at`, `flagged` (for review), `note`, "
+                "`stale` (question → `value`, `answered_toward_parent`, `marked_stale_at`: "
+                "answers given toward a parent the comment no longer has, counted nowhere).",
                 "- `majority`: per question `value`, `support`, `agree`, `votes`, `tied`.",
             ]
         )
@@ -422,13 +424,16 @@ def _fields(source: RowSource, data_file: str) -> list[str]:
         if fmt == ExportFormat.CSV:
             labels.append(
                 "- `ANNOTATOR__KEY`: that annotator's submitted answer (one column per "
-                "annotator and question)."
+                "annotator and question); `stale__ANNOTATOR`: their answers set aside when "
+                "the comment was re-parented (JSON text; empty: none), counted nowhere."
             )
         else:
             labels.append(
                 "- `annotations`: list of structs `annotator`, `answers`, `scheme_version`, "
                 "`answered_under`, `time_spent_ms`, `created_at`, `updated_at`, "
-                "`submitted_at`, `flagged`, `note`."
+                "`submitted_at`, `flagged`, `note`, `stale` (per question `value`, "
+                "`answered_toward_parent`, `marked_stale_at`; null unless that answer was "
+                "set aside when the comment was re-parented)."
             )
         labels.append("- `gold__KEY`: the gold answer to question KEY (empty: no gold).")
     labels.append(gold_fields)

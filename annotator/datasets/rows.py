@@ -26,6 +26,11 @@ Decisions (the dataset card repeats them for the people who load the files):
   by exactly half is a tie (no value, the undecided choices in ``tied``), and ``agree`` is how
   many annotators gave exactly the majority set. Answers are voted by value whichever scheme
   version they were given under (``answered_under`` says which).
+* **Stale** answers (``AnnotationRow.stale``) were given toward a parent the comment no
+  longer has (an admin re-parented it, see ``labelling/stale.py``). They are never in
+  ``answers``, so no majority, final answer or figure counts them; each annotation carries
+  them apart, per question: ``value``, ``answered_toward_parent`` (the source id of the
+  parent it was given toward, None for the article) and ``marked_stale_at``.
 * **Gold** answers are a reviewer's settled answers (``review.GoldLabel``), kept apart from
   the annotators': every row carries its comment's gold (``None`` where none was set), with
   who decided, how (adjudicated, or accepted because every annotator agreed) and when.
@@ -66,6 +71,7 @@ from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
+from django.utils.dateparse import parse_datetime
 
 from annotator.corpus.models import Article, Comment, Project
 from annotator.datasets.figures import AgreementCounter
@@ -80,6 +86,7 @@ CHUNK_SIZE = 2_000  # comments per fetch and per annotation query
 INTERN_LIMIT = 10_000  # distinct label texts / combinations remembered (see _row)
 SPLITS = ("train", "dev", "test")
 SUBMITTED = Annotation.Status.SUBMITTED
+_NO_STALE: dict[str, dict[str, Any]] = {}  # shared by every annotation without stale answers
 
 Progress = Callable[[int, int], None]
 
@@ -116,6 +123,8 @@ class AnnotationRow:
     submitted_at: datetime | None
     flagged: bool
     note: str
+    # Answers set aside when the comment was re-parented (module docstring, "Stale").
+    stale: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -761,6 +770,7 @@ class RowSource:
                 "submitted_at",
                 "flagged",
                 "note",
+                Cast("stale_answers", TextField()),
             )
         )
         raw = fetch_rows(rows)
@@ -786,6 +796,7 @@ class RowSource:
             submitted,
             flagged,
             note,
+            stale_json,
         ) in raw:
             known = labels_of.get((answers_json, under_json, scheme_id))
             if known is None:
@@ -802,12 +813,30 @@ class RowSource:
                 submitted,
                 flagged,
                 note,
+                self._stale(stale_json),
             )
             if comment_id != current:  # rows come by comment: each comment's list once
                 current = comment_id
                 labels = by_comment[comment_id] = []
             labels.append((annotator_id, annotation, answers_json))
         return by_comment
+
+    def _stale(self, text: str | None) -> dict[str, dict[str, Any]]:
+        """An annotation's stale answers to the chosen questions, as exported (rare: most
+        annotations have none, and share one empty dict)."""
+        if not text or text == "{}":
+            return _NO_STALE
+        stale = {}
+        for key, entry in orjson.loads(text).items():
+            if key not in self._key_set:
+                continue
+            at = entry.get("marked_stale_at")
+            stale[key] = {
+                "value": entry.get("value"),
+                "answered_toward_parent": entry.get("parent_source_id"),
+                "marked_stale_at": parse_datetime(at) if isinstance(at, str) else None,
+            }
+        return stale or _NO_STALE
 
     def _gold_of(self, comment_ids: list[int]) -> dict[int, GoldRow]:
         """The gold labels of a chunk of comments, by comment id (one query, two when

@@ -10,12 +10,21 @@ class LabellingConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from annotator.corpus.models import Project
+        from annotator.corpus.models import Comment, Project
+        from annotator.corpus.moves import move_impact_asked, parent_changed
         from annotator.labelling.schemes import give_new_project_the_default_scheme
+        from annotator.labelling.stale import annotation_impact, set_aside_stale_answers
 
         # The corpus app knows nothing of labelling; a new project gets its scheme here.
         post_save.connect(
             give_new_project_the_default_scheme,
             sender=Project,
             dispatch_uid="labelling.default_scheme",
+        )
+        # A moved comment's answers about its parent are set aside (see stale.py).
+        parent_changed.connect(
+            set_aside_stale_answers, sender=Comment, dispatch_uid="labelling.stale_answers"
+        )
+        move_impact_asked.connect(
+            annotation_impact, sender=Comment, dispatch_uid="labelling.stale_impact"
         )

@@ -89,6 +89,14 @@ class Annotation(models.Model):
     answered_under = models.JSONField(
         default=dict, blank=True, help_text="Question key → scheme version it was answered in."
     )
+    # Answers set aside because the comment's parent changed (see stale.py): question key →
+    # {"value", "parent_id", "parent_source_id", "marked_stale_at", "scheme_version"}. Never
+    # in ``answers``, so nothing that reads live answers counts them.
+    stale_answers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Question key → an answer given toward a former parent, kept apart.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     skip_reason = models.CharField(max_length=500, blank=True)
     flagged = models.BooleanField(default=False, help_text="Flagged for review.")
@@ -129,6 +137,8 @@ class AnnotationEvent(models.Model):
         AUTOSAVE = "autosave", "Autosaved"
         SUBMIT = "submit", "Submitted"
         SKIP = "skip", "Skipped"
+        # The comment was moved: answers about its parent set aside (see stale.py).
+        REPARENT = "reparent", "Parent changed"
 
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from annotator.corpus.models import Comment
+from annotator.corpus.moves import impact_of_move
 from annotator.corpus.permissions import Action, project_for
 from annotator.labelling.models import ParentReport
 from annotator.labelling.reports import (
@@ -227,11 +228,46 @@ def _resolved_message(resolution: Resolution, new_parent: Comment | None) -> str
     return f"Moved {describe(resolution.comment)} under {describe(new_parent)}; {closed}."
 
 
+def _confirmation(
+    request: HttpRequest,
+    project,
+    report: ParentReport,
+    action: str,
+    new_parent: Comment | None,
+) -> HttpResponse | None:
+    """The page asking to confirm a move that sets labels aside, or None when it sets none
+    aside (or moves nothing). Nothing is written."""
+    comment = report.comment
+    if (new_parent.pk if new_parent else None) == comment.parent_id:
+        return None
+    impact = impact_of_move(comment, new_parent)
+    if impact.is_empty:
+        return None
+    target = f"#{new_parent.pk}" if new_parent else "the article"
+    context = {
+        "project": project,
+        "report": report,
+        "comment": comment,
+        "action": action,
+        "parent": request.POST.get("parent", ""),
+        "impact": impact,
+        "message": impact.describe(f"#{comment.pk}", target),
+        "back_url": reverse("labelling:report_list", args=[project.slug]),
+    }
+    if request.htmx:
+        return render(request, "labelling/report_confirm.html#confirm-form", context)
+    return render(request, "labelling/report_confirm.html", context)
+
+
 @login_required
 @require_POST
 def report_resolve(request: HttpRequest, slug: str, report_id: int) -> HttpResponse:
     """Fix or dismiss one report: ``action`` is ``suggestion``, ``move`` (with ``parent``,
     a comment id, 0 for the article) or ``dismiss``. Back to the list with a message.
+
+    A move that would set labels aside (answers about the old parent, ``corpus.moves``)
+    first answers with a confirmation saying how many, and happens only when it is posted
+    again with ``confirm``.
     """
     project = project_for(request.user, slug, Action.IMPORT)
     report = get_object_or_404(
@@ -256,6 +292,10 @@ def report_resolve(request: HttpRequest, slug: str, report_id: int) -> HttpRespo
         else:
             messages.error(request, "Nothing was changed: unknown action.")
             return back
+        if not request.POST.get("confirm"):
+            confirmation = _confirmation(request, project, report, action, new_parent)
+            if confirmation is not None:
+                return confirmation
         resolution = resolve_report(report, request.user, new_parent)
     except ParentReportError as error:
         messages.error(request, f"Nothing was changed: {error}")

@@ -150,7 +150,7 @@ def resolve_report(
                 new_parent = Comment.objects.get(pk=new_parent.pk)
             if (new_parent.pk if new_parent else None) != comment.parent_id:
                 try:
-                    comment.move_under(new_parent)
+                    comment.move_under(new_parent, actor=user)
                 except ValueError as error:
                     raise ParentReportError(str(error)) from error
                 moved = True

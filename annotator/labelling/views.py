@@ -39,6 +39,7 @@ from annotator.labelling.responses import (
 )
 from annotator.labelling.scheme import Kind, Question, Target
 from annotator.labelling.schemes import current_scheme_for
+from annotator.labelling.stale import stale_answers_of
 from annotator.labelling.thread_chain import ChainView
 
 REPLIES_SHOWN = 20
@@ -180,6 +181,9 @@ def _workspace_context(
         "questions": questions,
         "targets": {q.target for q in questions},
         "annotation": annotation,
+        # Answers set aside when the comment was moved (stale.StaleAnswer), read from the
+        # annotation row: no query. The template says so above the form.
+        "stale_answers": stale_answers_of(annotation, scheme.scheme),
         "revision": annotation.revision if annotation else 0,
         "note": submission.note if submission else (annotation.note if annotation else ""),
         "flagged": submission.flagged if submission else bool(annotation and annotation.flagged),

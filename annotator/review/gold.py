@@ -7,6 +7,11 @@ reviewers never silently overwrite each other. Gold must be complete: every requ
 question the current scheme shows for the comment is answered, or ``GoldInvalid`` says
 which are missing. Every change writes a ``GoldEvent`` with the state before and after.
 
+``set_aside_stale_gold`` follows a re-parent: gold answers about the comment's old parent
+move from ``answers`` to ``stale_answers`` (the rules are ``labelling.stale``'s), with a
+``GoldEvent`` by the person who moved the comment. The label itself stays, so the comment
+keeps the rest of its gold; a reviewer completes it on the adjudication page.
+
 ``accept_unanimous`` turns every comment whose annotators all gave the same answers (as
 ``queue`` defines it) into gold with method *accepted*, in a constant number of queries: the
 candidates come from the queue's kept scores, and the rows go in one statement on PostgreSQL
@@ -25,9 +30,11 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from annotator.corpus.models import Comment, Project
+from annotator.corpus.moves import MoveImpact
 from annotator.labelling.models import LabelScheme
 from annotator.labelling.scheme import clean_answers, missing_answers
 from annotator.labelling.schemes import current_scheme_for
+from annotator.labelling.stale import parent_dependent_keys, split_stale, stale_entry
 from annotator.review.models import GoldEvent, GoldLabel
 from annotator.review.queue import AgreedComment, review_state
 
@@ -237,8 +244,8 @@ def _accept_on_postgres(candidates: list[AgreedComment], scheme, reviewer, now) 
 
     gold_table, event_table = quote(GoldLabel._meta.db_table), quote(GoldEvent._meta.db_table)
     gold_columns = columns(
-        GoldLabel, "project", "comment", "scheme", "answers", "method", "note", "decided_by",
-        "decided_at", "revision",
+        GoldLabel, "project", "comment", "scheme", "answers", "stale_answers", "method", "note",
+        "decided_by", "decided_at", "revision",
     )  # fmt: skip
     event_columns = columns(GoldEvent, "gold", "actor", "at", "revision", "before", "after")
     sql = f"""
@@ -247,7 +254,7 @@ def _accept_on_postgres(candidates: list[AgreedComment], scheme, reviewer, now) 
             FROM unnest(%s::bigint[], %s::int[]) AS u(comment_id, answers)
         ), added AS (
             INSERT INTO {gold_table} ({gold_columns})
-            SELECT %s, comment_id, %s, answers, %s, '', %s, %s, 1 FROM rows
+            SELECT %s, comment_id, %s, answers, '{{}}'::jsonb, %s, '', %s, %s, 1 FROM rows
             RETURNING id, answers
         )
         INSERT INTO {event_table} ({event_columns})
@@ -302,3 +309,74 @@ def accept_unanimous(project: Project, reviewer) -> int:
             continue
         return len(candidates)
     raise GoldConflict(None, 0)
+
+
+# -- a re-parented comment -------------------------------------------------------------------
+
+
+def _stale_gold_keys(gold: GoldLabel, is_reply: bool) -> set[str]:
+    current = current_scheme_for(gold.comment.article.project)
+    return parent_dependent_keys([current.scheme, gold.scheme.scheme], is_reply=is_reply)
+
+
+def gold_impact(
+    sender: type, comment: Comment, new_parent: Comment | None, **kwargs: Any
+) -> MoveImpact:
+    """``move_impact_asked`` receiver: 1 when the comment's gold would lose answers."""
+    gold = GoldLabel.objects.select_related("scheme").filter(comment=comment).first()
+    if gold is None:
+        return MoveImpact()
+    gold.comment = comment
+    _live, gone = split_stale(gold.answers, _stale_gold_keys(gold, new_parent is not None))
+    return MoveImpact(gold=1 if gone else 0)
+
+
+def set_aside_stale_gold(
+    sender: type,
+    comment: Comment,
+    old_parent_id: int | None,
+    new_parent: Comment | None,
+    actor=None,
+    **kwargs: Any,
+) -> bool:
+    """``parent_changed`` receiver: set aside the moved comment's parent-dependent gold
+    answers, bumping the revision (a reviewer's open form gets a conflict); True if any."""
+    with transaction.atomic():
+        gold = (
+            GoldLabel.objects.select_for_update(of=("self",))
+            .select_related("scheme")
+            .filter(comment=comment)
+            .first()
+        )
+        if gold is None:
+            return False
+        gold.comment = comment
+        live, gone = split_stale(gold.answers, _stale_gold_keys(gold, new_parent is not None))
+        if not gone:
+            return False
+        old_parent = (
+            Comment.objects.only("pk", "source_id").filter(pk=old_parent_id).order_by("pk").first()
+            if old_parent_id
+            else None
+        )
+        now = timezone.now()
+        before = gold.snapshot()
+        stale = dict(gold.stale_answers)
+        for key, value in gone.items():
+            stale[key] = stale_entry(
+                value, parent=old_parent, at=now, scheme_version=gold.scheme.version
+            )
+        gold.answers = live
+        gold.stale_answers = stale
+        gold.revision += 1
+        gold.save(update_fields=["answers", "stale_answers", "revision"])
+        after = gold.snapshot()
+        after["parent_change"] = {
+            "from": old_parent_id,
+            "to": new_parent.pk if new_parent else None,
+            "stale": sorted(gone),
+        }
+        GoldEvent.objects.create(
+            gold=gold, actor=actor, at=now, revision=gold.revision, before=before, after=after
+        )
+    return True

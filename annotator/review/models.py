@@ -27,6 +27,9 @@ class GoldLabel(models.Model):
     # The scheme version the gold answers were given under.
     scheme = models.ForeignKey(LabelScheme, on_delete=models.PROTECT, related_name="gold_labels")
     answers = models.JSONField(default=dict, blank=True)
+    # Gold answers set aside because the comment's parent changed; same shape as
+    # ``Annotation.stale_answers`` (see labelling/stale.py).
+    stale_answers = models.JSONField(default=dict, blank=True)
     method = models.CharField(max_length=12, choices=Method.choices, default=Method.ADJUDICATED)
     note = models.TextField(blank=True)
     decided_by = models.ForeignKey(

@@ -855,3 +855,16 @@ def test_each_list_costs_the_same_queries_for_1_or_20_rows(
     one = queries_for(client, path)
     add_rows(project, article, project_admin, 19)
     assert queries_for(client, path) == one
+
+
+def test_annotations_show_the_answers_set_aside_by_a_move(project, researcher):
+    from tests.datasets.corpus import make_moved_reply
+
+    reply, _zoe, _adam = make_moved_reply(project)
+    rows = as_user(researcher).get(url("annotation_list", project)).json()["results"]
+    zoe = next(row for row in rows if row["annotator"] == "zoe")
+    assert "stance_parent" not in zoe["answers"]
+    stale = zoe["stale_answers"]["stance_parent"]
+    assert stale["value"] == "deny"
+    assert stale["parent_id"] == reply.article.comments.get(source_id="t-1").pk
+    assert stale["parent_source_id"] == "t-1"

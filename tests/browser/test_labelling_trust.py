@@ -445,3 +445,57 @@ def test_answers_given_offline_survive_a_reload_and_are_saved_when_back(
     annotation = Annotation.objects.get(annotator=annotator, comment=first)
     assert annotation.answers == {"stance_article": "query", "claim_type": "question"}
     assert stored_unsaved(page) == []
+
+
+def test_a_moved_reply_comes_back_with_its_old_parent_answer_set_aside(
+    page, login, demo_project, annotator, page_errors
+):
+    from tests.factories import COMPLETE_REPLY, make_label
+
+    comments = list(project_comments(demo_project))
+    reply = next(c for c in comments if c.parent_id)
+    for comment in comments:  # everything else is done: the queue has nothing but the reply
+        if comment != reply:
+            make_label(comment, annotator, {"stance_article": "comment"})
+    old_parent = reply.parent
+    new_parent = next(c for c in comments if c.parent_id is None and c.pk != old_parent.pk)
+    login(annotator)
+    page.goto(workspace_url(demo_project, reply))
+    expect_ready_on(page, demo_project, reply)
+    answers = {**COMPLETE_REPLY, "stance_parent": "support"}
+    make_label(reply, annotator, answers, revision=1)
+    page.reload()
+    expect_ready_on(page, demo_project, reply)
+    # An admin moves it under another comment while the annotator still has it open.
+    reply.refresh_from_db()
+    reply.move_under(new_parent)
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("2")  # a change made from the page loaded before the move
+    expect(page.locator("#save-status")).to_contain_text("changed in another tab or window")
+    annotation = Annotation.objects.get(annotator=annotator, comment=reply)
+    assert "stance_parent" not in annotation.answers  # not written back
+    assert annotation.stale_answers["stance_parent"]["value"] == "support"
+    assert annotation.status == Annotation.Status.DRAFT
+
+    # The queue hands it back; the page says what was set aside, and against which parent.
+    page.goto(f"/p/{demo_project.slug}/label/")
+    expect_ready_on(page, demo_project, reply, active="stance_parent")
+    notice = page.locator("#stale-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("moved to another parent")
+    expect(notice).to_contain_text(f"Support, given toward #{old_parent.pk}")
+    expect(page.locator("#q-stance_parent input:checked")).to_have_count(0)
+    expect(page.locator("#target-parent")).to_contain_text(new_parent.text[:40])
+    expect_fully_in_view(page, "fieldset.question.is-active")
+    page.keyboard.press("2")  # deny, toward the new parent
+    page.keyboard.press("Enter")
+    for _ in range(50):
+        annotation.refresh_from_db()
+        if annotation.status == Annotation.Status.SUBMITTED:
+            break
+        page.wait_for_timeout(100)
+    assert annotation.status == Annotation.Status.SUBMITTED
+    expect(page).to_have_title(re.compile("All done"))  # nothing else waits for this person
+    assert annotation.answers["stance_parent"] == "deny"
+    assert annotation.stale_answers["stance_parent"]["parent_id"] == old_parent.pk
+    assert [e for e in page_errors if "409" not in e] == []

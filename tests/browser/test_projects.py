@@ -120,3 +120,63 @@ def test_removing_a_member_asks_first_and_the_last_admin_stays(page, login):
     page.get_by_role("row").filter(has_text="stella").get_by_role("button", name="Remove").click()
     expect(page.get_by_text("they are the project's last admin")).to_be_visible()
     assert project.memberships.filter(user=admin, role=Role.ADMIN).exists()
+
+
+def test_an_admin_sees_what_a_move_sets_aside_confirms_and_the_export_marks_it_stale(
+    page, login, screenshot
+):
+    import io
+    import json
+
+    from annotator.datasets.exporters import jsonl
+    from annotator.datasets.options import ExportOptions
+    from annotator.datasets.rows import RowSource
+    from annotator.labelling.models import Annotation
+    from tests.factories import COMPLETE_REPLY, MembershipFactory, make_label
+
+    admin = UserFactory(username="ada")
+    project = ProjectFactory(name="Aleppo ceasefire", slug="aleppo")
+    MembershipFactory(project=project, user=admin, role=Role.ADMIN)
+    article = ArticleFactory(project=project, title="Ceasefire holds in Aleppo")
+    first = make_comment(article, author="Rami", text="Finally some good news.")
+    reply = make_comment(article, first, author="Lina", source_id="lina", text="I doubt it.")
+    make_comment(article, author="Omar", text="Who will monitor it?")
+    for name in ("nina", "otto"):
+        person = UserFactory(username=name)
+        MembershipFactory(project=project, user=person, role=Role.ANNOTATOR)
+        make_label(reply, person, COMPLETE_REPLY)
+
+    login(admin)
+    page.goto(f"/p/aleppo/articles/{article.pk}/")
+    box = page.locator(f"#comment-{reply.pk}")
+    box.get_by_role("link", name="Move").click()
+    box.get_by_label("Answers comment #").fill("3")
+    box.get_by_role("button", name="Move here").click()
+    expect(box.get_by_role("alertdialog")).to_contain_text(
+        "Moving #2 under #3 marks 2 answers by 2 annotators as stale; they will be asked again"
+    )
+    screenshot("confirm-move")
+    reply.refresh_from_db()
+    assert reply.parent_id == first.pk  # nothing moved before the confirmation
+
+    box.get_by_role("button", name="Confirm move").click()
+    expect(page.get_by_text("Moved: the comment now answers Omar")).to_be_visible()
+    expect(page.locator(f"#comment-{reply.pk}")).to_contain_text("answers #2")
+    reply.refresh_from_db()
+    assert reply.parent.author == "Omar"
+    for annotation in Annotation.objects.filter(comment=reply):
+        assert annotation.stale_answers["stance_parent"]["value"] == "deny"
+        assert annotation.status == Annotation.Status.DRAFT
+        assert annotation.events.latest("id").actor == admin
+    # Once re-answered and submitted, the export carries the old answer as stale.
+    Annotation.objects.filter(comment=reply).update(
+        answers={**COMPLETE_REPLY, "stance_parent": "support"}, status="submitted"
+    )
+    out = io.BytesIO()
+    jsonl.write(RowSource(project, ExportOptions()), out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    record = next(line for line in lines if line.get("id") == "lina")
+    for annotation in record["annotations"]:
+        assert annotation["answers"]["stance_parent"] == "support"
+        assert annotation["stale"]["stance_parent"]["value"] == "deny"
+        assert annotation["stale"]["stance_parent"]["answered_toward_parent"] == first.source_id

@@ -4,7 +4,15 @@ import pytest
 from django.urls import reverse
 
 from annotator.corpus.models import Comment, ImportJob, Membership, Role
-from tests.factories import ArticleFactory, ProjectFactory, UserFactory, make_comment, make_thread
+from tests.factories import (
+    COMPLETE_REPLY,
+    ArticleFactory,
+    ProjectFactory,
+    UserFactory,
+    make_comment,
+    make_label,
+    make_thread,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -196,3 +204,28 @@ def test_it_registers_the_corpus_models(admin_client):
     for model in ("project", "article", "comment", "importjob"):
         url = reverse(f"admin:corpus_{model}_changelist")
         assert admin_client.get(url).status_code == 200, model
+
+
+def test_a_new_parent_that_sets_labels_aside_waits_for_the_confirmation(
+    admin_client, admin_user, tree, project
+):
+    _, a, a1, _, b = tree
+    annotator = UserFactory(username="ann")
+    labelled = make_label(a1, annotator, COMPLETE_REPLY)
+    response = admin_client.post(change_url(a1), change_form_data(a1, parent=b.pk))
+    assert response.status_code == 200
+    assert (
+        f"Moving #{a1.pk} under #{b.pk} marks 1 answer by 1 annotator as stale"
+        in response.content.decode()
+    )
+    a1.refresh_from_db()
+    assert a1.parent_id == a.pk
+    response = admin_client.post(
+        change_url(a1), change_form_data(a1, parent=b.pk, confirm_stale_labels="on")
+    )
+    assert response.status_code == 302
+    a1.refresh_from_db()
+    assert a1.parent_id == b.pk
+    labelled.refresh_from_db()
+    assert "stance_parent" in labelled.stale_answers
+    assert labelled.events.latest("id").actor == admin_user

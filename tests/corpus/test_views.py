@@ -7,13 +7,17 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from annotator.corpus.models import Comment, Membership, Project, Role
+from annotator.labelling.models import Annotation
+from annotator.review.models import GoldLabel
 from tests.factories import (
+    COMPLETE_REPLY,
     PASSWORD,
     ArticleFactory,
     MembershipFactory,
     ProjectFactory,
     UserFactory,
     make_comment,
+    make_label,
     make_thread,
 )
 
@@ -504,6 +508,147 @@ def test_it_cannot_move_a_comment_of_another_project(client, project_admin, othe
     client.force_login(project_admin)
     url = reverse("corpus:comment_reparent", args=["aleppo", foreign.pk])
     assert client.post(url, {"parent_number": "0"}).status_code == 404
+
+
+# --- Moving a labelled comment: the confirmation ---------------------------------------------
+
+
+@pytest.fixture
+def labelled_reply(small_thread, project):
+    """a1 (#2, a reply to a) submitted by two annotators with a stance toward a, and gold."""
+    from annotator.review.gold import save_gold
+
+    _, _, a1, _, _ = small_thread
+    people = []
+    for name in ("ann_one", "ann_two"):
+        user = UserFactory(username=name)
+        MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+        make_label(a1, user, COMPLETE_REPLY)
+        people.append(user)
+    save_gold(a1, COMPLETE_REPLY, people[0], revision=0)
+    return a1, people
+
+
+def test_a_move_that_sets_labels_aside_asks_first_with_the_counts(
+    client, project_admin, small_thread, labelled_reply
+):
+    article, a, a1, _, _ = small_thread
+    client.force_login(project_admin)
+    response = client.post(move_url(a1), {"parent_number": "3"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert (
+        "Moving #2 under #3 marks 2 answers by 2 annotators and 1 gold label as stale; "
+        "they will be asked again, and sends 2 finished annotations back to the annotators"
+        "&#x27; queues." in html
+    )
+    assert 'name="confirm" value="1"' in html
+    assert 'name="parent_number" value="3"' in html
+    assert f'href="{thread_url(article)}#comment-{a1.pk}"' in html  # Cancel
+    a1.refresh_from_db()
+    assert a1.parent_id == a.pk
+    assert all(x.answers == COMPLETE_REPLY for x in Annotation.objects.filter(comment=a1))
+    assert GoldLabel.objects.get(comment=a1).answers == COMPLETE_REPLY
+
+
+def test_the_confirmed_move_moves_and_sets_the_labels_aside(
+    client, project_admin, small_thread, labelled_reply
+):
+    article, _, a1, b, _ = small_thread
+    client.force_login(project_admin)
+    response = client.post(move_url(a1), {"parent_number": "3", "confirm": "1"})
+    assert response["Location"] == f"{thread_url(article)}#comment-{a1.pk}"
+    a1.refresh_from_db()
+    assert a1.parent_id == b.pk
+    for annotation in Annotation.objects.filter(comment=a1):
+        assert "stance_parent" in annotation.stale_answers
+        assert annotation.status == Annotation.Status.DRAFT
+        assert annotation.events.latest("id").actor == project_admin
+    assert "stance_parent" in GoldLabel.objects.get(comment=a1).stale_answers
+
+
+def test_the_confirmation_is_a_partial_for_htmx_and_the_move_redirects_the_page(
+    client, project_admin, small_thread, labelled_reply
+):
+    article, _, a1, b, _ = small_thread
+    client.force_login(project_admin)
+    response = client.post(move_url(a1), {"parent_number": "3"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "marks 2 answers by 2 annotators" in html
+    assert f'hx-post="{move_url(a1)}"' in html
+    response = client.post(
+        move_url(a1),
+        {"parent_number": "3", "confirm": "1"},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{thread_url(article)}"},
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"{thread_url(article)}#comment-{a1.pk}"
+    assert response["HX-Refresh"] == "true"  # only the #fragment changes: reload the page
+    a1.refresh_from_db()
+    assert a1.parent_id == b.pk
+
+
+def test_a_move_that_sets_nothing_aside_needs_no_confirmation(
+    client, project_admin, small_thread, annotator
+):
+    _, _, _, b, c = small_thread
+    make_label(c, annotator, {"stance_article": "query"}, status="draft")
+    client.force_login(project_admin)
+    response = client.post(move_url(c), {"parent_number": "0"})
+    assert response.status_code == 302  # nothing to do (already top-level), no question asked
+    response = client.post(move_url(b), {"parent_number": "1"})
+    assert response.status_code == 302
+    b.refresh_from_db()
+    assert b.parent_id is not None
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.REVIEWER, Role.RESEARCHER])
+def test_only_admins_see_or_confirm_the_move(client, project, small_thread, labelled_reply, role):
+    _, a, a1, _, _ = small_thread
+    user = UserFactory(username=f"the_{role}")
+    MembershipFactory(project=project, user=user, role=role)
+    client.force_login(user)
+    assert client.post(move_url(a1), {"parent_number": "3"}).status_code == 403
+    response = client.post(move_url(a1), {"parent_number": "3", "confirm": "1"})
+    assert response.status_code == 403
+    a1.refresh_from_db()
+    assert a1.parent_id == a.pk
+
+
+def test_outsiders_get_no_confirmation(client, outsider, small_thread, labelled_reply):
+    _, a, a1, _, _ = small_thread
+    client.force_login(outsider)
+    assert client.post(move_url(a1), {"parent_number": "3"}).status_code == 404
+    assert client.post(move_url(a1), {"parent_number": "3", "confirm": "1"}).status_code == 404
+    a1.refresh_from_db()
+    assert a1.parent_id == a.pk
+
+
+@pytest.mark.parametrize("labels", [2, 12])
+def test_the_move_runs_a_constant_number_of_queries_whatever_the_labels(
+    client, project_admin, project, django_assert_num_queries, labels
+):
+    article = ArticleFactory(project=project)
+    top = make_comment(article)
+    reply = make_comment(article, top)
+    make_comment(article)  # #3, the new parent
+    for index in range(labels):
+        user = UserFactory(username=f"ann{index}")
+        MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+        make_label(reply, user, COMPLETE_REPLY)
+    client.force_login(project_admin)
+    client.get(thread_url(article))
+    # The confirmation: session, user, project, role, comment, new parent, impact (scheme,
+    # annotations, gold), numbers.
+    with django_assert_num_queries(10):
+        assert client.post(move_url(reply), {"parent_number": "3"}).status_code == 200
+    # The move: the same lookups, then the tree (siblings, subtree, 2 updates, save) and the
+    # labels (lock, scheme, old parent, bulk update, events; gold), in savepoints.
+    with django_assert_num_queries(23):
+        response = client.post(move_url(reply), {"parent_number": "3", "confirm": "1"})
+    assert response.status_code == 302
+    assert Annotation.objects.filter(comment=reply).exclude(stale_answers={}).count() == labels
 
 
 # --- Security headers -------------------------------------------------------------------------

@@ -61,3 +61,24 @@ def make_gold(comment, reviewer, answers: dict, *, method: str = "adjudicated"):
         decided_by=reviewer,
         decided_at=timezone.now(),
     )
+
+
+def make_moved_reply(project: Project):
+    """A reply ("r-1", to "t-1") submitted by zoe and adam, then moved to the article: both
+    stay submitted, their stance toward "t-1" set aside. Returns (reply, zoe, adam)."""
+    article = ArticleFactory(project=project, source_id="moved")
+    top = make_comment(article, source_id="t-1")
+    reply = make_comment(article, parent=top, source_id="r-1")
+    people = [UserFactory(username=name) for name in ("zoe", "adam")]
+    for user, stance in zip(people, ("deny", "support"), strict=True):
+        MembershipFactory(project=project, user=user, role=Role.ANNOTATOR)
+        save_annotation(
+            comment=reply,
+            annotator=user,
+            scheme=current_scheme_for(project),
+            submission=Submission(answers={**COMPLETE_REPLY, "stance_parent": stance}),
+            base_revision=0,
+            action="submit",
+        )
+    reply.move_under(None)
+    return reply, *people

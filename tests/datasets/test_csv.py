@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 from annotator.datasets.exporters import csv as csv_exporter
 from annotator.datasets.options import ExportOptions, LabelSet
 from annotator.datasets.rows import RowSource
-from tests.datasets.corpus import make_gold
+from tests.datasets.corpus import make_gold, make_moved_reply
 from tests.datasets.loading import HOSTILE, load_offline
 from tests.factories import ArticleFactory, UserFactory, make_comment, make_label
 
@@ -69,6 +70,8 @@ def test_the_header_has_the_comment_majority_and_annotator_columns(labelled, tmp
         "zoe__source_cited",
         "gold__stance_article",
         "gold__source_cited",
+        "stale__adam",
+        "stale__zoe",
         "gold_method",
         "gold_by",
         "gold_at",
@@ -177,3 +180,17 @@ def test_hugging_face_datasets_loads_it_offline(labelled, tmp_path, monkeypatch)
 
     assert dataset.num_rows == 3
     assert dataset[0]["text"] == HOSTILE
+
+
+def test_answers_set_aside_by_a_move_are_in_each_annotators_stale_column(project, tmp_path):
+    make_moved_reply(project)
+    df = read(export(project, tmp_path)).set_index("comment_id")
+    row = df.loc["r-1"]
+    assert pd.isna(row["zoe__stance_parent"])
+    assert row["votes__stance_parent"] == 0
+    stale = json.loads(row["stale__zoe"])
+    assert stale["stance_parent"]["value"] == "deny"
+    assert stale["stance_parent"]["answered_toward_parent"] == "t-1"
+    assert stale["stance_parent"]["marked_stale_at"].endswith("Z")
+    assert json.loads(row["stale__adam"])["stance_parent"]["value"] == "support"
+    assert pd.isna(df.loc["t-1"]["stale__zoe"])

@@ -10,7 +10,7 @@ from annotator.corpus.models import Article, Comment
 from annotator.datasets.exporters import jsonl
 from annotator.datasets.options import ExportOptions, LabelSet
 from annotator.datasets.rows import RowSource
-from tests.datasets.corpus import make_gold
+from tests.datasets.corpus import make_gold, make_moved_reply
 from tests.datasets.loading import HOSTILE, load_offline
 from tests.factories import ArticleFactory, ProjectFactory, UserFactory, make_comment, make_label
 
@@ -151,6 +151,7 @@ def test_all_labels_give_each_annotation_and_the_majority(sample, annotators, tm
         "submitted_at",
         "flagged",
         "note",
+        "stale",
     }
     assert record["majority"]["stance_article"] == {
         "value": "deny",
@@ -232,3 +233,17 @@ def test_gold_labels_are_written_beside_the_annotations(sample, annotators, tmp_
     assert next(r for r in lines if r["id"] == "c-0002")["gold"] is None
     final = records(export(sample, tmp_path, labels=LabelSet.FINAL, questions=["stance_article"]))
     assert next(r for r in final if r["id"] == "c-0001")["final"] == {"stance_article": "support"}
+
+
+def test_answers_set_aside_by_a_move_are_marked_stale_per_annotation(project, tmp_path):
+    make_moved_reply(project)
+    record = next(r for r in records(export(project, tmp_path)) if r.get("id") == "r-1")
+    by_name = {a["annotator"]: a for a in record["annotations"]}
+    assert "stance_parent" not in by_name["zoe"]["answers"]
+    stale = by_name["zoe"]["stale"]["stance_parent"]
+    assert stale["value"] == "deny"
+    assert stale["answered_toward_parent"] == "t-1"
+    assert stale["marked_stale_at"].endswith("Z")
+    assert by_name["adam"]["stale"]["stance_parent"]["value"] == "support"
+    # Counted nowhere: no majority toward a parent the comment no longer has.
+    assert record["majority"]["stance_parent"]["votes"] == 0

@@ -10,6 +10,7 @@ from annotator.corpus.models import Comment
 from annotator.datasets.exporters import nested_json
 from annotator.datasets.options import ExportOptions, LabelSet
 from annotator.datasets.rows import RowSource
+from tests.datasets.corpus import make_moved_reply
 from tests.datasets.loading import HOSTILE, load_offline
 from tests.factories import ArticleFactory, UserFactory, make_comment, make_label, make_thread
 
@@ -143,3 +144,12 @@ def test_hugging_face_datasets_loads_the_articles_offline(
 
     assert dataset["id"] == ["a-1", "a-2"]
     assert dataset[0]["comments"][0]["majority"]["stance_article"]["value"] == "deny"
+
+
+def test_answers_set_aside_by_a_move_are_marked_stale_in_the_tree(project):
+    make_moved_reply(project)
+    article = next(a for a in export(project)["articles"] if a["id"] == "moved")
+    reply = next(c for c in article["comments"] if c["id"] == "r-1")
+    [zoe] = [a for a in reply["annotations"] if a["annotator"] == "zoe"]
+    assert zoe["stale"]["stance_parent"]["value"] == "deny"
+    assert zoe["stale"]["stance_parent"]["answered_toward_parent"] == "t-1"

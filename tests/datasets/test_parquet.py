@@ -12,7 +12,7 @@ import pytest
 from annotator.datasets.exporters import parquet
 from annotator.datasets.options import ExportOptions, LabelSet
 from annotator.datasets.rows import RowSource
-from tests.datasets.corpus import make_gold
+from tests.datasets.corpus import make_gold, make_moved_reply
 from tests.datasets.loading import HOSTILE, load_offline
 from tests.factories import (
     ArticleFactory,
@@ -174,3 +174,17 @@ def test_an_error_writing_a_row_group_fails_the_export(project, people, tmp_path
     with pytest.raises(OSError, match="disk full"):
         export(project, tmp_path)
     assert written == [100, 100]  # stopped at the failing row group, not after every row
+
+
+def test_answers_set_aside_by_a_move_are_in_the_annotations_stale_struct(project, tmp_path):
+    make_moved_reply(project)
+    table = pq.read_table(export(project, tmp_path))
+    rows = {row["comment_id"]: row for row in table.to_pylist()}
+    by_name = {a["annotator"]: a for a in rows["r-1"]["annotations"]}
+    assert by_name["zoe"]["answers"]["stance_parent"] is None
+    stale = by_name["zoe"]["stale"]["stance_parent"]
+    assert stale["value"] == "deny"
+    assert stale["answered_toward_parent"] == "t-1"
+    assert stale["marked_stale_at"].tzinfo is not None
+    assert by_name["zoe"]["stale"]["stance_article"] is None
+    assert rows["r-1"]["votes__stance_parent"] == 0

@@ -12,7 +12,14 @@ from django.urls import reverse
 from annotator.corpus.models import Comment
 from annotator.labelling.models import ParentReport
 from annotator.labelling.reports import report_wrong_parent
-from tests.factories import ArticleFactory, UserFactory, make_comment, make_thread
+from tests.factories import (
+    COMPLETE_REPLY,
+    ArticleFactory,
+    UserFactory,
+    make_comment,
+    make_label,
+    make_thread,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -531,3 +538,76 @@ def test_report_pages_carry_no_inline_script_or_style_or_handlers(
         assert not re.search(r"<script(?![^>]*\bsrc=)", html), url
         assert " style=" not in html and "<style" not in html, url
         assert not re.search(r"\son[a-z]+=", html), url
+
+
+# --- Resolving a report on a labelled comment: the confirmation -------------------------------
+
+
+@pytest.fixture
+def labelled_a1(thread, annotator):
+    """a1 (a reply to a) submitted with a stance toward a."""
+    return make_label(thread["a1"], annotator, COMPLETE_REPLY)
+
+
+def test_moving_a_labelled_comment_asks_first_and_changes_nothing(
+    client, project_admin, report, thread, labelled_a1
+):
+    client.force_login(project_admin)
+    response = client.post(resolve_url(report), {"action": "suggestion"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    a1, b = thread["a1"], thread["b"]
+    assert f"Moving #{a1.pk} under #{b.pk} marks 1 answer by 1 annotator as stale" in html
+    assert 'name="confirm" value="1"' in html
+    assert 'name="action" value="suggestion"' in html
+    assert f'href="{list_url(report.project)}"' in html  # Cancel
+    assert Comment.objects.get(pk=a1.pk).parent_id == thread["a"].pk
+    report.refresh_from_db()
+    assert report.status == ParentReport.Status.OPEN
+    labelled_a1.refresh_from_db()
+    assert labelled_a1.answers == COMPLETE_REPLY
+
+
+def test_the_confirmed_resolution_moves_and_sets_the_answers_aside(
+    client, project_admin, report, thread, labelled_a1, project
+):
+    client.force_login(project_admin)
+    response = client.post(resolve_url(report), {"action": "suggestion", "confirm": "1"})
+    assert response["Location"] == list_url(project)
+    assert Comment.objects.get(pk=thread["a1"].pk).parent_id == thread["b"].pk
+    labelled_a1.refresh_from_db()
+    assert labelled_a1.stale_answers["stance_parent"]["parent_id"] == thread["a"].pk
+    assert labelled_a1.events.latest("id").actor == project_admin
+    report.refresh_from_db()
+    assert report.status == ParentReport.Status.FIXED
+
+
+def test_a_move_by_id_keeps_its_parent_through_the_confirmation(
+    client, project_admin, report, thread, labelled_a1
+):
+    client.force_login(project_admin)
+    data = {"action": "move", "parent": str(thread["c"].pk)}
+    html = client.post(resolve_url(report), data, headers=HTMX).content.decode()
+    assert "<html" not in html
+    assert f'name="parent" value="{thread["c"].pk}"' in html
+    client.post(resolve_url(report), {**data, "confirm": "1"})
+    assert Comment.objects.get(pk=thread["a1"].pk).parent_id == thread["c"].pk
+
+
+def test_a_resolution_that_sets_nothing_aside_needs_no_confirmation(
+    client, project_admin, report, thread
+):
+    client.force_login(project_admin)
+    response = client.post(resolve_url(report), {"action": "suggestion"})
+    assert response.status_code == 302
+    assert Comment.objects.get(pk=thread["a1"].pk).parent_id == thread["b"].pk
+
+
+@pytest.mark.parametrize(("who", "status"), [("outsider", 404), ("annotator", 403)])
+def test_only_project_admins_see_or_confirm_the_move(
+    client, request, report, thread, labelled_a1, who, status
+):
+    client.force_login(request.getfixturevalue(who))
+    for data in ({"action": "suggestion"}, {"action": "suggestion", "confirm": "1"}):
+        assert client.post(resolve_url(report), data).status_code == status
+    assert Comment.objects.get(pk=thread["a1"].pk).parent_id == thread["a"].pk

@@ -585,3 +585,29 @@ def test_labelling_is_blind_to_other_annotators_answers(project, thread, annotat
     assert "status-flagged" not in thread_page
     assert 'status-skipped">skipped' not in thread_page
     assert thread_page.count('status-todo">to do') == 4
+
+
+def test_the_workspace_lists_the_answers_set_aside_by_a_move_without_a_query_more(
+    project, thread, annotator, project_admin, django_assert_num_queries
+):
+    _, top, reply, _, second = thread
+    make_label(reply, annotator, COMPLETE_REPLY)
+    client = logged_in(annotator)
+    client.get(url("workspace", project, top.pk))  # session started
+    with django_assert_num_queries(13):
+        before = client.get(url("workspace", project, reply.pk))
+    assert before.context["stale_answers"] == []
+    reply.move_under(second, actor=project_admin)
+    with django_assert_num_queries(13):
+        response = client.get(url("workspace", project, reply.pk))
+    [item] = response.context["stale_answers"]
+    assert item.question == "stance_parent"
+    assert item.title == "Stance toward the parent comment"
+    assert item.value == "deny"
+    assert item.value_label == "Deny"
+    assert item.parent_id == top.pk
+    assert item.marked_stale_at is not None
+    assert item.answered_again is False
+    # The form asks again: the stale answer is not among the live ones.
+    assert response.context["annotation"].answers.get("stance_parent") is None
+    assert response.context["annotation"].status == Annotation.Status.DRAFT

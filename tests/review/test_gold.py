@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from annotator.corpus.moves import impact_of_move
 from annotator.review.gold import (
     ACCEPTED,
     ADJUDICATED,
@@ -238,8 +239,8 @@ def test_accept_unanimous_sees_a_label_changed_just_before(project, article, rev
 def test_sqlite_batches_are_as_large_as_its_parameter_limit_allows(db):
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL writes in one statement")
-    # SQLite's 32,766 parameters: 9 columns a gold label, 6 a history event.
-    assert insert_batch_size(GoldLabel) == 32_766 // 9
+    # SQLite's 32,766 parameters: 10 columns a gold label, 6 a history event.
+    assert insert_batch_size(GoldLabel) == 32_766 // 10
     assert insert_batch_size(GoldEvent) == 32_766 // 6
 
 
@@ -287,3 +288,48 @@ def test_accepted_gold_and_its_history_are_what_a_single_save_would_write(
         (event,) = gold.events.all()
         assert event.before is None and event.after == gold.snapshot()
         assert (event.actor, event.revision, event.at) == (reviewer, 1, gold.decided_at)
+
+
+# -- a re-parented comment -------------------------------------------------------------------
+
+
+def test_moving_a_reply_sets_aside_its_gold_answers_about_the_parent(
+    article, top, reviewer, project_admin
+):
+    reply = make_comment(article, parent=top, text="A reply")
+    other = make_comment(article, text="Another top-level comment")
+    gold = save_gold(reply, REPLY, reviewer, revision=0)
+    assert impact_of_move(reply, other).gold == 1
+    reply.move_under(other, actor=project_admin)
+    gold.refresh_from_db()
+    assert gold.answers == TOP
+    assert gold.stale_answers["stance_parent"]["value"] == REPLY["stance_parent"]
+    assert gold.stale_answers["stance_parent"]["parent_id"] == top.pk
+    assert gold.revision == 2
+    assert gold.decided_by == reviewer  # the answers left are still the reviewer's
+    event = gold.events.latest("id")
+    assert event.actor == project_admin
+    assert event.before["answers"] == REPLY
+    assert event.after["answers"] == TOP
+    assert event.after["parent_change"] == {
+        "from": top.pk,
+        "to": other.pk,
+        "stale": ["stance_parent"],
+    }
+    # A reviewer's form from before the move gets a conflict instead of writing it back.
+    with pytest.raises(GoldConflict):
+        save_gold(reply, REPLY, reviewer, revision=1)
+
+
+def test_gold_of_a_top_level_comment_made_a_reply_keeps_its_answers(article, top, reviewer):
+    other = make_comment(article, text="Another top-level comment")
+    gold = save_gold(other, TOP, reviewer, revision=0)
+    assert impact_of_move(other, top).gold == 0
+    other.move_under(top)
+    gold.refresh_from_db()
+    assert gold.answers == TOP
+    assert gold.stale_answers == {}
+    assert gold.revision == 1
+    # It now needs the stance toward its parent before it is complete gold again.
+    with pytest.raises(GoldInvalid):
+        save_gold(other, TOP, reviewer, revision=1, note="again")

@@ -454,3 +454,22 @@ def test_a_changed_scheme_is_not_served_the_old_figures(project, labelled):
     save_scheme(project, definition, None)
     rows, _stance = measures.cached_agreement_report(project, resamples=20)
     assert "speculation" not in {r.question for r in rows}
+
+
+# --- a re-parented comment ---------------------------------------------------------------------
+
+
+def test_answers_set_aside_by_a_move_leave_the_figures_and_refresh_the_cache(project, labelled):
+    """r2 (a reply to t2, stance_parent S/D) becomes top-level: its annotations stay
+    submitted and complete, but their stance toward t2 no longer counts."""
+    scheme = measures.current_scheme(project)
+    cached = measures.cached_agreement(project, scheme)
+    cached.store(measures.cached_agreement_report(project))
+    assert measures.cached_agreement(project, scheme).report is not None
+    assert "r2" in ids(labelled, labels_by_question(project)["stance_parent"])
+    labelled["r2"].move_under(None)
+    on_parent = ids(labelled, labels_by_question(project)["stance_parent"])
+    assert "r2" not in on_parent
+    assert set(on_parent) == {"r1", "r3"}
+    assert "r2" in ids(labelled, labels_by_question(project)["stance_article"])
+    assert measures.cached_agreement(project, scheme).report is None

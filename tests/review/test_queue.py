@@ -346,15 +346,31 @@ def test_a_save_outside_the_time_window_is_caught_by_the_revision_sums(
 
 def test_a_moved_comment_is_scored_again(article, people):
     top = make_comment(article)
+    reply = make_comment(article, top)
+    # Submitted without a stance toward the parent: not valid gold for a reply.
+    make_label(reply, people[0], TOP)
+    make_label(reply, people[1], TOP)
+    state = review_state(article.project)
+    assert [(i.comment_id, i.reason) for i in state.queue] == [(reply.pk, INCOMPLETE)]
+    # Now top-level: the same labels (nothing set aside, not a revision more) are complete.
+    reply.move_under(None)
+    assert Annotation.objects.filter(comment=reply, revision=1).count() == 2
+    state = review_state(article.project)
+    assert state.queue == []
+    assert [a.comment_id for a in state.unanimous] == [reply.pk]
+
+
+def test_a_top_level_comment_made_a_reply_leaves_review_until_it_is_labelled_again(article, people):
+    top = make_comment(article)
     other = make_comment(article)
     make_label(other, people[0], TOP)
     make_label(other, people[1], TOP)
     assert len(review_state(article.project).unanimous) == 1
-    # Now a reply: its agreed answers lack the stance toward the parent.
+    # Now a reply: its labels lack the stance toward the parent and go back to draft.
     other.move_under(top)
     state = review_state(article.project)
     assert state.unanimous == []
-    assert [(i.comment_id, i.reason) for i in state.queue] == [(other.pk, INCOMPLETE)]
+    assert state.queue == []
 
 
 def test_a_new_scheme_version_is_scored_again(article, people, project_admin):
@@ -391,3 +407,14 @@ def test_gold_removed_and_added_in_between_is_seen(article, people, reviewer):
     GoldLabel.objects.filter(comment=second).delete()
     save_gold(third, TOP, reviewer, revision=0)
     assert [i.comment_id for i in disagreement_queue(article.project)] == [second.pk]
+
+
+def test_a_disagreement_only_about_the_old_parent_leaves_the_queue_when_the_comment_moves(
+    article, people
+):
+    top = labelled(article, people)
+    reply = labelled(article, people, REPLY, {**REPLY, "stance_parent": "support"}, parent=top)
+    assert [item.comment_id for item in disagreement_queue(article.project)] == [reply.pk]
+    reply.move_under(None)  # now top-level: the stance toward top is set aside
+    assert disagreement_queue(article.project) == []
+    assert [a.comment_id for a in review_state(article.project).unanimous] == [reply.pk]

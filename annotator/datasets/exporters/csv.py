@@ -10,6 +10,9 @@ Columns, in order:
   annotator's submitted answer), annotators sorted by name (``annotator-1..n`` when
   pseudonymised);
   then per question ``gold__<key>`` (the reviewer's gold answer; empty where none);
+  then per annotator ``stale__<annotator>``: the answers set aside when the comment was
+  re-parented, as JSON text (question → ``value``, ``answered_toward_parent``,
+  ``marked_stale_at``), empty where none; never counted in any other column;
 * ``labels=final`` or ``labels=gold``: per question ``final__<key>``;
 * always last: ``gold_method`` (``adjudicated`` or ``accepted``), ``gold_by``, ``gold_at``
   (empty where the comment has no gold).
@@ -31,6 +34,8 @@ import csv
 import io
 from datetime import datetime
 from typing import Any, BinaryIO
+
+import orjson
 
 from annotator.datasets.rows import IdentityMemo, Majority, RowSource
 
@@ -66,6 +71,7 @@ def header(source: RowSource, annotators: list[str]) -> list[str]:
         columns += [f"majority__{key}", f"support__{key}", f"votes__{key}", f"tied__{key}"]
     columns += [f"{name}__{key}" for name in annotators for key in keys]
     columns += [f"gold__{key}" for key in keys]
+    columns += [f"stale__{name}" for name in annotators]
     return columns + list(GOLD_COLUMNS)
 
 
@@ -78,6 +84,13 @@ def cell(value: Any) -> Any:
     if isinstance(value, datetime):
         return _iso(value)
     return value
+
+
+def stale_cell(stale: dict[str, dict[str, Any]] | None) -> str:
+    """An annotator's stale answers as JSON text, empty when there are none."""
+    if not stale:
+        return ""
+    return orjson.dumps(stale, option=orjson.OPT_UTC_Z | orjson.OPT_SORT_KEYS).decode()
 
 
 def _iso(moment: datetime) -> str:
@@ -122,6 +135,8 @@ def write(source: RowSource, out: BinaryIO) -> None:
                 answers = by_name.get(name)
                 cells += no_answers if answers is None else label_cells(answers)
             cells += no_answers if row.gold is None else label_cells(row.gold.answers)
+            stale_by_name = {a.annotator: a.stale for a in row.annotations}
+            cells += [stale_cell(stale_by_name.get(name)) for name in annotators]
         gold = row.gold
         if gold is None:
             cells += ["", "", ""]

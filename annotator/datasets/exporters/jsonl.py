@@ -10,7 +10,9 @@ a project with the same articles and reply trees; importers ignore the extra fie
   out, present so the tree stays whole; it has no labels), ``n_annotations``, and either
   ``annotations`` (one object per submitted annotation: ``annotator``, ``answers``,
   ``scheme_version``, ``answered_under``, ``time_spent_ms``, ``created_at``, ``updated_at``,
-  ``submitted_at``, ``flagged``, ``note``) and ``majority`` (per question: ``value``,
+  ``submitted_at``, ``flagged``, ``note``, ``stale``: per question set aside by a re-parent,
+  ``value``, ``answered_toward_parent`` and ``marked_stale_at``; ``{}`` for most) and
+  ``majority`` (per question: ``value``,
   ``support``, ``agree``, ``votes``, ``tied``) with ``labels=all``, or ``final`` (per
   question: the answer: gold where set, else the majority) with ``labels=final``, or
   ``final`` holding the gold answers only with ``labels=gold``; and always ``gold``: the
@@ -132,6 +134,7 @@ class CommentRecords:
                 "submitted_at": a.submitted_at,
                 "flagged": a.flagged,
                 "note": a.note,
+                "stale": a.stale,
             }
             for a in row.annotations
         ]

@@ -8,7 +8,10 @@ Schema (``schema_for``):
 * ``labels=all``: ``annotations`` list<struct<annotator string, answers struct<one field per
   question>, scheme_version int32, answered_under struct<one int32 per question>,
   time_spent_ms int64, created_at / updated_at / submitted_at timestamp, flagged bool, note
-  string>>, and per question ``majority__<key>``, ``support__<key>`` float64,
+  string, stale struct<one field per question: struct<value (as in answers),
+  answered_toward_parent string, marked_stale_at timestamp>, null unless that answer was set
+  aside when the comment was re-parented>>, and per question ``majority__<key>``,
+  ``support__<key>`` float64,
   ``votes__<key>`` int32, ``tied__<key>`` list<string>;
   then per question ``gold__<key>`` (the reviewer's gold answer, null where none);
 * ``labels=final`` or ``labels=gold``: per question ``final__<key>``;
@@ -67,6 +70,17 @@ def answer_type(question: Question) -> pa.DataType:
     return pa.list_(pa.string()) if question.kind == Kind.MULTIPLE else pa.string()
 
 
+def stale_type(question: Question) -> pa.DataType:
+    """One answer set aside by a re-parent: its value, the parent it was given toward, when."""
+    return pa.struct(
+        [
+            pa.field("value", answer_type(question)),
+            pa.field("answered_toward_parent", pa.string()),
+            pa.field("marked_stale_at", TIME),
+        ]
+    )
+
+
 def schema_for(source: RowSource) -> pa.Schema:
     """The Parquet schema of an export of ``source`` (depends on questions and labels)."""
     fields = list(BASE_FIELDS)
@@ -86,6 +100,7 @@ def schema_for(source: RowSource) -> pa.Schema:
             pa.field("submitted_at", TIME),
             pa.field("flagged", pa.bool_()),
             pa.field("note", pa.string()),
+            pa.field("stale", pa.struct([pa.field(q.key, stale_type(q)) for q in questions])),
         ]
     )
     fields.append(pa.field("annotations", pa.list_(annotation), nullable=False))
@@ -242,6 +257,7 @@ def _annotations(rows: list[CommentRow], list_type: pa.ListType) -> pa.Array:
         "submitted_at": timestamps([a.submitted_at for a in annotations]),
         "flagged": pa.array([a.flagged for a in annotations], pa.bool_()),
         "note": pa.array([a.note for a in annotations], pa.string()),
+        "stale": pa.array([a.stale for a in annotations], struct_type.field("stale").type),
     }
     values = pa.StructArray.from_arrays(
         [children[f.name] for f in struct_type], fields=list(struct_type)

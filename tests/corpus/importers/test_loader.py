@@ -289,3 +289,23 @@ def test_a_broken_file_is_refused_and_nothing_is_written(path, db):
     if expected.exists():
         assert expected.read_text(encoding="utf-8").strip() in message
     assert counts() == before
+
+
+def test_an_updated_dump_never_changes_an_existing_comments_parent_or_its_labels(
+    project, tmp_path, annotator
+):
+    """A re-parent only ever happens through Comment.move_under: a dump in which "c2" now
+    answers "c3" leaves it under "c1", so its answers about "c1" stay valid."""
+    from annotator.labelling.models import Annotation
+    from tests.factories import COMPLETE_REPLY, make_label
+
+    write_jsonl(tmp_path / "v1.jsonl", [article(), comment("c1"), comment("c2", "c1")])
+    import_file(project, tmp_path / "v1.jsonl")
+    make_label(Comment.objects.get(source_id="c2"), annotator, COMPLETE_REPLY)
+    updated = [article(), comment("c1"), comment("c3"), comment("c2", "c3")]
+
+    import_file(project, write_jsonl(tmp_path / "v2.jsonl", updated))
+
+    assert Comment.objects.get(source_id="c2").parent.source_id == "c1"
+    labels = Annotation.objects.get()
+    assert (labels.answers, labels.stale_answers, labels.revision) == (COMPLETE_REPLY, {}, 1)
