@@ -9,6 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from annotator.labelling.annotations import project_comments
+from tests.factories import make_comment
 
 BLOCKING = {"serious", "critical"}
 FOCUS_IN_ACTIVE_QUESTION = (
@@ -77,6 +78,32 @@ def test_axe_finds_nothing_serious_on_the_annotators_pages(
     expect(page.locator("#shortcuts")).to_be_visible()
     found["workspace, reply, keys panel open"] = blocking_violations(axe, page)
     screenshot("reply-keys")
+    page.keyboard.press("Escape")
+    page.keyboard.press("s")
+    expect(page.locator("#skip")).to_be_visible()
+    found["workspace, skip panel open"] = blocking_violations(axe, page)
+    page.keyboard.press("Escape")
+    page.keyboard.press("r")
+    expect(page.locator("#report-dialog .report-form")).to_be_visible()
+    found["workspace, wrong-parent report open"] = blocking_violations(axe, page)
+    page.keyboard.press("Escape")
+    page.wait_for_function(FOCUS_IN_ACTIVE_QUESTION)
+
+    # A deep reply (root, "N more" opened, parent), with a save that failed.
+    article = top.article
+    parent = None
+    for depth in range(5):
+        parent = make_comment(article, parent, author=f"deep{depth}", text=f"Depth {depth} " * 30)
+    page.goto(f"/p/{demo_project.slug}/label/{parent.pk}/")
+    page.wait_for_function(FOCUS_IN_ACTIVE_QUESTION)
+    page.locator("#chain-more > summary").click()
+    page.context.set_offline(True)
+    page.keyboard.press("1")
+    expect(page.locator("#save-status")).to_contain_text("Not saved")
+    found["workspace, deep reply, save failing"] = blocking_violations(axe, page)
+    screenshot("deep-not-saved")
+    page.context.set_offline(False)
+    expect(page.locator("#save-status")).to_contain_text("Saved", timeout=15_000)
 
     page.goto(f"/p/{demo_project.slug}/articles/{top.article_id}/labels/")
     found["thread labels page"] = blocking_violations(axe, page)

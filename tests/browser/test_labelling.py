@@ -549,15 +549,18 @@ def test_hostile_comment_text_stays_text_everywhere(
 
 
 def test_a_change_made_just_before_leaving_the_page_is_still_saved(
-    open_page, demo_project, annotator
+    open_page, demo_project, annotator, live_server_requests
 ):
     first = project_comments(demo_project).first()
     tab = open_page(annotator)
     tab.goto(workspace_url(demo_project, first))
+    expect_ready_on(tab, demo_project, first)
     tab.keyboard.press("2")  # autosave waits 300 ms for more keys...
     tab.goto(f"/p/{demo_project.slug}/")  # ...but the page is left at once
     expect(tab.get_by_role("heading", level=1)).to_be_visible()
     for _ in range(50):
+        # Read only while the server writes nothing (SQLite: the test shares its database).
+        live_server_requests.wait_until_idle()
         annotation = Annotation.objects.filter(comment=first, annotator=annotator).first()
         if annotation is not None:
             break

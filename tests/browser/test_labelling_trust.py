@@ -265,6 +265,11 @@ def test_keys_typed_right_after_enter_land_on_the_next_comments_questions(
     stored = {a.comment_id: a.answers for a in Annotation.objects.filter(annotator=annotator)}
     assert stored == {c.pk: answers for c, (_k, answers) in zip(comments, LABELLING, strict=True)}
     expect(page.locator("#typeahead")).to_be_hidden()
+    # The swap scrolled nothing: "Saved comment #N. Back to it" and the bar are in view.
+    assert page.evaluate("window.scrollY") == 0
+    expect(page.locator(".ws-saved")).to_contain_text(f"Saved comment #{comments[4].pk}")
+    expect_fully_in_view(page, ".ws-saved")
+    expect_fully_in_view(page, ".ws-bar")
     assert page_errors == []
 
 
