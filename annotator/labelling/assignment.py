@@ -3,8 +3,15 @@
 Each comment should be labelled by ``project.annotators_per_comment`` people (k). When an
 annotator asks for work, ``claim_next`` hands them a comment they have not submitted or
 skipped and whose *takers* (other people's submitted annotations plus other people's live
-claims) are fewer than k, and writes a ``Claim`` that holds it for them for
-``project.claim_minutes``.
+claims) are fewer than k, and writes a ``Claim`` that holds it for them.
+
+Holds are short until someone works. Opening the workspace (pressing "Start labelling" to
+look, or the next comment swapped in after a submit) takes a *viewing* hold of
+``VIEWING_HOLD``: long enough that two people arriving together are not handed the same last
+slot, short enough that a look does not keep the comment from others for half an hour. The
+first save of answers (autosave or submit, ``annotations.save_annotation``) makes it the full
+hold of ``project.claim_minutes``, renewed by every later save; leaving the page releases a
+hold with nothing saved at once (``release_unstarted``, the ``labelling:release`` endpoint).
 
 Overlap comes early. With k above 1, a comment others have started (0 < takers < k) comes
 before one nobody has taken: first in the current thread, in tree order (its article and
@@ -92,6 +99,9 @@ SHUFFLE_PRIME = 2_147_483_647
 # First key of the advisory lock that serialises claims in one project ("cla" in ASCII).
 CLAIM_LOCK_NAMESPACE = 0x636C61
 PACE_WINDOW = timedelta(days=7)
+# How long a comment handed out on a page view is held before any answer is saved (see the
+# module docstring); never longer than the project's own claim_minutes.
+VIEWING_HOLD = timedelta(minutes=2)
 
 
 class ReassignError(ValueError):
@@ -366,9 +376,12 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
     starts after the comment they last finished (a new session carries on where the last
     one stopped) or, for a newcomer, where the others are working. A constant number of
     queries, whatever the size of the project.
+
+    The hold is a viewing hold (``viewing_hold``): this is called for a page view, and
+    saving answers turns it into the full one. Renewing their own claim never shortens it.
     """
     now = timezone.now()
-    expires_at = now + timedelta(minutes=project.claim_minutes)
+    expires_at = now + viewing_hold(project)
     with transaction.atomic():
         _lock_claims(project)
         own = list(held_by(annotator, project, now).select_related("comment__article"))
@@ -378,7 +391,7 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
             own, lambda c: work_order_key(project, c.comment), project, after, wrap=after is None
         )
         if claim is not None:
-            Claim.objects.filter(pk=claim.pk).update(expires_at=expires_at)
+            _renew(claim, expires_at)
             return claim.comment
         _clear_expired(project, now)
         if after is None:
@@ -388,7 +401,7 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
             return None
         mine = next((c for c in own if c.comment_id == comment.pk), None)
         if mine is not None:  # one of their own, reached again by wrapping round
-            Claim.objects.filter(pk=mine.pk).update(expires_at=expires_at)
+            _renew(mine, expires_at)
             return comment
         Claim.objects.create(
             project=project,
@@ -398,6 +411,32 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
             expires_at=expires_at,
         )
         return comment
+
+
+def viewing_hold(project: Project) -> timedelta:
+    """How long a comment is held on a page view, before any answer is saved."""
+    return min(VIEWING_HOLD, timedelta(minutes=project.claim_minutes))
+
+
+def _renew(claim: Claim, expires_at: datetime) -> None:
+    """Hold ``claim`` until at least ``expires_at``: a page view never shortens the full hold
+    of someone who has started working (one query, whatever it finds)."""
+    Claim.objects.filter(pk=claim.pk, expires_at__lt=expires_at).update(expires_at=expires_at)
+
+
+def release_unstarted(annotator, comment: Comment) -> bool:
+    """Give back ``annotator``'s hold on ``comment`` if they saved nothing for it (one query).
+
+    For a page left without working on it: the comment goes back to the queue at once
+    instead of after ``VIEWING_HOLD``. A hold with a saved annotation (a draft, answers, a
+    note) is kept: they started, and may come back to it within ``claim_minutes``. Lowering
+    a count needs no lock (see the module docstring). True when a hold was released.
+    """
+    saved = Annotation.objects.filter(comment=OuterRef("comment"), annotator=OuterRef("annotator"))
+    deleted, _ = (
+        Claim.objects.filter(comment=comment, annotator=annotator).filter(~Exists(saved)).delete()
+    )
+    return deleted > 0
 
 
 def release(annotator, project: Project) -> int:

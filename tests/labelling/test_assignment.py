@@ -12,6 +12,7 @@ from django.utils import timezone
 from annotator.corpus.models import Role, WorkOrder
 from annotator.labelling.annotations import Submission, save_annotation
 from annotator.labelling.assignment import (
+    VIEWING_HOLD,
     ReassignError,
     annotator_progress,
     claim_next,
@@ -19,6 +20,7 @@ from annotator.labelling.assignment import (
     project_coverage,
     reassign,
     release,
+    release_unstarted,
     thread_rank,
     work_order_key,
 )
@@ -138,23 +140,87 @@ def test_with_everything_labelled_k_times_nothing_is_handed_out(project, thread,
 # -- held comments ---------------------------------------------------------------------------
 
 
+def held_for(claim):
+    return claim.expires_at - timezone.now()
+
+
 def test_a_reload_returns_the_held_comment_and_renews_it(project, thread, annotator):
     _, top, *_ = thread
     assert claim_next(annotator, project) == top
     claim = Claim.objects.get()
-    Claim.objects.filter(pk=claim.pk).update(expires_at=timezone.now() + timedelta(minutes=1))
+    Claim.objects.filter(pk=claim.pk).update(expires_at=timezone.now() + timedelta(seconds=10))
     assert claim_next(annotator, project) == top
     renewed = Claim.objects.get()
     assert renewed.pk == claim.pk
-    assert renewed.expires_at > timezone.now() + timedelta(minutes=29)
+    assert VIEWING_HOLD - timedelta(seconds=5) < held_for(renewed) <= VIEWING_HOLD
 
 
-def test_a_claim_lasts_the_projects_claim_minutes(project, thread, annotator):
+def test_a_page_view_holds_briefly_and_the_first_save_holds_for_claim_minutes(
+    project, thread, annotator
+):
     project.claim_minutes = 5
+    project.save(update_fields=["claim_minutes"])
+    _, top, *_ = thread
+    claim_next(annotator, project)
+    claim = Claim.objects.get()
+    assert claim.expires_at - claim.claimed_at == VIEWING_HOLD
+    assert act(top, annotator, action="autosave").ok
+    working = Claim.objects.get()
+    assert working.pk == claim.pk and working.claimed_at == claim.claimed_at
+    assert timedelta(minutes=5) - timedelta(seconds=5) < held_for(working) <= timedelta(minutes=5)
+
+
+def test_a_reload_never_shortens_the_hold_of_someone_at_work(project, thread, annotator):
+    _, top, *_ = thread
+    claim_next(annotator, project)
+    act(top, annotator, action="autosave")
+    assert claim_next(annotator, project) == top
+    assert held_for(Claim.objects.get()) > timedelta(minutes=29)
+
+
+def test_a_viewing_hold_is_never_longer_than_the_projects_claim_minutes(project, thread, annotator):
+    project.claim_minutes = 1
     project.save(update_fields=["claim_minutes"])
     claim_next(annotator, project)
     claim = Claim.objects.get()
-    assert claim.expires_at - claim.claimed_at == timedelta(minutes=5)
+    assert claim.expires_at - claim.claimed_at == timedelta(minutes=1)
+
+
+def test_a_lapsed_viewing_hold_does_not_count_toward_k(project):
+    only = make_comment(ArticleFactory(project=project))
+    set_k(project, 1)
+    looker, worker = people(project, 2)
+    assert claim_next(looker, project) == only
+    assert claim_next(worker, project) is None
+    Claim.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert claim_next(worker, project) == only
+
+
+def test_saving_a_comment_opened_by_its_address_holds_it(project, thread, annotator):
+    _, top, *_ = thread
+    set_k(project, 1)
+    act(top, annotator, action="autosave")  # no claim before: opened by its address
+    assert held_for(Claim.objects.get(comment=top, annotator=annotator)) > timedelta(minutes=29)
+    assert claim_next(people(project, 1)[0], project) != top
+
+
+def test_editing_a_submitted_label_takes_no_hold(project, thread, annotator):
+    _, top, *_ = thread
+    act(top, annotator)
+    act(top, annotator, action="autosave")  # still complete: still submitted
+    assert not Claim.objects.exists()
+
+
+def test_release_unstarted_gives_back_only_a_hold_with_nothing_saved(project, thread):
+    _, top, reply, _ = thread
+    looker, worker = people(project, 2)
+    assert claim_next(looker, project) == top
+    assert claim_next(worker, project) == top
+    act(top, worker, action="autosave")
+    assert release_unstarted(worker, top) is False  # a draft: kept
+    assert release_unstarted(looker, reply) is False  # holds nothing there
+    assert release_unstarted(looker, top) is True
+    assert list(Claim.objects.values_list("annotator_id", flat=True)) == [worker.pk]
 
 
 def test_submit_ends_the_claim_and_the_next_claim_moves_forward(project, thread, annotator):
