@@ -367,7 +367,7 @@ def report(corpus: dict, logs: list[dict], k: int) -> dict:
     statuses = Counter(row[2] for row in requests)
     handed = sum(len(log["handed"]) for log in logs)
 
-    print(f"\nitems: {len(comments):,} comments, k = {k}, {len(logs)} annotators at once")
+    print(f"\nitems: {len(comments):,} comments, k = {k}, {len(logs)} annotators")
     print(
         f"handed to more than k people: {over_server} by the server's annotations and claims, "
         f"{over_clients} by the clients' logs ({over_clients / len(comments):.1%}; the issue's "
