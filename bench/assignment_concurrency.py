@@ -9,8 +9,10 @@ whose answer swaps in the next comment it was handed, and so on; when the submit
 "nothing waiting" (204 + ``HX-Redirect``), back to ``/label/`` until it says nothing is left.
 Prints how many comments were handed to more than k people (from the server's annotations
 and claims, and from the clients' own logs), how many got more than k submitted labels, the
-final number of labels per comment, requests per second and the latency of hand-outs.
-See bench/README.md.
+final number of labels per comment, how early comments reached k labels (overlap), requests
+per second and the latency of hand-outs. ``--baseline REV`` runs the same twice, first with
+the server code of git revision REV, then with this tree's, and prints both side by side;
+``--stagger S`` lets annotator n arrive n * S seconds after the first. See bench/README.md.
 
 The server, the data and the HTTP client are those of ``label_save_latency.py``, imported.
 """
@@ -24,6 +26,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +35,7 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
-from benchdb import recreate_database, safe_url, server_environment
+from benchdb import ROOT, recreate_database, safe_url, server_environment
 from label_save_latency import (
     PASSWORD,
     SLUG,
@@ -49,6 +52,11 @@ WORKSPACE = re.compile(r"/label/(\d+)/$")
 # What the issue reports for a popular peer tool: the share of items handed to two of eight
 # concurrent annotators (it has no k; the item should have gone to one).
 PEER_OVER_HANDED = "7-9%"
+# Points in the run (shares of all submitted labels, in the order they were submitted) at
+# which the overlap is counted: comments with k labels so far.
+OVERLAP_POINTS = (0.1, 0.25, 0.5)
+# What the server of another revision needs from its tree (data, migrations: this tree's).
+SERVED_PATHS = ("annotator", "templates", "static")
 
 
 def main() -> None:
@@ -73,9 +81,23 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        help="seconds between one annotator's arrival and the next's (default: all at once)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="first run the server code of this git revision (e.g. HEAD~3), then this tree's, "
+        "on the same data, and print both side by side",
+    )
     args = parser.parse_args()
     if min(args.comments, args.thread_size, args.k, args.annotators) < 1:
         parser.error("--comments, --thread-size, --k and --annotators must be at least 1")
+    if args.stagger < 0:
+        parser.error("--stagger must not be negative")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # gunicorn is stopped on exit
     try:
         run(args)
@@ -84,37 +106,75 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    """The whole benchmark: database, data, gunicorn, the annotators, the report."""
-    cores = len(os.sched_getaffinity(0))
+    """One pass (this tree), or two (``--baseline`` first) printed side by side."""
+    passes = [(None, "this tree")]
+    if args.baseline:
+        passes = [(args.baseline, f"before ({args.baseline})"), (None, "after (this tree)")]
+    results = []
+    # One folder for every pass: Django's settings (static files, local state) are read
+    # once in this process, and must stay those of the server's environment.
     with tempfile.TemporaryDirectory(prefix="bench-assign-") as directory:
-        folder = Path(directory)
-        os.environ.update(server_environment(args.database_url, folder))
-        started = time.perf_counter()
-        recreate_database(args.database_url)  # refuses a name not starting with "bench"
-        corpus = build_corpus(args, args.annotators)
-        set_k(args.k)
-        print(
-            f"machine: {cores} cores shared by the clients, gunicorn and PostgreSQL; load "
-            f"average before the run {os.getloadavg()[0]:.2f}"
-        )
-        print(
-            f"server: gunicorn, {args.workers} sync workers, DEBUG=0; {corpus['postgres']}; "
-            f"database {safe_url(args.database_url)} (re-created)"
-        )
-        print(
-            f"data: {len(corpus['comments']):,} comments in {corpus['threads']} threads, "
-            f"k = {args.k}, {args.annotators} annotators; set up in "
-            f"{time.perf_counter() - started:.1f} s"
-        )
-        port = args.port or _free_port()
-        with Gunicorn(args.workers, port, folder / "gunicorn.log") as server:
-            logs = run_annotators(corpus, port, args.seed)
-            if any("failure" in log for log in logs):
-                print(server.log_tail())
-        failures = [log["failure"] for log in logs if "failure" in log]
-        if failures:
-            sys.exit("an annotator failed:\n" + failures[0])
-        report(corpus, logs, args.k)
+        for number, (revision, label) in enumerate(passes):
+            print(f"\n=== {label} ===")
+            results.append(run_once(args, Path(directory), number, revision, label))
+    if len(results) > 1:
+        side_by_side(results, args.k)
+    if any(not result["met"] for result in results):
+        sys.exit(1)
+
+
+def export_revision(revision: str, folder: Path) -> Path:
+    """The server's part of ``revision``'s tree (``git archive``, read-only), in ``folder``."""
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, *SERVED_PATHS],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        sys.exit(f"git archive {revision} failed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def run_once(
+    args: argparse.Namespace, folder: Path, number: int, revision: str | None, label: str
+) -> dict:
+    """The whole benchmark once: database, data, gunicorn (serving ``revision``'s code, or
+    this tree's), the annotators, the report."""
+    cores = len(os.sched_getaffinity(0))
+    code = export_revision(revision, folder / f"code-{number}") if revision else ROOT
+    os.environ.update(server_environment(args.database_url, folder))
+    started = time.perf_counter()
+    recreate_database(args.database_url)  # refuses a name not starting with "bench"
+    corpus = build_corpus(args, args.annotators)
+    set_k(args.k)
+    print(
+        f"machine: {cores} cores shared by the clients, gunicorn and PostgreSQL; load "
+        f"average before the run {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"server: gunicorn, {args.workers} sync workers, DEBUG=0; {corpus['postgres']}; "
+        f"database {safe_url(args.database_url)} (re-created); code: {label}"
+    )
+    print(
+        f"data: {len(corpus['comments']):,} comments in {corpus['threads']} threads, "
+        f"k = {args.k}, {args.annotators} annotators"
+        + (f" arriving {args.stagger:g} s apart" if args.stagger else " at once")
+        + f"; set up in {time.perf_counter() - started:.1f} s"
+    )
+    port = args.port or _free_port()
+    log_path = folder / f"gunicorn-{number}.log"
+    with Gunicorn(args.workers, port, log_path, code=code) as server:
+        logs = run_annotators(corpus, port, args.seed, args.stagger)
+        if any("failure" in log for log in logs):
+            print(server.log_tail())
+    failures = [log["failure"] for log in logs if "failure" in log]
+    if failures:
+        sys.exit("an annotator failed:\n" + failures[0])
+    result = report(corpus, logs, args.k)
+    result["label"] = label
+    return result
 
 
 def set_k(k: int) -> None:
@@ -211,8 +271,9 @@ class Annotator:
         raise RuntimeError(f"{kind} answered {status}: {self.body[:300]!r}")
 
 
-def run_annotators(corpus: dict, port: int, seed: int) -> list[dict]:
-    """Every annotator logs in, then all start at once and work until the queue is empty."""
+def run_annotators(corpus: dict, port: int, seed: int, stagger: float = 0.0) -> list[dict]:
+    """Every annotator logs in, then all start at once (or ``stagger`` seconds one after the
+    other) and work until the queue is empty."""
     is_reply = dict(corpus["comments"])
     people = [
         Annotator(name, port, is_reply, seed * 1000 + n) for n, name in enumerate(corpus["users"])
@@ -224,6 +285,7 @@ def run_annotators(corpus: dict, port: int, seed: int) -> list[dict]:
         try:
             person.browser.log_in(person.username, PASSWORD)
             barrier.wait(timeout=300)
+            time.sleep(number * stagger)
             person.work()
             logs[number] = {"handed": person.handed, "requests": person.requests}
         except Exception:
@@ -243,8 +305,25 @@ def run_annotators(corpus: dict, port: int, seed: int) -> list[dict]:
 # --- Report ---------------------------------------------------------------------------------
 
 
-def report(corpus: dict, logs: list[dict], k: int) -> None:
-    """Over-handing from both sides, labels per comment, throughput and latency."""
+def overlap_curve(submitted: list[int], k: int) -> list[tuple[int, int]]:
+    """For each of ``OVERLAP_POINTS``: (comments with k labels by then, the most possible),
+    from the comment ids of the submitted labels in the order they were submitted."""
+    points = []
+    counts: Counter = Counter()
+    complete = 0
+    marks = [max(1, round(share * len(submitted))) for share in OVERLAP_POINTS]
+    for number, comment_id in enumerate(submitted, start=1):
+        counts[comment_id] += 1
+        complete += counts[comment_id] == k
+        while marks and number == marks[0]:
+            points.append((complete, number // k))
+            marks.pop(0)
+    return points
+
+
+def report(corpus: dict, logs: list[dict], k: int) -> dict:
+    """Over-handing from both sides, labels per comment, overlap, throughput and latency;
+    returns the figures for ``side_by_side``."""
     from django.db import connections
 
     from annotator.labelling.models import Annotation, Claim
@@ -270,7 +349,13 @@ def report(corpus: dict, logs: list[dict], k: int) -> None:
         )
     )
     claims_left = Claim.objects.count()
+    in_order = list(
+        Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
+        .order_by("submitted_at", "pk")
+        .values_list("comment_id", flat=True)
+    )
     connections.close_all()
+    overlap = overlap_curve(in_order, k)
 
     over_server = sum(len(who) > k for who in by_server.values())
     over_clients = sum(len(who) > k for who in by_clients.values())
@@ -282,7 +367,7 @@ def report(corpus: dict, logs: list[dict], k: int) -> None:
     statuses = Counter(row[2] for row in requests)
     handed = sum(len(log["handed"]) for log in logs)
 
-    print(f"\nitems: {len(comments):,} comments, k = {k}, {len(logs)} annotators at once")
+    print(f"\nitems: {len(comments):,} comments, k = {k}, {len(logs)} annotators")
     print(
         f"handed to more than k people: {over_server} by the server's annotations and claims, "
         f"{over_clients} by the clients' logs ({over_clients / len(comments):.1%}; the issue's "
@@ -295,26 +380,79 @@ def report(corpus: dict, logs: list[dict], k: int) -> None:
         + f"; claims left: {claims_left}"
     )
     print(
+        "comments with k labels after "
+        + ", ".join(
+            f"{share:.0%} of the labels: {done:,} (at most {most:,})"
+            for share, (done, most) in zip(OVERLAP_POINTS, overlap, strict=True)
+        )
+    )
+    print(
         f"requests: {len(requests):,} in {span:.1f} s = {len(requests) / span:,.1f}/s "
         f"({', '.join(f'{s}: {n:,}' for s, n in sorted(statuses.items()))}); "
         f"{handed:,} hand-outs"
     )
+    latency = {}
     for kind, what in [
         ("start", "hand-out, GET /label/ (302 to the comment)"),
         ("submit", "submit + hand-out of the next (HX-Request)"),
         ("page", "workspace page after the redirect"),
     ]:
         latencies = sorted(row[1] * 1000 for row in requests if row[3] == kind)
+        latency[kind] = (percentile(latencies, 0.5), percentile(latencies, 0.95), latencies[-1])
         print(
-            f"  {what}: {len(latencies):,} requests, p50 {percentile(latencies, 0.5):.1f} ms, "
-            f"p95 {percentile(latencies, 0.95):.1f} ms, max {latencies[-1]:.1f} ms"
+            f"  {what}: {len(latencies):,} requests, p50 {latency[kind][0]:.1f} ms, "
+            f"p95 {latency[kind][1]:.1f} ms, max {latency[kind][2]:.1f} ms"
         )
     per_person = sorted(len(log["handed"]) for log in logs)
     print(f"comments handed per annotator: {per_person[0]}-{per_person[-1]}")
-    verdict = "met" if max(over_server, over_clients, over_labels) == 0 else "NOT met"
-    print(f"target: no comment above k: {verdict}")
-    if verdict != "met":
-        sys.exit(1)
+    met = max(over_server, over_clients, over_labels) == 0
+    print(f"target: no comment above k: {'met' if met else 'NOT met'}")
+    return {
+        "met": met,
+        "over": (over_server, over_clients, over_labels),
+        "overlap": overlap,
+        "rate": len(requests) / span,
+        "latency": latency,
+        "span": span,
+    }
+
+
+def side_by_side(results: list[dict], k: int) -> None:
+    """The figures of each pass in one table, a column per pass."""
+    rows = [("", [r["label"] for r in results])]
+    rows.append(
+        (
+            "above k (server, clients, labels)",
+            [", ".join(map(str, r["over"])) for r in results],
+        )
+    )
+    for index, share in enumerate(OVERLAP_POINTS):
+        rows.append(
+            (
+                f"comments with {k} labels after {share:.0%} of the labels",
+                [
+                    f"{r['overlap'][index][0]:,} of at most {r['overlap'][index][1]:,}"
+                    for r in results
+                ],
+            )
+        )
+    rows.append(("run time", [f"{r['span']:.1f} s" for r in results]))
+    rows.append(("requests per second", [f"{r['rate']:,.1f}" for r in results]))
+    for kind, what in [("submit", "submit + next hand-out"), ("start", "GET /label/ hand-out")]:
+        rows.append(
+            (
+                f"{what} p50 / p95 ms",
+                [f"{r['latency'][kind][0]:.1f} / {r['latency'][kind][1]:.1f}" for r in results],
+            )
+        )
+    width = max(len(name) for name, _ in rows)
+    columns = [max(len(row[1][i]) for row in rows) for i in range(len(results))]
+    print("\n=== side by side ===")
+    for name, cells in rows:
+        print(
+            f"{name:<{width}}  "
+            + "  ".join(f"{cell:>{columns[i]}}" for i, cell in enumerate(cells))
+        )
 
 
 if __name__ == "__main__":

@@ -300,10 +300,11 @@ def build_corpus(args: argparse.Namespace, users_needed: int) -> dict:
 class Gunicorn:
     """gunicorn on the bench database, from start to stop (also on errors and Ctrl-C)."""
 
-    def __init__(self, workers: int, port: int, log_path: Path) -> None:
+    def __init__(self, workers: int, port: int, log_path: Path, code: Path = ROOT) -> None:
         self.workers = workers
         self.port = port
         self.log_path = log_path
+        self.code = code  # the source tree it serves (another revision's, to compare)
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Gunicorn:
@@ -323,7 +324,7 @@ class Gunicorn:
             # A session of its own: Ctrl-C reaches this script, which stops gunicorn in order.
             self.process = subprocess.Popen(
                 command,
-                cwd=ROOT,
+                cwd=self.code,
                 env=os.environ.copy(),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -294,6 +294,24 @@
     navigator.sendBeacon(saving.url, data);
   });
 
+  // Leaving a comment nobody worked on (no save ever, nothing changed): its hold is given back
+  // at once, so looking at a comment does not keep it from the others (assignment.py).
+  function releaseIfUntouched() {
+    var ws = workspaceEl();
+    var f = form();
+    if (!ws || !f || saving.dirty || saving.inFlight || revision() !== "0") { return; }
+    var data = new FormData();
+    data.set("csrfmiddlewaretoken", f.querySelector("[name=csrfmiddlewaretoken]").value);
+    if (navigator.sendBeacon) {
+      navigator.sendBeacon(ws.dataset.releaseUrl, data);
+    } else {
+      window.fetch(ws.dataset.releaseUrl, { method: "POST", body: data, keepalive: true,
+        credentials: "same-origin" }).catch(function () { /* the hold expires by itself */ });
+    }
+  }
+
+  window.addEventListener("pagehide", releaseIfUntouched);
+
   window.addEventListener("beforeunload", function (event) {
     if (form() && saving.dirty && (saving.failing || saving.conflict)) {
       event.preventDefault();
@@ -363,6 +381,7 @@
     if (!detail.target || detail.target.id !== "workspace") { return; }
     startLoading();
     var isSubmit = detail.verb === "post";
+    if (!isSubmit) { releaseIfUntouched(); }
     if (isSubmit) {
       window.clearTimeout(saving.timer); // the submit carries every answer itself
       if (!saving.inFlight) { return; }

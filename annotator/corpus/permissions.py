@@ -99,8 +99,11 @@ def comment_in(project: Project, comment_id: int) -> Comment:
     """The comment ``comment_id`` of ``project`` (with its article) for a view, or 404 when it
     belongs to another project: call it after ``project_for``."""
     try:
-        return Comment.objects.select_related("article").get(
+        comment = Comment.objects.select_related("article").get(
             pk=comment_id, article__project=project
         )
     except Comment.DoesNotExist:
         raise Http404("No such comment in this project.") from None
+    # Its project is the one asked for: saving a label reads its claim length without a query.
+    comment.article.project = project
+    return comment

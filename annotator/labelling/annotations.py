@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -124,11 +124,13 @@ def save_annotation(
                 if _state_differs(annotation, answers, status, note, submission, skip_reason):
                     raise AnnotationConflict(annotation, base_revision)
                 return SaveResult(annotation, missing=missing if action == "submit" else [])
+            now = timezone.now()
             if action != "autosave" and status in DONE_STATUSES:
                 # Submitting or skipping ends the hold on the comment (see assignment.py),
                 # in the same transaction so its takers are never under-counted.
                 Claim.objects.filter(comment=comment, annotator=annotator).delete()
-            now = timezone.now()
+            elif status == Annotation.Status.DRAFT:
+                _hold_while_working(comment, annotator, now)
             if annotation is None:
                 annotation = Annotation(
                     project_id=comment.article.project_id,
@@ -202,6 +204,33 @@ def _state_differs(
         or note != annotation.note
         or submission.flagged != annotation.flagged
         or (status == Annotation.Status.SKIPPED and skip_reason != annotation.skip_reason)
+    )
+
+
+def _hold_while_working(comment: Comment, annotator, now: datetime) -> None:
+    """Hold ``comment`` for ``annotator`` for the project's full ``claim_minutes`` (one query).
+
+    A page view holds a comment only briefly (``assignment.VIEWING_HOLD``); saving answers
+    means they are working on it, so the hold becomes the full one, renewed by every save
+    while the annotation is a draft. The hold is written even when the viewing one has
+    lapsed or the comment was opened by its address: that can only raise the comment's
+    count of takers, never make the queue hand it out more than k times. A submitted
+    annotation counts by itself and needs no hold.
+    """
+    project = comment.article.project
+    Claim.objects.bulk_create(
+        [
+            Claim(
+                project=project,
+                comment=comment,
+                annotator=annotator,
+                claimed_at=now,
+                expires_at=now + timedelta(minutes=project.claim_minutes),
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["comment", "annotator"],
+        update_fields=["expires_at"],
     )
 
 

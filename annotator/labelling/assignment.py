@@ -1,10 +1,25 @@
 """Sharing the labelling work out: which comment an annotator gets next, held for them.
 
 Each comment should be labelled by ``project.annotators_per_comment`` people (k). When an
-annotator asks for work, ``claim_next`` hands them the first comment, in the project's work
-order, that they have not submitted or skipped and whose *takers* (other people's submitted
-annotations plus other people's live claims) are fewer than k, and writes a ``Claim`` that
-holds it for them for ``project.claim_minutes``. Submitting or skipping deletes the claim
+annotator asks for work, ``claim_next`` hands them a comment they have not submitted or
+skipped and whose *takers* (other people's submitted annotations plus other people's live
+claims) are fewer than k, and writes a ``Claim`` that holds it for them.
+
+Holds are short until someone works. Opening the workspace (pressing "Start labelling" to
+look, or the next comment swapped in after a submit) takes a *viewing* hold of
+``VIEWING_HOLD``: long enough that two people arriving together are not handed the same last
+slot, short enough that a look does not keep the comment from others for half an hour. The
+first save of answers (autosave or submit, ``annotations.save_annotation``) makes it the full
+hold of ``project.claim_minutes``, renewed by every later save; leaving the page releases a
+hold with nothing saved at once (``release_unstarted``, the ``labelling:release`` endpoint).
+
+Overlap comes early. With k above 1, a comment others have started (0 < takers < k) comes
+before one nobody has taken: first in the current thread, in tree order (its article and
+context are already read), then in a thread where someone else is at work now; only then
+the next untouched comment in the project's work order. So a second annotator joining a
+project labels, from their first comment, what the first one already did, and comments
+reach k labels (agreement can be measured) from the start instead of when someone wraps
+round. With k = 1 the queue is the work order alone. Submitting or skipping deletes the claim
 (``annotations.save_annotation``); an expired claim no longer counts and is cleared by the next
 claim in the project. Skips by others do not count toward k: a skipped comment still needs
 k labels, so the queue hands it to someone else.
@@ -26,14 +41,18 @@ transactions are ``IMMEDIATE`` (settings.py): the write lock is taken at ``BEGIN
 serialises claims the same way. tests/labelling/test_assignment.py runs eight annotators
 at once on PostgreSQL; without the lock they take a comment more than k times in most runs.
 
-Speed. Finding the candidate takes 2-4 queries whatever the project's size: the rest of the
-current thread, then the first later thread with work (articles in order, each probed with
-an ``EXISTS`` that stops at its first waiting comment), wrapping round. Each comment looked
-at costs two index probes (annotations, claims), so the cost is the stretch of finished
-comments walked over. A search starts after the annotator's last comment (or, for someone
-new, where the others are working), so on 100,000 comments with 90% finished a claim takes
-5-10 ms on PostgreSQL; only an annotator with nothing left, or the first one to arrive in a
-mostly finished project, walks the whole project (0.2-0.4 s).
+Speed. Finding the candidate takes 2-6 queries whatever the project's size: the current
+thread's started comments and the rest of it, the first thread others hold claims in with a
+started comment (only those few threads are probed), then the first later thread with work
+(articles in order, each probed with an ``EXISTS`` that stops at its first waiting comment),
+wrapping round. Each comment looked at costs two index probes (annotations, claims), so the
+cost is the stretch of finished comments walked over, plus one pass over the current thread
+and over the threads others work in when none of their comments is started. A search starts
+after the annotator's last comment (or, for someone new, where the others are working), so
+on 100,000 comments with 90% finished a claim took 5-10 ms on PostgreSQL before the overlap
+step (bench/assignment_concurrency.py prints hand-out latencies); only an annotator with
+nothing left, or the first one to arrive in a mostly finished project, walks the whole
+project (0.2-0.4 s).
 
 An annotator may still open any comment of the project by its address (a shared link, the
 thread page, previous/next) and label it, even one that already has k labels: that adds an
@@ -80,6 +99,9 @@ SHUFFLE_PRIME = 2_147_483_647
 # First key of the advisory lock that serialises claims in one project ("cla" in ASCII).
 CLAIM_LOCK_NAMESPACE = 0x636C61
 PACE_WINDOW = timedelta(days=7)
+# How long a comment handed out on a page view is held before any answer is saved (see the
+# module docstring); never longer than the project's own claim_minutes.
+VIEWING_HOLD = timedelta(minutes=2)
 
 
 class ReassignError(ValueError):
@@ -204,20 +226,43 @@ def waiting_for(annotator, project: Project, now: datetime | None = None) -> Que
 def _first_waiting(
     annotator, project: Project, now: datetime, after: Comment | None
 ) -> Comment | None:
-    """The first waiting comment after ``after`` in work order, wrapping round (2-4 queries).
+    """The comment to hand out after ``after``: overlap first, then work order (1-6 queries).
 
-    Thread first, then the comment inside it: each query is an index range scan (the rest of
-    one thread by path; articles by id) that stops at the first hit, in both orders. A single
-    ``ORDER BY`` over every comment would evaluate the counts of all 100,000 of them to sort
-    by a shuffled rank, and ``(article_id, path) > (a, p)`` written with ``OR`` is not an
-    index range on PostgreSQL.
+    With k above 1, comments others have started (``0 < takers < k``) come first, so that
+    each comment reaches k labels, and agreement can be measured, as early as possible:
+
+    1. in ``after``'s thread (its context is already read), the first started comment in
+       tree order, else the first waiting one after ``after``;
+    2. else the first thread in work order after it (wrapping round) among those where
+       someone else holds a live claim, with a started comment waiting: its first one;
+    3. else the first waiting comment of the next thread with work, wrapping round.
+
+    Step 2 looks only at the threads of others' live claims (one per person at work), so
+    it never walks untouched threads; a started comment elsewhere is found by step 1 when
+    the search reaches its thread. With k = 1 no comment is ever "started", steps 1 and 2
+    are left out and the search is the work order alone.
+
+    Each query is an index range scan that stops at its first hit (the rest of one thread
+    by path; articles by id), in both orders. A single ``ORDER BY`` over every comment would
+    evaluate the counts of all 100,000 of them to sort by a shuffled rank, and
+    ``(article_id, path) > (a, p)`` written with ``OR`` is not an index range on PostgreSQL.
     """
     waiting = waiting_for(annotator, project, now)
+    overlap = project.annotators_per_comment > 1
+    started = waiting.filter(takers__gt=0)
     if after is not None:
+        if overlap:
+            comment = started.filter(article_id=after.article_id).order_by("path").first()
+            if comment is not None:
+                return comment
         rest_of_thread = waiting.filter(article_id=after.article_id, path__gt=after.path)
         comment = rest_of_thread.order_by("path").first()
         if comment is not None:
             return comment
+    if overlap:
+        article_id = _first_started_thread(annotator, project, now, started, after)
+        if article_id is not None:
+            return started.filter(article_id=article_id).order_by("path").first()
     threads = threads_in_work_order(project).filter(
         Exists(waiting.filter(article_id=OuterRef("pk")))
     )
@@ -230,6 +275,31 @@ def _first_waiting(
     if article_id is None:
         return None
     return waiting.filter(article_id=article_id).order_by("path").first()
+
+
+def _first_started_thread(
+    annotator, project: Project, now: datetime, started: QuerySet[Comment], after: Comment | None
+) -> int | None:
+    """The thread, among those where others hold live claims, with a comment they started
+    that waits for ``annotator``: the first after ``after``'s in work order, wrapping round
+    (one query; the candidates are a handful, so ranking all of them costs nothing)."""
+    worked_on = Claim.objects.filter(project=project, expires_at__gt=now).exclude(
+        annotator=annotator
+    )
+    threads = threads_in_work_order(project).filter(
+        pk__in=worked_on.values("comment__article_id"),
+    )
+    threads = threads.filter(Exists(started.filter(article_id=OuterRef("pk"))))
+    if after is not None:
+        later_first = Case(
+            When(_threads_after(project, after.article_id), then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+        threads = threads.alias(later_first=later_first).order_by(
+            "later_first", *threads.query.order_by
+        )
+    return threads.values_list("pk", flat=True).first()
 
 
 def _starting_point(annotator, project: Project, now: datetime) -> Comment | None:
@@ -300,14 +370,18 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
     """The comment ``annotator`` should label now, held for them; None when none is waiting.
 
     Their own live claim comes first (a reload, or work an admin reassigned to them), and is
-    renewed; otherwise the first waiting comment in work order after ``after`` is claimed,
-    wrapping round to the start, so submitting moves forward. Without ``after`` the search
+    renewed; otherwise the first waiting comment after ``after`` is claimed, comments others
+    started first (``_first_waiting``), else in work order, wrapping round to the start, so
+    submitting moves forward. Without ``after`` the search
     starts after the comment they last finished (a new session carries on where the last
     one stopped) or, for a newcomer, where the others are working. A constant number of
     queries, whatever the size of the project.
+
+    The hold is a viewing hold (``viewing_hold``): this is called for a page view, and
+    saving answers turns it into the full one. Renewing their own claim never shortens it.
     """
     now = timezone.now()
-    expires_at = now + timedelta(minutes=project.claim_minutes)
+    expires_at = now + viewing_hold(project)
     with transaction.atomic():
         _lock_claims(project)
         own = list(held_by(annotator, project, now).select_related("comment__article"))
@@ -317,7 +391,7 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
             own, lambda c: work_order_key(project, c.comment), project, after, wrap=after is None
         )
         if claim is not None:
-            Claim.objects.filter(pk=claim.pk).update(expires_at=expires_at)
+            _renew(claim, expires_at)
             return claim.comment
         _clear_expired(project, now)
         if after is None:
@@ -327,7 +401,7 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
             return None
         mine = next((c for c in own if c.comment_id == comment.pk), None)
         if mine is not None:  # one of their own, reached again by wrapping round
-            Claim.objects.filter(pk=mine.pk).update(expires_at=expires_at)
+            _renew(mine, expires_at)
             return comment
         Claim.objects.create(
             project=project,
@@ -337,6 +411,32 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
             expires_at=expires_at,
         )
         return comment
+
+
+def viewing_hold(project: Project) -> timedelta:
+    """How long a comment is held on a page view, before any answer is saved."""
+    return min(VIEWING_HOLD, timedelta(minutes=project.claim_minutes))
+
+
+def _renew(claim: Claim, expires_at: datetime) -> None:
+    """Hold ``claim`` until at least ``expires_at``: a page view never shortens the full hold
+    of someone who has started working (one query, whatever it finds)."""
+    Claim.objects.filter(pk=claim.pk, expires_at__lt=expires_at).update(expires_at=expires_at)
+
+
+def release_unstarted(annotator, comment: Comment) -> bool:
+    """Give back ``annotator``'s hold on ``comment`` if they saved nothing for it (one query).
+
+    For a page left without working on it: the comment goes back to the queue at once
+    instead of after ``VIEWING_HOLD``. A hold with a saved annotation (a draft, answers, a
+    note) is kept: they started, and may come back to it within ``claim_minutes``. Lowering
+    a count needs no lock (see the module docstring). True when a hold was released.
+    """
+    saved = Annotation.objects.filter(comment=OuterRef("comment"), annotator=OuterRef("annotator"))
+    deleted, _ = (
+        Claim.objects.filter(comment=comment, annotator=annotator).filter(~Exists(saved)).delete()
+    )
+    return deleted > 0
 
 
 def release(annotator, project: Project) -> int:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("p/<slug:slug>/label/", views.label_start, name="start"),
     path("p/<slug:slug>/label/<int:comment_id>/", views.workspace, name="workspace"),
     path("p/<slug:slug>/label/<int:comment_id>/save/", views.annotation_save, name="save"),
+    path("p/<slug:slug>/label/<int:comment_id>/release/", views.label_release, name="release"),
     path(
         "p/<slug:slug>/articles/<int:article_id>/labels/",
         views.thread_labels,

@@ -5,7 +5,10 @@ The workspace is a full page on first load; after that htmx swaps the ``workspac
 ``Action.LABEL`` through ``project_for``; annotators only ever read and write their own
 annotations. Saving goes through ``annotations.save_annotation``, which refuses a save made
 from a stale revision (two tabs) with a conflict message instead of overwriting. Which comment
-comes next is decided by ``assignment.claim_next``, which holds it for the annotator.
+comes next is decided by ``assignment.claim_next``, which holds it for the annotator: briefly
+while they only look, for the project's claim length once they save (see assignment.py).
+Leaving the page posts to ``label_release`` (the page's script, with ``sendBeacon``), which
+gives back a hold with nothing saved so the comment goes straight back to the queue.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from annotator.labelling.annotations import (
     progress_for,
     save_annotation,
 )
-from annotator.labelling.assignment import claim_next
+from annotator.labelling.assignment import claim_next, release_unstarted
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.responses import (
     conflict_response,
@@ -240,6 +243,22 @@ def workspace(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.LABEL)
     comment = comment_in(project, comment_id)
     return _render_workspace(request, _workspace_context(request, project, comment))
+
+
+@login_required
+@require_POST
+def label_release(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
+    """Give back the person's own hold on a comment they leave without saving; 204 always.
+
+    Sent by the page on ``pagehide`` with ``navigator.sendBeacon`` (FormData with the
+    ``csrfmiddlewaretoken`` field; nothing else is read), so the answer has no body: nobody
+    reads it. A hold with something saved is kept (``assignment.release_unstarted``), and
+    releasing nothing (no hold, already expired, sent twice) is not an error either.
+    """
+    project = project_for(request.user, slug, Action.LABEL)
+    comment = comment_in(project, comment_id)
+    release_unstarted(request.user, comment)
+    return HttpResponse(status=204)
 
 
 def _submission_from(post: QueryDict, questions) -> Submission:

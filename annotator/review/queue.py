@@ -20,6 +20,11 @@ a reviewer should still see: one an annotator *flagged for review*, and one whos
 answers would not make valid gold under the current scheme (a required question added since,
 a choice removed). Those come after the disagreements, with score 0 and their reason.
 
+A flag is kept on every item (``QueueItem.flagged``, with the number of annotators' notes),
+whatever its reason: a flagged comment that also disagrees is listed as a disagreement, but
+the annotator asked for a look, so the page marks it and counts it among "flagged or
+incomplete" (``ReviewState.needs_look_count``) as well as among the disagreements.
+
 Spot checks: a share of the bulk-acceptable comments can be mixed in at the end. Whether a
 comment is a spot check is a pure function of ``(seed, comment id)`` (a hash compared with the
 share), so the sample stays the same while other comments are settled and the reviewer can
@@ -93,6 +98,7 @@ class CommentLabels:
     is_reply: bool
     answers: list[dict] = field(default_factory=list)
     flagged: bool = False
+    notes: int = 0
     revisions: int = 0
 
 
@@ -107,6 +113,10 @@ class QueueItem:
     annotators: int
     disagreeing: tuple[str, ...]
     reason: str
+    # An annotator flagged it for review (also when the reason is a disagreement), and how
+    # many of its submitted annotations carry a note: what the reviewer should read first.
+    flagged: bool = False
+    notes: int = 0
 
     @property
     def is_spot_check(self) -> bool:
@@ -144,7 +154,8 @@ class ReviewState:
 
     @property
     def needs_look_count(self) -> int:
-        return sum(1 for item in self.queue if item.reason in (FLAGGED, INCOMPLETE))
+        """Flagged comments (disagreeing ones included) and incomplete unanimous ones."""
+        return sum(1 for item in self.queue if item.flagged or item.reason == INCOMPLETE)
 
     @property
     def spot_check_count(self) -> int:
@@ -285,6 +296,7 @@ _ROW_FIELDS = (
     "status",
     "answers",
     "flagged",
+    "note",
     "revision",
 )
 
@@ -344,7 +356,7 @@ def _grouped(rows: Iterable[tuple]) -> Iterator[CommentLabels]:
     ``answers`` is empty): an incremental update must forget it.
     """
     current: CommentLabels | None = None
-    for comment_id, article_id, path, parent_id, status, answers, flagged, revision in rows:
+    for comment_id, article_id, path, parent_id, status, answers, flagged, note, revision in rows:
         if current is None or current.comment_id != comment_id:
             if current is not None:
                 yield current
@@ -353,6 +365,7 @@ def _grouped(rows: Iterable[tuple]) -> Iterator[CommentLabels]:
             continue
         current.answers.append(answers or {})
         current.flagged = current.flagged or flagged
+        current.notes += bool(note and note.strip())
         current.revisions += revision
     if current is not None:
         yield current
@@ -379,6 +392,8 @@ def _scored(
         annotators=len(labels.answers),
         disagreeing=split,
         reason=reason,
+        flagged=labels.flagged,
+        notes=labels.notes,
     )
     return item, agreed
 

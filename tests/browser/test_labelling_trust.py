@@ -504,3 +504,35 @@ def test_a_moved_reply_comes_back_with_its_old_parent_answer_set_aside(
     assert annotation.answers["stance_parent"] == "deny"
     assert annotation.stale_answers["stance_parent"]["parent_id"] == old_parent.pk
     assert [e for e in page_errors if "409" not in e] == []
+
+
+def test_looking_at_a_comment_holds_it_only_while_someone_works_on_it(
+    page, login, demo_project, annotator, live_server_requests
+):
+    from annotator.corpus.models import Role
+    from annotator.labelling.models import Claim
+    from tests.factories import MembershipFactory, UserFactory
+
+    admin = UserFactory(username="ada")
+    MembershipFactory(project=demo_project, user=admin, role=Role.ADMIN)
+    first, second = project_comments(demo_project)[:2]
+    login(admin)
+    page.goto(f"/p/{demo_project.slug}/")
+    page.keyboard.press("l")  # an admin opens the workspace only to look
+    expect_ready_on(page, demo_project, first)
+    assert Claim.objects.filter(annotator=admin, comment=first).exists()
+    page.keyboard.press("]")  # looks at the next one, answers nothing
+    expect_ready_on(page, demo_project, second)
+    page.goto(f"/p/{demo_project.slug}/")  # and leaves
+    live_server_requests.wait_until_idle()
+    assert not Claim.objects.filter(annotator=admin).exists()
+
+    # Someone who answers keeps the hold when they leave.
+    page.goto(workspace_url(demo_project, first))
+    expect_ready_on(page, demo_project, first)
+    page.keyboard.press("1")
+    wait_until_saved(page, 1)
+    page.goto(f"/p/{demo_project.slug}/")
+    live_server_requests.wait_until_idle()
+    assert Claim.objects.filter(annotator=admin, comment=first).exists()
+    assert not Annotation.objects.filter(annotator=annotator).exists()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from annotator.corpus.models import Role, WorkOrder
 from annotator.labelling.annotations import Submission, save_annotation
 from annotator.labelling.assignment import (
+    VIEWING_HOLD,
     ReassignError,
     annotator_progress,
     claim_next,
@@ -19,7 +20,9 @@ from annotator.labelling.assignment import (
     project_coverage,
     reassign,
     release,
+    release_unstarted,
     thread_rank,
+    work_order_key,
 )
 from annotator.labelling.models import Annotation, Claim
 from annotator.labelling.schemes import current_scheme_for
@@ -137,23 +140,87 @@ def test_with_everything_labelled_k_times_nothing_is_handed_out(project, thread,
 # -- held comments ---------------------------------------------------------------------------
 
 
+def held_for(claim):
+    return claim.expires_at - timezone.now()
+
+
 def test_a_reload_returns_the_held_comment_and_renews_it(project, thread, annotator):
     _, top, *_ = thread
     assert claim_next(annotator, project) == top
     claim = Claim.objects.get()
-    Claim.objects.filter(pk=claim.pk).update(expires_at=timezone.now() + timedelta(minutes=1))
+    Claim.objects.filter(pk=claim.pk).update(expires_at=timezone.now() + timedelta(seconds=10))
     assert claim_next(annotator, project) == top
     renewed = Claim.objects.get()
     assert renewed.pk == claim.pk
-    assert renewed.expires_at > timezone.now() + timedelta(minutes=29)
+    assert VIEWING_HOLD - timedelta(seconds=5) < held_for(renewed) <= VIEWING_HOLD
 
 
-def test_a_claim_lasts_the_projects_claim_minutes(project, thread, annotator):
+def test_a_page_view_holds_briefly_and_the_first_save_holds_for_claim_minutes(
+    project, thread, annotator
+):
     project.claim_minutes = 5
+    project.save(update_fields=["claim_minutes"])
+    _, top, *_ = thread
+    claim_next(annotator, project)
+    claim = Claim.objects.get()
+    assert claim.expires_at - claim.claimed_at == VIEWING_HOLD
+    assert act(top, annotator, action="autosave").ok
+    working = Claim.objects.get()
+    assert working.pk == claim.pk and working.claimed_at == claim.claimed_at
+    assert timedelta(minutes=5) - timedelta(seconds=5) < held_for(working) <= timedelta(minutes=5)
+
+
+def test_a_reload_never_shortens_the_hold_of_someone_at_work(project, thread, annotator):
+    _, top, *_ = thread
+    claim_next(annotator, project)
+    act(top, annotator, action="autosave")
+    assert claim_next(annotator, project) == top
+    assert held_for(Claim.objects.get()) > timedelta(minutes=29)
+
+
+def test_a_viewing_hold_is_never_longer_than_the_projects_claim_minutes(project, thread, annotator):
+    project.claim_minutes = 1
     project.save(update_fields=["claim_minutes"])
     claim_next(annotator, project)
     claim = Claim.objects.get()
-    assert claim.expires_at - claim.claimed_at == timedelta(minutes=5)
+    assert claim.expires_at - claim.claimed_at == timedelta(minutes=1)
+
+
+def test_a_lapsed_viewing_hold_does_not_count_toward_k(project):
+    only = make_comment(ArticleFactory(project=project))
+    set_k(project, 1)
+    looker, worker = people(project, 2)
+    assert claim_next(looker, project) == only
+    assert claim_next(worker, project) is None
+    Claim.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert claim_next(worker, project) == only
+
+
+def test_saving_a_comment_opened_by_its_address_holds_it(project, thread, annotator):
+    _, top, *_ = thread
+    set_k(project, 1)
+    act(top, annotator, action="autosave")  # no claim before: opened by its address
+    assert held_for(Claim.objects.get(comment=top, annotator=annotator)) > timedelta(minutes=29)
+    assert claim_next(people(project, 1)[0], project) != top
+
+
+def test_editing_a_submitted_label_takes_no_hold(project, thread, annotator):
+    _, top, *_ = thread
+    act(top, annotator)
+    act(top, annotator, action="autosave")  # still complete: still submitted
+    assert not Claim.objects.exists()
+
+
+def test_release_unstarted_gives_back_only_a_hold_with_nothing_saved(project, thread):
+    _, top, reply, _ = thread
+    looker, worker = people(project, 2)
+    assert claim_next(looker, project) == top
+    assert claim_next(worker, project) == top
+    act(top, worker, action="autosave")
+    assert release_unstarted(worker, top) is False  # a draft: kept
+    assert release_unstarted(looker, reply) is False  # holds nothing there
+    assert release_unstarted(looker, top) is True
+    assert list(Claim.objects.values_list("annotator_id", flat=True)) == [worker.pk]
 
 
 def test_submit_ends_the_claim_and_the_next_claim_moves_forward(project, thread, annotator):
@@ -333,12 +400,130 @@ def test_a_single_annotator_gets_the_old_order(project, thread, annotator):
     assert drain(annotator, project) == [top.pk, reply.pk, second.pk]
 
 
+# -- overlap comes early ---------------------------------------------------------------------
+
+
+def tree_order(comments):
+    return sorted(comments, key=lambda c: (c.article_id, c.path))
+
+
+def submit_next(annotator, project, after=None):
+    """``annotator`` asks for work and submits what the queue hands them; returns it."""
+    comment = claim_next(annotator, project, after=after)
+    if comment is not None:
+        assert act(comment, annotator).ok
+    return comment
+
+
+def fully_labelled(project, k):
+    labels = Annotation.objects.filter(project=project, status=Annotation.Status.SUBMITTED)
+    per_comment: dict[int, int] = {}
+    for comment_id in labels.values_list("comment_id", flat=True):
+        per_comment[comment_id] = per_comment.get(comment_id, 0) + 1
+    return sum(n >= k for n in per_comment.values())
+
+
+def test_a_newcomer_first_gets_what_the_first_annotator_left_with_one_label(project):
+    """The reported case: k=2, the first annotator at #13, #2-#12 with one label each."""
+    comments = tree_order(make_thread(ArticleFactory(project=project), 30))
+    first, second, earlier = people(project, 3)
+    for comment in comments[:12]:
+        make_label(comment, first, COMPLETE_TOP_LEVEL)
+    make_label(comments[0], earlier, COMPLETE_TOP_LEVEL)  # #1 has its two labels
+    assert claim_next(first, project, after=comments[11]) == comments[12]  # holds #13
+    # The second annotator starts at #2, not at #14, and works down to #13 in tree order.
+    handed = []
+    after = None
+    for _ in range(12):
+        handed.append(submit_next(second, project, after=after))
+        after = handed[-1]
+    assert handed == comments[1:13]
+    assert fully_labelled(project, 2) == 12  # #1-#12 have both labels; #13 is held by both
+
+
+def test_two_annotators_taking_turns_label_the_same_comments_from_the_start(project):
+    comments = tree_order(make_thread(ArticleFactory(project=project), 20))
+    first, second = people(project, 2)
+    after = {first.pk: None, second.pk: None}
+    for round_number in range(1, 8):
+        for person in (first, second):
+            after[person.pk] = submit_next(person, project, after=after[person.pk])
+        # Every round adds a comment with two labels: agreement data from the first one.
+        assert fully_labelled(project, 2) == round_number
+    assert after[first.pk] == after[second.pk] == comments[6]
+
+
+def test_with_one_annotator_per_comment_two_people_still_share_the_work_out(project):
+    comments = tree_order(make_thread(ArticleFactory(project=project), 12))
+    set_k(project, 1)
+    first, second = people(project, 2)
+    after = {first.pk: None, second.pk: None}
+    handed = []
+    for _ in range(6):
+        for person in (first, second):
+            after[person.pk] = submit_next(person, project, after=after[person.pk])
+            handed.append(after[person.pk])
+    assert sorted(c.pk for c in handed) == sorted(c.pk for c in comments)  # each once
+    assert handed[:2] == comments[:2]  # the second starts after the first's comment
+
+
+def test_with_k_three_a_comment_started_by_two_goes_to_the_third(project):
+    comments = tree_order(make_thread(ArticleFactory(project=project), 12))
+    set_k(project, 3)
+    first, second, third = people(project, 3)
+    for comment in comments[:5]:
+        make_label(comment, first, COMPLETE_TOP_LEVEL)
+    for comment in comments[:2]:
+        make_label(comment, second, COMPLETE_TOP_LEVEL)
+    assert claim_next(first, project, after=comments[4]) == comments[5]
+    # The third person: #1 and #2 have two of three labels, #3-#5 one, #6 is held.
+    handed = []
+    after = None
+    for _ in range(7):
+        handed.append(submit_next(third, project, after=after))
+        after = handed[-1]
+    assert handed == comments[:7]
+    # The second person goes on with what has one or two takers: #3 first.
+    assert claim_next(second, project, after=comments[1]) == comments[2]
+
+
+@pytest.mark.parametrize("order", [WorkOrder.THREAD, WorkOrder.SHUFFLED])
+def test_someone_done_with_a_thread_joins_the_thread_others_started(project, order):
+    project.work_order = order
+    project.save(update_fields=["work_order"])
+    threads = [tree_order(make_thread(ArticleFactory(project=project), 6)) for _ in range(4)]
+    threads.sort(key=lambda t: work_order_key(project, t[0]))
+    first, second = people(project, 2)
+    for comment in threads[0]:  # both finished the first thread
+        make_label(comment, first, COMPLETE_TOP_LEVEL)
+        make_label(comment, second, COMPLETE_TOP_LEVEL)
+    for comment in threads[2][:3]:  # the first went on to the third thread
+        make_label(comment, first, COMPLETE_TOP_LEVEL)
+    assert claim_next(first, project, after=threads[2][2]) == threads[2][3]
+    # Not the untouched second thread: the third, from its first comment with one label.
+    assert submit_next(second, project, after=threads[0][-1]) == threads[2][0]
+    assert submit_next(second, project, after=threads[2][0]) == threads[2][1]
+
+
+def test_a_started_thread_comes_in_work_order_after_the_current_one(project):
+    threads = [tree_order(make_thread(ArticleFactory(project=project), 3)) for _ in range(4)]
+    first, second, third = people(project, 3)
+    make_label(threads[1][0], first, COMPLETE_TOP_LEVEL)
+    claim_next(first, project, after=threads[1][0])
+    make_label(threads[3][0], second, COMPLETE_TOP_LEVEL)
+    claim_next(second, project, after=threads[3][0])
+    for comment in threads[2]:
+        make_label(comment, third, COMPLETE_TOP_LEVEL)
+    # After the third thread comes the fourth, before wrapping round to the second.
+    assert claim_next(third, project, after=threads[2][-1]) == threads[3][0]
+
+
 # -- query counts ----------------------------------------------------------------------------
 
 
-def claim_queries(project, annotator):
+def claim_queries(project, annotator, after=None):
     with CaptureQueriesContext(connection) as queries:
-        assert claim_next(annotator, project) is not None
+        assert claim_next(annotator, project, after=after) is not None
     return len(queries)
 
 
@@ -356,10 +541,43 @@ def test_claiming_runs_a_constant_number_of_queries(order):
         counts.append(claim_queries(project, me))  # a new claim
         counts.append(claim_queries(project, me))  # the held one again
     # New: savepoint, own claims, expired claims, my last done, the latest claim, the first
-    # thread with work, its first waiting comment, insert, release (+ PG lock).
-    # Held: savepoint, own claims, renew, release (+ PG lock).
+    # thread others work in (none), the first thread with work, its first waiting comment,
+    # insert, release (+ PG lock). Held: savepoint, own claims, renew, release (+ PG lock).
     lock = 1 if connection.vendor == "postgresql" else 0
-    assert counts == [9 + lock, 4 + lock] * 2
+    assert counts == [10 + lock, 4 + lock] * 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("order", [WorkOrder.THREAD, WorkOrder.SHUFFLED])
+def test_moving_on_from_a_finished_thread_runs_a_constant_number_of_queries(order):
+    """The longest searches: the current thread has nothing left, and then either a thread
+    others work in has a comment they started, or (the worst) nothing has, and the search
+    goes on to the next thread with work, wrapping round."""
+    counts = []
+    for size in (10, 200):
+        project = ProjectFactory(work_order=order)
+        threads = [make_thread(ArticleFactory(project=project), size) for _ in range(3)]
+        threads.sort(key=lambda t: work_order_key(project, t[0]))
+        *_, finished = threads  # the last in work order: the search wraps round
+        other, me = people(project, 2)
+        for comment in finished:
+            make_label(comment, me, COMPLETE_TOP_LEVEL)
+            make_label(comment, other, COMPLETE_TOP_LEVEL)
+        last = max(finished, key=lambda c: c.path)
+        counts.append(claim_queries(project, me, after=last))  # nothing started: step 3
+        release(me, project)
+        started = min(threads[1], key=lambda c: c.path)
+        make_label(started, other, COMPLETE_TOP_LEVEL)
+        assert claim_next(other, project, after=started) is not None  # at work there
+        with CaptureQueriesContext(connection) as queries:
+            assert claim_next(me, project, after=last) == started
+        counts.append(len(queries))
+    # Savepoint, own claims, expired claims, the current thread's started comments and the
+    # rest of it, the first thread others work in; then either no later thread with work,
+    # the first thread with work and its comment (the worst case); or the started thread's
+    # comment; insert, release (+ PG lock).
+    lock = 1 if connection.vendor == "postgresql" else 0
+    assert counts == [11 + lock, 9 + lock] * 2
 
 
 # -- progress for admins ---------------------------------------------------------------------

@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotator.corpus.models import Role
-from annotator.labelling.models import Annotation, AnnotationEvent
+from annotator.labelling.models import Annotation, AnnotationEvent, Claim
 from tests.factories import (
+    COMPLETE_TOP_LEVEL,
     ArticleFactory,
     MembershipFactory,
     UserFactory,
@@ -115,6 +116,143 @@ def test_saving_needs_the_csrf_token(project, thread, annotator):
 def test_saving_only_accepts_post(project, thread, annotator):
     _, top, *_ = thread
     assert logged_in(annotator).get(url("save", project, top.pk)).status_code == 405
+
+
+# -- holding a comment only while someone works on it ---------------------------------------
+
+
+def release_url(project, comment_id):
+    return reverse("labelling:release", args=[project.slug, comment_id])
+
+
+def beacon(client, project, comment_id):
+    """What the page sends on pagehide: ``navigator.sendBeacon(url, FormData)`` with the
+    CSRF token field, as multipart form data (the test client's default for ``post``)."""
+    token = client.cookies["csrftoken"].value if "csrftoken" in client.cookies else ""
+    return client.post(release_url(project, comment_id), {"csrfmiddlewaretoken": token})
+
+
+def csrf_client(user) -> Client:
+    """A client that, like a browser, must send the token; it gets it from a page."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+def held_minutes(claim) -> float:
+    return (claim.expires_at - timezone.now()).total_seconds() / 60
+
+
+def test_an_admin_who_opens_the_workspace_and_leaves_holds_nothing(project, thread, project_admin):
+    _, top, *_ = thread
+    project.annotators_per_comment = 1
+    project.save(update_fields=["annotators_per_comment"])
+    client = csrf_client(project_admin)
+    start = client.get(url("start", project))
+    assert start["Location"] == url("workspace", project, top.pk)
+    assert client.get(start["Location"]).status_code == 200
+    claim = Claim.objects.get()
+    assert held_minutes(claim) <= 2  # a look holds it briefly, not for claim_minutes
+    response = beacon(client, project, top.pk)
+    assert response.status_code == 204 and response.content == b""
+    assert not Claim.objects.exists()
+    # The comment goes straight back to the queue: the next person gets it.
+    other = UserFactory()
+    MembershipFactory(project=project, user=other, role=Role.ANNOTATOR)
+    assert logged_in(other).get(url("start", project))["Location"] == start["Location"]
+
+
+def test_the_hold_becomes_full_on_the_first_save_and_leaving_then_keeps_it(
+    project, thread, annotator
+):
+    _, top, *_ = thread
+    client = csrf_client(annotator)
+    client.get(client.get(url("start", project))["Location"])
+    assert held_minutes(Claim.objects.get()) <= 2
+    token = client.cookies["csrftoken"].value
+    saved = client.post(
+        url("save", project, top.pk),
+        {"stance_article": "query", "revision": 0, "action": "autosave"},
+        HTTP_X_CSRFTOKEN=token,
+        **HTMX,
+    )
+    assert saved.status_code == 200
+    assert held_minutes(Claim.objects.get()) > project.claim_minutes - 1
+    assert beacon(client, project, top.pk).status_code == 204
+    assert Claim.objects.filter(comment=top, annotator=annotator).exists()  # work in progress
+
+
+def test_the_next_comment_after_a_submit_is_held_briefly(project, thread, annotator):
+    _, top, reply, *_ = thread
+    client = logged_in(annotator)
+    client.get(url("start", project))
+    response = post_save(client, project, top, COMPLETE_TOP_LEVEL, **HTMX)
+    assert response["HX-Push-Url"] == url("workspace", project, reply.pk)
+    assert held_minutes(Claim.objects.get(comment=reply)) <= 2
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        (Role.ADMIN, 204),
+        (Role.ANNOTATOR, 204),
+        (Role.REVIEWER, 403),
+        (Role.RESEARCHER, 403),
+    ],
+)
+def test_only_annotators_and_admins_release(project, thread, role, status):
+    _, top, *_ = thread
+    user = UserFactory()
+    MembershipFactory(project=project, user=user, role=role)
+    holder = UserFactory()
+    MembershipFactory(project=project, user=holder, role=Role.ANNOTATOR)
+    logged_in(holder).get(url("start", project))
+    client = csrf_client(user)
+    client.get(reverse("corpus:project_list"))  # a page, for the CSRF cookie
+    assert beacon(client, project, top.pk).status_code == status
+    # Whoever sends it, only their own hold goes: the holder's stays.
+    assert Claim.objects.filter(annotator=holder, comment=top).exists()
+
+
+def test_outsiders_get_404_and_anonymous_people_are_sent_to_log_in_on_release(
+    project, thread, outsider
+):
+    _, top, *_ = thread
+    assert logged_in(outsider).post(release_url(project, top.pk)).status_code == 404
+    anonymous = Client().post(release_url(project, top.pk))
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("login"))
+
+
+def test_release_needs_post_and_the_csrf_token(project, thread, annotator):
+    _, top, *_ = thread
+    client = csrf_client(annotator)
+    client.get(url("start", project))
+    assert client.get(release_url(project, top.pk)).status_code == 405
+    assert client.post(release_url(project, top.pk)).status_code == 403  # no token
+    wrong = client.post(release_url(project, top.pk), {"csrfmiddlewaretoken": "x" * 32})
+    assert wrong.status_code == 403
+    assert Claim.objects.exists()
+
+
+@pytest.mark.parametrize("comment_id", ["foreign", 0, 999_999, 2**63, 10**30])
+def test_releasing_a_comment_not_of_the_project_is_a_404(
+    project, other_project, thread, annotator, comment_id
+):
+    if comment_id == "foreign":
+        comment_id = make_comment(ArticleFactory(project=other_project)).pk
+    response = logged_in(annotator).post(release_url(project, comment_id))
+    assert response.status_code == 404
+
+
+def test_releasing_in_an_unknown_project_or_twice_is_harmless(project, thread, annotator):
+    _, top, *_ = thread
+    client = logged_in(annotator)
+    client.get(url("start", project))
+    assert client.post(f"/p/no-such-project/label/{top.pk}/release/").status_code == 404
+    assert client.post(release_url(project, top.pk)).status_code == 204
+    assert client.post(release_url(project, top.pk)).status_code == 204  # nothing held: fine
+    assert client.post(release_url(project, top.pk), {"junk": "x" * 10_000}).status_code == 204
 
 
 # -- what the workspace shows ----------------------------------------------------------------
@@ -450,11 +588,12 @@ def test_an_autosave_runs_a_constant_number_of_queries(
     client = logged_in(annotator)
     deep = _deepest(big_thread)
     client.get(url("workspace", project, deep.pk))
-    # session, user, project, role, comment, scheme, savepoint + lock + insert + event + release
-    with django_assert_num_queries(11):
+    # session, user, project, role, comment, scheme, savepoint + lock + the full hold (upsert)
+    # + insert + event + release
+    with django_assert_num_queries(12):
         response = post_save(client, project, deep, {"stance_article": "query"}, 0, "autosave")
     assert response.status_code == 302
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         post_save(client, project, deep, {"stance_article": "deny"}, 1, "autosave", **HTMX)
 
 
@@ -466,8 +605,9 @@ def test_a_submit_with_the_next_comment_runs_a_constant_number_of_queries(
     client.get(url("workspace", project, deep.pk))
     data = {**COMPLETE_REPLY}
     # ... save (with its claim ended), then claim_next: savepoint, own claims, expired claims,
-    # the next waiting comment, its claim, release; PostgreSQL adds the advisory lock.
-    expected = 26 + (connection.vendor == "postgresql")
+    # comments of this thread others started (none), the next waiting comment, its claim,
+    # release; PostgreSQL adds the advisory lock.
+    expected = 27 + (connection.vendor == "postgresql")
     with django_assert_num_queries(expected):
         response = post_save(client, project, deep, data, 0, "submit", **HTMX)
     assert response.status_code == 200

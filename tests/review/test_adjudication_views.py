@@ -150,6 +150,22 @@ def test_the_queue_page_lists_disagreements_worst_first_with_counts(
     assert "Claim type, Speculation, Stance toward the article" in html
 
 
+def test_the_queue_page_marks_a_flagged_comment_in_disagreement_and_counts_it(
+    project, disagreements, people, reviewer
+):
+    worst, middle, *_ = disagreements
+    Annotation.objects.filter(comment=middle, annotator=people[0]).update(
+        flagged=True, note="Sarcasm? Please check."
+    )
+    html = logged_in(reviewer).get(url("queue", project)).content.decode()
+    assert 'id="count-disagreeing">3<' in html
+    assert 'id="count-needs-look">1<' in html
+    row = re.search(rf'<tr[^>]*data-comment-id="{middle.pk}".*?</tr>', html, re.S).group(0)
+    assert re.search(r'class="badge flagged"[^>]*>\s*flagged\s*·\s*1 note<', row)
+    worst_row = re.search(rf'<tr[^>]*data-comment-id="{worst.pk}".*?</tr>', html, re.S).group(0)
+    assert "badge flagged" not in worst_row
+
+
 def test_the_queue_page_can_include_spot_checks(project, people, reviewer):
     comments = make_thread(ArticleFactory(project=project), 100)
     label_in_bulk(comments, people[:2], lambda i, c, a: REPLY if c.parent_id else TOP)

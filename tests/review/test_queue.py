@@ -117,6 +117,30 @@ def test_flagged_and_incomplete_unanimous_comments_need_a_look_after_disagreemen
     assert state.unanimous == []
 
 
+def test_a_flagged_comment_in_disagreement_is_marked_flagged_and_needs_a_look(article, people):
+    flagged = make_comment(article)
+    make_label(flagged, people[0], TOP, flagged=True, note="Is this sarcasm?")
+    make_label(flagged, people[1], TOP_DENY, note="Reads as a denial to me.")
+    quiet = labelled(article, people, TOP, TOP_DENY)
+    queue = disagreement_queue(article.project)
+    item = next(i for i in queue if i.comment_id == flagged.pk)
+    assert item.reason == DISAGREE and item.flagged and item.notes == 2
+    other = next(i for i in queue if i.comment_id == quiet.pk)
+    assert not other.flagged and other.notes == 0
+    state = review_state(article.project)
+    assert state.disagreeing_count == 2 and state.needs_look_count == 1
+
+
+def test_a_flag_set_after_scoring_reaches_the_kept_queue(article, people):
+    comment = labelled(article, people, TOP, TOP_DENY)
+    assert review_state(article.project).needs_look_count == 0
+    first = Annotation.objects.get(comment=comment, annotator=people[0])
+    resubmit(first, TOP, flagged=True, note="Check the parent")
+    (item,) = disagreement_queue(article.project)
+    assert item.flagged and item.notes == 1
+    assert review_state(article.project).needs_look_count == 1
+
+
 def test_spot_checks_are_a_seeded_sample_of_unanimous_comments_after_the_rest(project, people):
     comments = make_thread(ArticleFactory(project=project), 200)
     label_in_bulk(comments, people[:2], lambda i, comment, a: REPLY if comment.parent_id else TOP)
