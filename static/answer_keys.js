@@ -34,7 +34,13 @@
     if (column && column.scrollHeight > column.clientHeight + 1 &&
         getComputedStyle(column).overflowY !== "visible") {
       var box = el.getBoundingClientRect();
-      var frame = column.getBoundingClientRect();
+      var rect = column.getBoundingClientRect();
+      var frame = { top: Math.max(rect.top, 0), bottom: Math.min(rect.bottom, window.innerHeight) };
+      // What stays pinned at the column's foot (the save status) covers the rest.
+      var footer = column.querySelector("[data-column-footer]");
+      if (footer && !footer.contains(el)) {
+        frame.bottom = Math.min(frame.bottom, frame.bottom - footer.getBoundingClientRect().height);
+      }
       if (box.top < frame.top) {
         column.scrollTop -= frame.top - box.top + 8;
       } else if (box.bottom > frame.bottom) {

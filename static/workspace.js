@@ -145,6 +145,18 @@
     status.className = "save-status" + (unsaved ? " is-unsaved has-error" : "");
     status.setAttribute("role", unsaved ? "alert" : "status");
     status.textContent = message;
+    keepActiveInView();
+  }
+
+  // The status at the column's foot grew or shrank: the question being answered stays clear.
+  function keepActiveInView() {
+    var active = document.querySelector("#label-form fieldset.question.is-active");
+    if (active) { answerKeys.scrollIntoColumn(active); }
+  }
+
+  function swapStatus(body) {
+    if (window.htmx) { window.htmx.swap(statusEl(), body, { swapStyle: "outerHTML" }); }
+    keepActiveInView();
   }
 
   function sayRetrying(why, delay) {
@@ -237,7 +249,7 @@
       // Saved (422: refused answers, with the message): the server's status line replaces ours.
       saving.failures = 0;
       saving.failing = false;
-      if (window.htmx) { window.htmx.swap(statusEl(), body, { swapStyle: "outerHTML" }); }
+      swapStatus(body);
       if (saving.changes === carried) {
         saving.dirty = false;
         forget();
@@ -248,7 +260,7 @@
       settled();
     } else if (status === 409) {
       conflicted();
-      if (window.htmx) { window.htmx.swap(statusEl(), body, { swapStyle: "outerHTML" }); }
+      swapStatus(body);
     } else if (status === 403) {
       carriedElapsed += elapsed;
       failed("you are logged out or lost access (log in again in another tab)");
@@ -658,6 +670,10 @@
   }, true);
 
   window.addEventListener("resize", function () { fitArticle(); fitColumn(); });
+  // At once on a swap, not only once it settles: the save status must never be below the fold.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target && event.target.id === "workspace") { fitColumn(); }
+  });
   window.addEventListener("scroll", fitColumn, { passive: true });
 
   function setUp() {

@@ -66,6 +66,19 @@ def expect_fully_in_view(page, selector: str) -> dict:
     return rect
 
 
+def expect_uncovered(page, selector: str) -> None:
+    """Nothing (a pinned footer, a panel) lies over the top and bottom of ``selector``."""
+    covered = page.evaluate(
+        """(s) => { const el = document.querySelector(s); const r = el.getBoundingClientRect();
+        const bottom = Math.min(r.bottom, window.innerHeight) - 4;
+        return [[r.left + 6, r.top + 4], [r.left + 6, bottom], [r.right - 6, bottom]]
+          .filter(([x, y]) => !el.contains(document.elementFromPoint(x, y)))
+          .map(([x, y]) => [x, y, document.elementFromPoint(x, y)?.className]); }""",
+        selector,
+    )
+    assert covered == [], (selector, covered)
+
+
 def expect_comment_in_view(page) -> dict:
     """The comment being labelled is on screen: all of it, or MIN_VISIBLE_PX of a long one."""
     rect = box(page, "#current-comment")
@@ -102,6 +115,12 @@ def test_the_comment_its_parent_and_the_first_question_are_in_view_at_every_dept
     tab.goto(workspace_url(demo_project, deep_chain[0]))
     positions = {}
     for depth, comment in enumerate(deep_chain):
+        if depth == 3:
+            tab.keyboard.press("Enter")  # answers missing: "4 required answers missing"...
+            expect(tab.locator("#save-status")).to_contain_text("missing")
+            expect_ready_on(tab, demo_project, deep_chain[depth - 1])
+            expect_fully_in_view(tab, "#save-status")  # ...where it can be read
+            tab.wait_for_timeout(500)  # and is read: keys right after it would be refused
         if depth:
             tab.keyboard.press("]")  # the next comment in tree order is the deeper one
         expect_ready_on(tab, demo_project, comment, active="stance_article")
@@ -109,7 +128,9 @@ def test_the_comment_its_parent_and_the_first_question_are_in_view_at_every_dept
         assert tab.evaluate("window.scrollY") == 0
         expect_fully_in_view(tab, ".ws-bar")
         positions[depth] = round(expect_comment_in_view(tab)["top"])
+        expect_uncovered(tab, "#current-comment")
         expect_fully_in_view(tab, "fieldset.question.is-active")
+        expect_uncovered(tab, "fieldset.question.is-active")
         if depth:
             # The parent the stance-to-parent question is about, beside that question.
             expect_fully_in_view(tab, "#target-parent")
@@ -118,7 +139,9 @@ def test_the_comment_its_parent_and_the_first_question_are_in_view_at_every_dept
                 "data-key", "stance_parent"
             )
             expect_fully_in_view(tab, "#q-stance_parent")
+            expect_uncovered(tab, "#q-stance_parent")
             expect_fully_in_view(tab, "#target-parent")
+            expect_uncovered(tab, "#target-parent")
             expect(tab.locator("#target-parent")).to_have_class(re.compile("is-current-target"))
         if depth in (0, 2, 6):
             screenshot_of(tab, f"depth-{depth}")
@@ -394,6 +417,10 @@ def test_a_failed_autosave_says_so_is_kept_and_retried_until_saved(
     expect(status).to_contain_text("Not saved — the server failed (500)")
     assert time.monotonic() - started < 1.5
     expect(status).to_contain_text("Retrying")
+    # Seen where the person is looking, however far the form is scrolled.
+    expect_fully_in_view(page, "#save-status")
+    expect_fully_in_view(page, "#submit-button")
+    expect_uncovered(page, "fieldset.question.is-active")  # nor does it hide the question
     screenshot("not-saved")
     # Kept in the page and in the browser's storage, against the revision it was made on.
     assert [entry["revision"] for entry in stored_unsaved(page)] == ["0"]
