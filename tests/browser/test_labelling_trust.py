@@ -16,7 +16,7 @@ import re
 import time
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from playwright.sync_api import expect
 
 from annotator.labelling import views as labelling_views
@@ -563,3 +563,53 @@ def test_looking_at_a_comment_holds_it_only_while_someone_works_on_it(
     live_server_requests.wait_until_idle()
     assert Claim.objects.filter(annotator=admin, comment=first).exists()
     assert not Annotation.objects.filter(annotator=annotator).exists()
+
+
+ON_POSTGRESQL = connection.vendor == "postgresql"
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="kills a real PostgreSQL backend")
+def test_a_save_whose_database_connection_is_killed_mid_save_is_retried_and_lands(
+    page, login, demo_project, annotator, monkeypatch
+):
+    """PostgreSQL drops the web process's connection (a restart, a failover) just as a save
+    runs: the page says it is not saved, retries on a fresh connection, and the database
+    ends up with exactly what was chosen."""
+    import psycopg
+
+    kills = {"left": 1}
+    real = labelling_views.save_annotation
+    settings = connection.settings_dict
+
+    def save_on_a_dying_connection(**kwargs):
+        if kills["left"]:
+            kills["left"] -= 1
+            server = connection  # in the live server thread: its own connection
+            server.ensure_connection()
+            with server.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid = cursor.fetchone()[0]
+            with psycopg.connect(
+                host=settings["HOST"] or "127.0.0.1",
+                port=settings["PORT"] or 5432,
+                user=settings["USER"],
+                dbname=settings["NAME"],
+                autocommit=True,
+            ) as killer:
+                killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return real(**kwargs)
+
+    monkeypatch.setattr(labelling_views, "save_annotation", save_on_a_dying_connection)
+    first = project_comments(demo_project).first()
+    login(annotator)
+    page.goto(workspace_url(demo_project, first))
+    expect_ready_on(page, demo_project, first)
+    page.keyboard.press("3")  # query
+    expect(page.locator("#save-status")).to_contain_text("Not saved")
+    expect(page.locator("#save-status")).to_contain_text(
+        re.compile(r"Saved \d\d:\d\d:\d\d"), timeout=15_000
+    )
+    assert kills["left"] == 0
+    annotation = Annotation.objects.get(annotator=annotator, comment=first)
+    assert annotation.answers == {"stance_article": "query"}
+    assert annotation.revision == 1
