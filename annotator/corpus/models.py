@@ -90,8 +90,9 @@ class Project(models.Model):
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
         help_text=(
-            "A comment handed to an annotator is kept for them this long, so two people "
-            "do not both label the last one it needs."
+            "Once an annotator saves an answer, the comment is kept for them this long after "
+            "their last save, so two people do not both label the last one it needs (only "
+            "looking at it holds it for two minutes)."
         ),
     )
 
