@@ -1,7 +1,8 @@
 """The reviewer's queue: comments whose annotators disagree, worst first.
 
 Only *submitted* annotations count (drafts are unfinished, skips give no answer). A comment
-enters review once it has at least two of them and no gold label yet. Its answers are then
+enters review once it has at least two of them and no gold label yet, or a single one that
+its annotator flagged for review. Its answers are then
 compared question by question:
 
 * Two answers to a question agree when they are equal; a multiple-choice answer is compared
@@ -371,10 +372,16 @@ def _grouped(rows: Iterable[tuple]) -> Iterator[CommentLabels]:
         yield current
 
 
+def _in_review(labels: CommentLabels) -> bool:
+    """Two labels or more can be compared; a single one comes only if its annotator flagged
+    it (with one annotator per comment the flag is the only way to ask for a reviewer)."""
+    return len(labels.answers) >= 2 or (labels.flagged and len(labels.answers) == 1)
+
+
 def _scored(
     labels: CommentLabels, scheme: LabelScheme, verdicts: dict
 ) -> tuple[QueueItem, dict[str, Any] | None]:
-    """The queue item of a comment with two or more labels, and its agreed answers if any."""
+    """The queue item of a comment in review (``_in_review``), and its agreed answers if any."""
     score, split = disagreement(labels.answers)
     agreed = None
     if split:
@@ -417,7 +424,7 @@ def _score_all(
     verdicts: dict = {}
     for labels in _grouped(rows.iterator(chunk_size=STREAM_CHUNK)):
         tallies[labels.comment_id] = (len(labels.answers), labels.revisions)
-        if len(labels.answers) >= 2:
+        if _in_review(labels):
             item, answers = _scored(labels, scheme, verdicts)
             items[labels.comment_id] = item
             if answers is not None:
@@ -471,7 +478,7 @@ def _score_changes(
             tallies[labels.comment_id] = (len(labels.answers), labels.revisions)
             submitted += len(labels.answers)
             revisions += labels.revisions
-        if len(labels.answers) >= 2:
+        if _in_review(labels):
             item, answers = _scored(labels, scheme, kept.verdicts)
             items[labels.comment_id] = item
             rescored.append(item)

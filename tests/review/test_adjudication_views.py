@@ -166,6 +166,23 @@ def test_the_queue_page_marks_a_flagged_comment_in_disagreement_and_counts_it(
     assert "badge flagged" not in worst_row
 
 
+def test_a_flagged_comment_with_one_label_is_listed_and_can_be_settled(project, people, reviewer):
+    project.annotators_per_comment = 1
+    project.save(update_fields=["annotators_per_comment"])
+    article = ArticleFactory(project=project)
+    comment = make_comment(article, text="Is this sarcasm?")
+    make_label(comment, people[0], TOP, flagged=True, note="Not sure of the stance")
+    client = logged_in(reviewer)
+    html = client.get(url("queue", project)).content.decode()
+    assert 'id="count-needs-look">1<' in html
+    assert f'data-comment-id="{comment.pk}"' in html
+    page = client.get(url("adjudicate", project, comment.pk))
+    assert page.status_code == 200
+    assert "Not sure of the stance" in page.content.decode()
+    assert post_gold(client, project, comment, TOP).status_code in (200, 302)
+    assert GoldLabel.objects.get(comment=comment).answers == TOP
+
+
 def test_the_queue_page_can_include_spot_checks(project, people, reviewer):
     comments = make_thread(ArticleFactory(project=project), 100)
     label_in_bulk(comments, people[:2], lambda i, c, a: REPLY if c.parent_id else TOP)

@@ -131,6 +131,26 @@ def test_a_flagged_comment_in_disagreement_is_marked_flagged_and_needs_a_look(ar
     assert state.disagreeing_count == 2 and state.needs_look_count == 1
 
 
+def test_a_flagged_comment_with_a_single_label_needs_a_look_too(article, people):
+    # With one annotator per comment (or before the second label) there is no disagreement
+    # to find: the flag is the annotator's only way to ask for a reviewer.
+    flagged = make_comment(article)
+    make_label(flagged, people[0], TOP, flagged=True, note="Sarcasm?")
+    alone = make_comment(article)
+    make_label(alone, people[0], TOP)
+    (item,) = disagreement_queue(article.project)
+    assert (item.comment_id, item.reason, item.annotators, item.notes) == (
+        flagged.pk,
+        FLAGGED,
+        1,
+        1,
+    )
+    assert review_state(article.project).needs_look_count == 1
+    # A flag given later reaches the kept queue the same way.
+    resubmit(Annotation.objects.get(comment=alone), TOP, flagged=True)
+    assert {i.comment_id for i in disagreement_queue(article.project)} == {flagged.pk, alone.pk}
+
+
 def test_a_flag_set_after_scoring_reaches_the_kept_queue(article, people):
     comment = labelled(article, people, TOP, TOP_DENY)
     assert review_state(article.project).needs_look_count == 0
