@@ -98,6 +98,8 @@ class CommentMoveForm(forms.Form):
     parent_number = forms.IntegerField(
         label="Answers comment #",
         min_value=0,
+        # No thread is longer; a larger number would only overflow the query's OFFSET.
+        max_value=2**31 - 1,
         help_text="0 attaches it to the article.",
     )
     # Sent by the confirmation that says how many labels the move sets aside (views.py).

@@ -159,6 +159,14 @@ class Article(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def link_url(self) -> str:
+        """The article's address if it may be a link: http(s) only. Imported URLs are the
+        source's text (a ``javascript:`` or ``data:`` one included), kept as they came for
+        exports but never put in an ``href``."""
+        scheme, _, rest = self.url.strip().partition(":")
+        return self.url if scheme.lower() in {"http", "https"} and rest.startswith("//") else ""
+
     def body_paragraphs(self) -> list[str]:
         """The body split on blank lines, for display."""
         return [p.strip() for p in self.body.split("\n\n") if p.strip()]

@@ -161,6 +161,16 @@ def member_list(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _posted_id(value: str | None) -> int:
+    """A row id sent by a form, or 0 (found nowhere) when it is not one: a word, a fraction,
+    a number past the 64-bit ids of the database."""
+    try:
+        number = int(value or 0)
+    except ValueError:
+        return 0
+    return number if 0 < number < 2**63 else 0
+
+
 def _change_member(request: HttpRequest, project: Project, action: str) -> HttpResponse:
     """Change a member's role or remove them, never leaving the project without an admin."""
     back = redirect("corpus:member_list", slug=project.slug)
@@ -178,7 +188,7 @@ def _change_member(request: HttpRequest, project: Project, action: str) -> HttpR
         )
         membership = get_object_or_404(
             Membership.objects.select_related("user"),
-            pk=request.POST.get("membership") or 0,
+            pk=_posted_id(request.POST.get("membership")),
             project=project,
         )
         name = membership.user.get_username()

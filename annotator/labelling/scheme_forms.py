@@ -40,6 +40,10 @@ def read_definition(text: str) -> tuple[dict, Scheme]:
         raise SchemeError(
             f"This is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
         ) from None
+    except RecursionError:
+        raise SchemeError("This JSON is nested too deeply to be a scheme.") from None
+    except ValueError as error:  # a number of thousands of digits (Python's int limit)
+        raise SchemeError(f"This JSON holds a number too long to read ({error}).") from None
     return data, parse_scheme(data)
 
 

@@ -128,3 +128,22 @@ def test_move_under_refuses_its_own_reply():
         a.move_under(reply)
     with pytest.raises(ValueError, match="own replies"):
         a.move_under(a)
+
+
+@pytest.mark.parametrize(
+    ("url", "link"),
+    [
+        ("https://example.org/a?b=1", "https://example.org/a?b=1"),
+        ("HTTP://example.org/", "HTTP://example.org/"),
+        ("javascript:alert(1)", ""),
+        (" JavaScript:alert(1)", ""),
+        ("data:text/html,<script>alert(1)</script>", ""),
+        ("vbscript:msgbox", ""),
+        ("//example.org/no-scheme", ""),
+        ("http:alert(1)", ""),
+        ("", ""),
+    ],
+)
+def test_an_article_links_only_to_http_addresses(project, url, link):
+    article = ArticleFactory.build(project=project, url=url)
+    assert article.link_url == link
