@@ -471,7 +471,9 @@ class ImportPagination(ApiCursorPagination):
         "background worker (202: poll the job's `url` until `status` is `succeeded` or "
         "`failed`). Scraped text is never imported blind: the job waits in `preview` (202) "
         "until an admin reviews the reconstructed reply tree at the job's `page` in the "
-        "browser and confirms. `Location` is always the job's URL. Project admins only.",
+        "browser and confirms. A file that is no thread at all (a PDF, an image, an archive, "
+        "binary data) is refused with a 400 saying what it is under `file`, and no job is "
+        "made. `Location` is always the job's URL. Project admins only.",
         parameters=[SLUG],
         request={"multipart/form-data": ImportUploadSerializer},
         responses={

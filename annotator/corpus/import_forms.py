@@ -1,9 +1,9 @@
 """Forms of the import pages: the upload, and the corrections made in a thread's preview.
 
 The upload form refuses what no importer could use (an empty file, one over the configured
-size) before anything is stored. The corrections are checked against the reconstructed
-thread itself: a comment may only answer the article or a comment above it, and the
-article may only end on a line of the file.
+size, a PDF, image or other file that is no thread) before anything is stored. The
+corrections are checked against the reconstructed thread itself: a comment may only answer
+the article or a comment above it, and the article may only end on a line of the file.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
+from annotator.corpus.importers import SNIFF_BYTES, refuse_unsupported
+from annotator.corpus.importers.records import UnsupportedFileError
 from annotator.corpus.models import ImportJob
 
 if TYPE_CHECKING:
     from annotator.corpus.importers.text import ThreadReconstruction
 
 ARTICLE = "article"  # the value a parent select sends for "answers the article"
+SNIFF_HEAD_BYTES = 4 * SNIFF_BYTES  # enough for the name of a ZIP's first member
 
 
 class ImportUploadForm(forms.Form):
@@ -38,7 +41,11 @@ class ImportUploadForm(forms.Form):
     )
 
     def clean_file(self) -> UploadedFile:
-        """Refuse empty files and files over ``IMPORT_MAX_UPLOAD_BYTES``."""
+        """Refuse empty files, files over ``IMPORT_MAX_UPLOAD_BYTES`` and non-threads.
+
+        A PDF, an image or other binary file is refused here, saying what it is, before
+        anything is stored or a job row is made (``importers.refuse_unsupported``).
+        """
         upload = self.cleaned_data["file"]
         if not upload.size:
             raise forms.ValidationError(f"{upload.name} is empty: there is nothing to import.")
@@ -48,6 +55,12 @@ class ImportUploadForm(forms.Form):
                 f"{upload.name} is {filesizeformat(upload.size)}; the largest file accepted "
                 f"here is {filesizeformat(limit)}. Import it with manage.py import_threads."
             )
+        head = upload.read(SNIFF_HEAD_BYTES)
+        upload.seek(0)
+        try:
+            refuse_unsupported(head, upload.name)
+        except UnsupportedFileError as error:
+            raise forms.ValidationError(str(error)) from None
         return upload
 
 

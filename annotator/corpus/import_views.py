@@ -28,8 +28,9 @@ from annotator.corpus.import_forms import (
     corrections_from,
     parse_line,
 )
-from annotator.corpus.importers import detect_format
+from annotator.corpus.importers import SNIFF_BYTES, detect_format, refuse_unsupported
 from annotator.corpus.importers.records import ImportFileError
+from annotator.corpus.importers.text import confirm_refusal
 from annotator.corpus.models import ImportJob, Project
 from annotator.corpus.permissions import Action, project_for
 
@@ -114,6 +115,10 @@ def import_confirm(request: HttpRequest, slug: str, job_id: int) -> HttpResponse
     except ImportFileError as error:
         messages.error(request, str(error))
         return back
+    refusal = confirm_refusal(reconstruction)
+    if refusal:
+        messages.error(request, f"Not imported: {refusal}")
+        return back
     corrections = corrections_from(request.POST, reconstruction)
     if corrections.errors:
         for problem in corrections.errors:
@@ -184,6 +189,7 @@ def read_text(job: ImportJob) -> str:
     """The uploaded file as text, or ``ImportFileError`` naming the first undecodable line."""
     with job.file.open("rb") as stream:
         data = stream.read()
+    refuse_unsupported(data[: 4 * SNIFF_BYTES], job.original_name)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -316,6 +322,7 @@ def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
 
     unsure = [row for row in rows if row.unsure]
     return {
+        "confirm_refusal": confirm_refusal(reconstruction),
         "reconstruction": reconstruction,
         "paragraphs": paragraphs,
         "rows": rows,

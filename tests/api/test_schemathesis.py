@@ -70,6 +70,17 @@ def load_schema(key: str):
                         }
                     },
                 },
+                {
+                    # Whether a file is a thread depends on its bytes, which the schema can
+                    # only call `binary`: a PDF, an image or other binary data is refused with
+                    # a 400 saying what it is.
+                    "include-name": "POST /api/projects/{slug}/imports/",
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "400", "401", "403", "404"]
+                        }
+                    },
+                },
             ],
         }
     )

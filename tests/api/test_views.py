@@ -643,14 +643,28 @@ def test_scraped_text_waits_for_review_in_the_browser(project, project_admin):
     assert Article.objects.count() == 1
 
 
-def test_unreadable_scraped_text_fails_at_once(project, project_admin):
+def test_text_in_another_encoding_is_refused_with_400_and_no_job(project, project_admin):
     response = as_user(project_admin).post(
         url("import_list", project),
         {"file": upload("thread.txt", b"caf\xe9\n"), "format": "text"},
     )
-    assert response.status_code == 201
-    assert response.json()["status"] == "failed"
-    assert "not valid UTF-8" in response.json()["error"]
+    assert response.status_code == 400
+    assert "This is not UTF-8 text" in response.json()["file"][0]
+    assert not ImportJob.objects.exists()
+
+
+def test_a_pdf_is_refused_as_a_pdf_with_400_and_nothing_written(project, project_admin):
+    pdf = (SAMPLES / "refused" / "article.pdf").read_bytes()
+    response = as_user(project_admin).post(
+        url("import_list", project), {"file": upload("article.pdf", pdf)}
+    )
+    assert response.status_code == 400
+    assert response.json()["file"] == [
+        "article.pdf: This is a PDF document, not a comment thread. Accepted: scraped text "
+        "(.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md."
+    ]
+    assert not ImportJob.objects.exists()
+    assert not Article.objects.exists()
 
 
 @pytest.mark.parametrize(

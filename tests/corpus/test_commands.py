@@ -75,6 +75,32 @@ def test_a_refused_file_exits_non_zero_from_the_shell(db, tmp_path, capsys):
     assert "bad.jsonl, line 1: comment without" in capsys.readouterr().err
 
 
+PDF = Path(__file__).resolve().parents[2] / "fixtures/samples/refused/article.pdf"
+
+
+@pytest.mark.parametrize("fmt", ["auto", "text"])
+def test_a_pdf_is_refused_in_one_line_saying_what_it_is(db, fmt):
+    with pytest.raises(CommandError) as refused:
+        run("import_threads", str(PDF), "--project", "fresh", "--format", fmt)
+
+    assert str(refused.value) == (
+        "article.pdf: This is a PDF document, not a comment thread. Accepted: scraped text "
+        "(.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md. (nothing was imported)"
+    )
+    assert not Project.objects.filter(slug="fresh").exists()
+    assert not Article.objects.exists()
+
+
+def test_a_pdf_exits_non_zero_from_the_shell(db, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ManagementUtility(["manage.py", "import_threads", str(PDF), "--project", "p"]).execute()
+
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "This is a PDF document" in err
+    assert err.strip().count("\n") == 0
+
+
 def test_a_missing_path_is_refused(db):
     with pytest.raises(CommandError, match=r"no-such\.jsonl: no such file"):
         run("import_threads", "no-such.jsonl", "--project", "p")

@@ -544,3 +544,75 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, project, job):
     response = client.get(detail_url(job))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+# --- Files that are no thread -------------------------------------------------------------------
+
+PDF = (SAMPLES / "refused" / "article.pdf").read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["auto", "text", "jsonl"])
+def test_a_pdf_is_refused_as_a_pdf_and_nothing_is_stored(admin_client, project, fmt, settings):
+    response = upload(admin_client, project, "article.pdf", PDF, fmt=fmt)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "This is a PDF document, not a comment thread." in html
+    assert "Accepted: scraped text (.txt), JSON Lines, CSV, Disqus XML" in html
+    assert "UTF-8" not in html
+    assert not ImportJob.objects.exists()
+    assert not Article.objects.exists()
+    assert not any(Path(settings.MEDIA_ROOT).rglob("*.pdf"))
+
+
+def test_an_image_is_refused_as_an_image(admin_client, project):
+    response = upload(admin_client, project, "photo.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+
+    assert "This is a JPEG image, not a comment thread." in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_a_preview_without_comments_disables_confirm_and_says_why(admin_client, project):
+    upload(admin_client, project, "notes.txt", b"Meeting notes\n\nWe met on Monday.\n")
+    job = ImportJob.objects.get()
+
+    html = admin_client.get(detail_url(job)).content.decode()
+
+    assert "1 article paragraph, 0 comments" in html
+    assert 'id="confirm-refusal"' in html
+    assert "No comments were found after the article" in html
+    assert html.count('disabled aria-describedby="confirm-refusal"') == 2
+
+
+def test_a_preview_with_comments_keeps_confirm_enabled(admin_client, project):
+    job = upload_seed(admin_client, project)
+
+    html = admin_client.get(detail_url(job)).content.decode()
+
+    assert "confirm-refusal" not in html
+    assert "disabled" not in html
+
+
+def test_the_server_refuses_to_confirm_a_reading_without_comments(admin_client, project):
+    upload(admin_client, project, "notes.txt", b"Meeting notes\n\nWe met on Monday.\n")
+    job = ImportJob.objects.get()
+
+    response = admin_client.post(confirm_url(job), {}, follow=True)
+
+    assert response.status_code == 200
+    assert "Not imported: No comments were found after the article" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEW
+    assert not Article.objects.exists()
+
+
+def test_moving_the_article_end_up_makes_a_reading_confirmable(admin_client, project):
+    text = b"Meeting notes\n\nWe met on Monday.\n\nI think it went well.\n"
+    upload(admin_client, project, "notes.txt", text)
+    job = ImportJob.objects.get()
+
+    admin_client.post(confirm_url(job), {"article_end": "3"})
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+    assert Comment.objects.count() == 1

@@ -2,6 +2,13 @@
 
 ``parse(stream, fmt, filename)`` picks the parser; ``loader.load_records`` validates the
 records, builds the reply trees and writes them in bulk.
+
+Before any of that, ``refuse_unsupported`` looks at the first bytes for what is plainly not
+a thread (a PDF, a Word or Excel file, an archive, an image, other binary data). Scraped
+text is the fallback format, so without this check a PDF would be read as text and refused
+for some odd line, or, when it happens to be plain ASCII, "imported" as an article titled
+``%PDF-1.4``. Every entry point (the upload form, the API, ``import_threads``, the import
+job itself) calls it, so the refusal reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -9,17 +16,110 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from annotator.corpus.importers.records import ImportFileError, Record
+from annotator.corpus.importers.records import ImportFileError, Record, UnsupportedFileError
 
 FORMATS = ("text", "jsonl", "csv", "disqus")
+ACCEPTED = "Accepted: scraped text (.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md."
+SNIFF_BYTES = 1024  # how much of the head is checked for NUL bytes and invalid UTF-8
+BINARY = "binary data"
+NOT_UTF8 = "not UTF-8 text"
+
+# Magic numbers of files people upload by mistake, with what to call them.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Microsoft Office document"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"BZh", "a bzip2-compressed file"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file"),
+)
+
+
+def identify_unsupported(head: bytes) -> str | None:
+    """What a file is when its first bytes show it is no thread of any format, else None.
+
+    Returns a phrase for the refusal ("a PDF document"); None means the file may be text
+    and the parsers decide. Only the first ``SNIFF_BYTES`` are checked for binary data, so
+    a text file with a bad byte further down is still refused by its parser, with the line.
+    """
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            return what
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _zip_kind(head)
+    sample = head[:SNIFF_BYTES]
+    if b"\x00" in sample:
+        return BINARY
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A character cut in two at the end of the sample is not an error of the file.
+        cut = error.reason == "unexpected end of data" and len(head) > SNIFF_BYTES
+        if not cut:
+            return NOT_UTF8
+    return None
+
+
+def _zip_kind(head: bytes) -> str:
+    """Office files are ZIP archives; their first member's name says which kind."""
+    if b"word/" in head:
+        return "a Word document (.docx)"
+    if b"xl/" in head:
+        return "an Excel workbook (.xlsx)"
+    if b"ppt/" in head:
+        return "a PowerPoint presentation (.pptx)"
+    if b"application/vnd.oasis.opendocument" in head:
+        return "an OpenDocument file (.odt, .ods)"
+    return "a ZIP archive"
+
+
+def refuse_unsupported(head: bytes, filename: str) -> None:
+    """Raise ``UnsupportedFileError`` saying what the file is when it is no thread at all.
+
+    Binary data and invalid UTF-8 name the line (and byte) at fault, as the parsers do.
+    """
+    what = identify_unsupported(head)
+    if what is None:
+        return
+    line = None
+    if what == BINARY:
+        at = head.index(b"\x00")
+        line = head[:at].count(b"\n") + 1
+        reason = (
+            "This is binary data (NUL bytes), not a comment thread (text saved as UTF-16 "
+            f"must be saved as UTF-8). {ACCEPTED}"
+        )
+    elif what == NOT_UTF8:
+        try:
+            head[:SNIFF_BYTES].decode("utf-8")
+        except UnicodeDecodeError as error:
+            at = error.start
+        line = head[:at].count(b"\n") + 1
+        column = at - (head.rfind(b"\n", 0, at) + 1) + 1
+        reason = (
+            f"This is not UTF-8 text (byte 0x{head[at]:02x} at column {column}): binary data, "
+            f"or text in another encoding (save it as UTF-8). {ACCEPTED}"
+        )
+    else:
+        reason = f"This is {what}, not a comment thread. {ACCEPTED}"
+    raise UnsupportedFileError(filename, line, reason)
 
 
 def detect_format(head: bytes, filename: str) -> str:
     """Guess a file's format from its name and first bytes (``head``, a few KB).
 
     The content decides where it is unambiguous (XML with a ``<disqus`` root, a JSON object
-    on the first line, a CSV header with ``comment_id``); the extension breaks ties.
+    on the first line, a CSV header with ``comment_id``); the extension breaks ties. What is
+    no thread at all (``identify_unsupported``) raises ``UnsupportedFileError`` before the
+    scraped-text fallback could take it.
     """
+    refuse_unsupported(head, filename)
     name = filename.lower()
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):

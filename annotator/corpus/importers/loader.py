@@ -48,7 +48,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from annotator.corpus.importers import detect_format, parse
+from annotator.corpus.importers import detect_format, parse, refuse_unsupported
 from annotator.corpus.importers.records import ArticleRecord, ImportFileError, Record
 from annotator.corpus.models import (
     MAX_SIBLINGS,
@@ -144,10 +144,16 @@ def import_stream(
     options: dict | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import a file that ``opener`` opens afresh for each pass (a path, an uploaded file)."""
+    """Import a file that ``opener`` opens afresh for each pass (a path, an uploaded file).
+
+    A file that is no thread at all (a PDF, an image...) is refused with what it is, even
+    when a format was named: every parser would only say that some line is unreadable.
+    """
+    with opener() as stream:
+        head = stream.read(HEAD_BYTES)
+    refuse_unsupported(head, filename)
     if fmt == "auto":
-        with opener() as stream:
-            fmt = detect_format(stream.read(HEAD_BYTES), filename)
+        fmt = detect_format(head, filename)
     meter = _ProgressMeter(progress, 2 * size)
 
     def read_records(read_pass: int) -> Iterator[Record]:

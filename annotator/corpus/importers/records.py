@@ -27,6 +27,10 @@ class ImportFileError(Exception):
         return f"{where}: {self.reason}"
 
 
+class UnsupportedFileError(ImportFileError):
+    """A file that is no thread in any format (a PDF, an image, an archive, binary data)."""
+
+
 @dataclass(slots=True)
 class ArticleRecord:
     """An article as read from a file."""

@@ -56,8 +56,11 @@ of comments (about 80 microseconds a comment, 2,500 comments in 0.2 s).
 
 Refusals (``ImportFileError`` with the line): an empty file, invalid UTF-8, NUL bytes
 (binary data), and a file that is JSON or XML rather than scraped text. A title with an
-article and no comments is accepted (an article nobody has answered yet; a later scrape
-adds its comments). A UTF-8 BOM and CRLF line endings are accepted.
+article and no comments is accepted by ``parse_text`` (the command line's contract: an
+article nobody has answered yet, which a later scrape fills), but the browser preview will
+not confirm it (``confirm_refusal``): there an empty reading almost always means the file
+is not a comment thread at all, and confirming would create an article with nothing to
+label. A UTF-8 BOM and CRLF line endings are accepted.
 """
 
 from __future__ import annotations
@@ -255,8 +258,13 @@ def parse_text(stream: BinaryIO, filename: str, options: dict) -> Iterator[Recor
 def decode_text(data: bytes, filename: str) -> str:
     """The file's bytes as text; refuses binary data and invalid UTF-8, naming the line.
 
-    A UTF-8 byte-order mark is dropped and CRLF (or lone CR) line endings become LF.
+    A UTF-8 byte-order mark is dropped and CRLF (or lone CR) line endings become LF. What
+    is plainly no text (a PDF, an image, binary data at the start) is refused as the upload
+    form refuses it (``importers.refuse_unsupported``), since this is the fallback format.
     """
+    from annotator.corpus.importers import refuse_unsupported
+
+    refuse_unsupported(data[:4096], filename)
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise ImportFileError(filename, line, "binary data (NUL bytes), not a text file")
@@ -367,6 +375,26 @@ def reconstruct_thread(
         article_paragraphs=article,
         article_end=article_end,
         comments=[draft.comment for draft in comments],
+    )
+
+
+def confirm_refusal(reconstruction: ThreadReconstruction) -> str | None:
+    """Why a previewed reading must not be confirmed, or None when it may be.
+
+    A reading without comments would create an article with nothing to label; the admin
+    can still move the article's end up if the comments were taken for article text.
+    """
+    if reconstruction.comments:
+        return None
+    if not reconstruction.article_paragraphs:
+        return (
+            "No article text and no comments were found: this file is not a scraped comment "
+            "thread, so there is nothing to import."
+        )
+    return (
+        "No comments were found after the article, so there is nothing to label. If the "
+        "comments were taken for article text, choose an earlier end of the article; "
+        "otherwise this file is not a comment thread."
     )
 
 

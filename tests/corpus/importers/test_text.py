@@ -13,6 +13,7 @@ from annotator.corpus.importers.records import ArticleRecord, CommentRecord, Imp
 from annotator.corpus.importers.text import (
     WINDOW,
     article_source_id,
+    confirm_refusal,
     is_author_line,
     parse_text,
     reconstruct_thread,
@@ -427,3 +428,24 @@ def test_it_names_the_line_of_a_nul_byte():
         records_of(b"Title\n\nBody\n\n\nA comment\x00\n")
 
     assert caught.value.line == 6
+
+
+# --- What the preview may not confirm ---------------------------------------------------------
+
+
+def test_a_reading_with_comments_may_be_confirmed():
+    text = "Title\n\nThe article.\n\n\nA comment.\n"
+    assert confirm_refusal(reconstruct_thread(text, "t.txt")) is None
+
+
+def test_a_reading_without_comments_cannot_be_confirmed_and_says_why():
+    refusal = confirm_refusal(reconstruct_thread("Title\n\nThe article only.\n", "t.txt"))
+
+    assert refusal.startswith("No comments were found after the article")
+    assert "choose an earlier end of the article" in refusal
+
+
+def test_a_title_alone_cannot_be_confirmed_as_an_empty_article():
+    refusal = confirm_refusal(reconstruct_thread("%PDF-1.4 1 0 obj\n", "t.txt"))
+
+    assert refusal.startswith("No article text and no comments were found")
