@@ -17,6 +17,9 @@ FORMAT_LABELS = {
     "csv": "CSV",
     "parquet": "Parquet",
 }
+# How the export log names each label set; an old job without the option gave every
+# annotator's answers, as the default still does.
+LABEL_SET_LABELS = {"all": "all annotators", "final": "final labels", "gold": "gold labels only"}
 
 
 class ExportJob(models.Model):
@@ -93,7 +96,7 @@ class ExportJob(models.Model):
             if questions
             else "all questions"
         )
-        parts.append("final labels" if options.get("labels") == "final" else "all annotators")
+        parts.append(LABEL_SET_LABELS.get(options.get("labels"), "all annotators"))
         if not options.get("include_unlabelled", True):
             parts.append("labelled only")
         if options.get("pseudonymise"):

@@ -265,6 +265,26 @@ def test_the_log_shows_status_options_who_when_size_and_a_download_link(research
     assert f'<time datetime="{job.created_at:%Y-%m-%dT%H:%M}' in html
 
 
+@pytest.mark.parametrize(
+    ("labels", "shown"),
+    [
+        (LabelSet.ALL, "all annotators"),
+        (LabelSet.FINAL, "final labels"),
+        (LabelSet.GOLD, "gold labels only"),
+    ],
+)
+def test_the_log_names_the_label_set_that_was_exported(
+    researcher_client, project, corpus, researcher, labels, shown
+):
+    start_export(project, researcher, ExportOptions(format=ExportFormat.CSV, labels=labels))
+
+    html = researcher_client.get(list_url(project)).content.decode()
+
+    assert f"CSV · all questions · {shown}" in html
+    if labels != LabelSet.ALL:
+        assert "all annotators" not in html.split("<h2>Exports</h2>")[-1]
+
+
 def test_the_log_costs_the_same_queries_for_one_or_ten_jobs(researcher_client, project, researcher):
     def count_queries() -> int:
         with CaptureQueriesContext(connection) as queries:
