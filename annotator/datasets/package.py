@@ -90,21 +90,23 @@ def build_export(
             compression=zipfile.ZIP_DEFLATED if exporter.COMPRESS else zipfile.ZIP_STORED,
             compresslevel=ZIP_LEVEL,
         ) as archive:
+            compression = zipfile.ZIP_DEFLATED if exporter.COMPRESS else zipfile.ZIP_STORED
+            data_member = _member(exporter.FILENAME, started, compression, ZIP_LEVEL)
             with (
-                archive.open(exporter.FILENAME, "w", force_zip64=True) as member,
+                archive.open(data_member, "w", force_zip64=True) as member,
                 BackgroundWriter(member) as out,
             ):
                 exporter.write(source, out)
             figures = source.agreement.figures()
             archive.writestr(
-                AGREEMENT_NAME,
+                _member(AGREEMENT_NAME, started, compression, ZIP_LEVEL),
                 agreement_csv(agreement_records(figures, source.annotator_label)).encode("utf-8"),
             )
             card = dataset_card(
                 source, data_file=exporter.FILENAME, exported_at=started, agreement=figures
             )
             archive.writestr(
-                CARD_NAME, card.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9
+                _member(CARD_NAME, started, zipfile.ZIP_DEFLATED, 9), card.encode("utf-8")
             )
     size = destination.tell() - start if seekable else stream.written
     stats = source.stats
@@ -119,6 +121,19 @@ def build_export(
         context_comments=stats.context_comments,
         annotators=stats.annotator_count,
     )
+
+
+def _member(name: str, at: datetime, compression: int, level: int) -> zipfile.ZipInfo:
+    """A ZIP entry dated with the export's time (UTC), compressed as asked.
+
+    ``ZipFile.open(name, "w")`` would date a streamed member 1980-01-01 and ``writestr``
+    uses the local clock; every file of one export should carry the time it was made.
+    """
+    info = zipfile.ZipInfo(name, date_time=at.astimezone(UTC).timetuple()[:6])
+    info.compress_type = compression
+    info._compresslevel = level  # ZipInfo has no public way to set it before 3.13
+    info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped, as writestr(name) gives
+    return info
 
 
 @contextlib.contextmanager

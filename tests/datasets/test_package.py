@@ -3,7 +3,7 @@
 import io
 import tracemalloc
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pandas as pd
@@ -86,6 +86,35 @@ def test_the_zip_holds_the_data_file_and_the_card(labelled, fmt, tmp_path):
     expected = zipfile.ZIP_STORED if fmt == ExportFormat.PARQUET else zipfile.ZIP_DEFLATED
     assert data.compress_type == expected
     assert len(content) == data.file_size > 0
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_every_file_in_the_zip_is_dated_with_the_export_time(labelled, seekable):
+    class Pipe(io.RawIOBase):
+        """A stream that cannot seek, as an HTTP response is not."""
+
+        def __init__(self):
+            self.buffer = io.BytesIO()
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            return self.buffer.write(data)
+
+    out = io.BytesIO() if seekable else Pipe()
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+    build_export(labelled, ExportOptions(format=ExportFormat.JSONL), out)
+    after = datetime.now(UTC)
+
+    data = out.getvalue() if seekable else out.buffer.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        dates = {
+            info.filename: datetime(*info.date_time, tzinfo=UTC) for info in archive.infolist()
+        }
+    assert set(dates) == {"comments.jsonl", "agreement.csv", "README.md"}
+    for name, dated in dates.items():
+        assert before <= dated <= after, f"{name} is dated {dated}"
 
 
 def test_the_data_file_reads_from_the_zip(labelled, tmp_path):
