@@ -8,15 +8,20 @@ the detail page polls the job with htmx until it is ready. Every view checks
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from annotator.corpus.models import Article
 from annotator.corpus.permissions import Action, project_for
 from annotator.datasets.forms import ExportForm
 from annotator.datasets.jobs import InvalidExportOptions, start_export
 from annotator.datasets.models import ExportJob
+from annotator.datasets.options import ExportOptions, ExportOptionsError
+from annotator.datasets.rows import split_shortfall
 from annotator.labelling.schemes import current_scheme_for
 
 LOG_LENGTH = 50  # exports listed under the form
@@ -59,6 +64,13 @@ def export_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     context = {"project": project, "job": job}
     if request.htmx:
         return render(request, "datasets/export_detail.html#progress", context)
+    options = job.options or {}
+    if options.get("split"):
+        with contextlib.suppress(ExportOptionsError):
+            context["split_shortfall"] = split_shortfall(
+                Article.objects.filter(project=project).count(),
+                options.get("split_ratios") or ExportOptions().split_ratios,
+            )
     return render(request, "datasets/export_detail.html", context)
 
 

@@ -14,10 +14,13 @@ from annotator.datasets.rows import (
     Majority,
     RowSource,
     assign_splits,
+    empty_splits,
     final_answers,
     iter_articles,
     iter_comment_rows,
     majority_answer,
+    split_shortfall,
+    split_sizes,
 )
 from annotator.labelling.default_scheme import default_scheme
 from annotator.labelling.models import LabelScheme
@@ -560,3 +563,37 @@ def test_queries_grow_with_chunks_not_with_rows(project, people):
     assert len(small_chunks) <= 5 + 2_000 // 250
     assert len(big_chunks) <= 5 + 2_000 // 1_000
     assert len(small_chunks) - len(big_chunks) == 2_000 // 250 - 2_000 // 1_000
+
+
+# --- Splits too small to fill -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 7, 10, 25])
+def test_split_sizes_are_what_assign_splits_gives(count):
+    ids = [f"a-{n}" for n in range(count)]
+    given = list(assign_splits(ids, 13, (0.8, 0.1, 0.1)).values())
+
+    sizes = split_sizes(count, (0.8, 0.1, 0.1))
+
+    assert sizes == {name: given.count(name) for name in ("train", "dev", "test")}
+
+
+def test_a_split_of_two_threads_says_dev_and_test_get_none_and_how_many_are_needed():
+    assert empty_splits(2, (0.8, 0.1, 0.1)) == ["dev", "test"]
+    assert split_shortfall(2, (0.8, 0.1, 0.1)) == (
+        "This project has 2 threads and the split goes by whole thread: with 0.8 / 0.1 / 0.1, "
+        "dev and test get no thread. These ratios need at least 8 threads to fill every split."
+    )
+    assert split_shortfall(5, (0.8, 0.1, 0.1)).endswith(
+        "dev gets no thread. These ratios need at least 8 threads to fill every split."
+    )
+    assert "train, dev and test get no thread" in split_shortfall(0, (0.8, 0.1, 0.1))
+
+
+def test_a_split_that_asks_for_no_test_share_does_not_count_it_as_empty():
+    assert empty_splits(2, (0.5, 0.5, 0)) == []
+    assert split_shortfall(2, (0.5, 0.5, 0)) is None
+
+
+def test_enough_threads_give_no_shortfall():
+    assert split_shortfall(20, (0.8, 0.1, 0.1)) is None

@@ -13,7 +13,7 @@ from annotator.datasets.jobs import start_export
 from annotator.datasets.models import ExportJob
 from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 from tests.datasets.corpus import make_labelled_corpus
-from tests.factories import UserFactory
+from tests.factories import ArticleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -302,6 +302,31 @@ def test_the_log_costs_the_same_queries_for_one_or_ten_jobs(researcher_client, p
 
     assert ten == one
     assert one <= 8
+
+
+def test_a_split_of_too_few_threads_says_so_on_the_export_page(researcher_client, project, corpus):
+    response = researcher_client.post(list_url(project), form_data(split="on"), follow=True)
+
+    html = response.content.decode()
+    threads = project.articles.count()
+    assert threads < 8
+    assert 'id="split-shortfall"' in html
+    assert f"This project has {threads} thread" in html
+    assert "get no thread" in html
+    assert "need at least 8 threads" in html
+
+
+def test_a_split_with_enough_threads_or_no_split_says_nothing_about_it(
+    researcher_client, project, corpus
+):
+    for n in range(20):
+        ArticleFactory(project=project, source_id=f"more-{n}")
+
+    with_split = researcher_client.post(list_url(project), form_data(split="on"), follow=True)
+    without = researcher_client.post(list_url(project), form_data(), follow=True)
+
+    assert "split-shortfall" not in with_split.content.decode()
+    assert "split-shortfall" not in without.content.decode()
 
 
 # --- Progress and download --------------------------------------------------------------------
