@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The two quick-start commands, needing nothing but Python 3.11+.
 
-    python3 dev.py run    install, migrate, load the seed thread, print a login, serve
+    python3 dev.py run [--port N] [--host H]
+                          install, migrate, load the seed thread, print a login, serve
     python3 dev.py test   install with the test extras and run the whole suite
 
 Both create a virtualenv in .venv on first use and reinstall only when pyproject.toml
@@ -11,10 +12,13 @@ lives in .local/. Set DATABASE_URL to use PostgreSQL instead of the embedded SQL
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import hashlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import venv
@@ -25,6 +29,8 @@ VENV = ROOT / ".venv"
 LOCAL = ROOT / ".local"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 
 def ensure_installed(extras: str) -> None:
@@ -71,28 +77,133 @@ def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([str(PYTHON), "manage.py", *args], check=True, cwd=ROOT, env=env)
 
 
+def parse_run_args(args: list[str]) -> tuple[str, int]:
+    """Where ``run`` serves: ``--port``/``--host``, or runserver's own ``[HOST:]PORT``."""
+    parser = argparse.ArgumentParser(
+        prog="python3 dev.py run", description="Serve the app with its worker on a laptop."
+    )
+    parser.add_argument("address", nargs="?", help="[HOST:]PORT, as runserver takes it")
+    parser.add_argument("--port", type=int, help=f"port to serve on (default {DEFAULT_PORT})")
+    parser.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
+    options = parser.parse_args(args)
+    host, port = DEFAULT_HOST, DEFAULT_PORT
+    if options.address:
+        given_host, _, given_port = options.address.rpartition(":")
+        if not given_port.isdigit():
+            parser.error(f"{options.address!r} is not [HOST:]PORT (e.g. 8001 or 0.0.0.0:8001)")
+        host, port = given_host.strip("[]") or host, int(given_port)
+    host = options.host or host
+    port = options.port if options.port is not None else port
+    if not 1 <= port <= 65535:
+        parser.error(f"the port must be between 1 and 65535, not {port}")
+    return host, port
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether runserver could listen on ``host:port`` now (it also sets SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """What to tell someone whose port is taken, before anything else is printed, or None.
+
+    Checking first means the login and URL are never printed for a server that then fails
+    to start with a traceback.
+    """
+    if port_is_free(host, port):
+        return None
+    free = next((p for p in range(port + 1, min(port + 50, 65536)) if port_is_free(host, p)), None)
+    advice = f"python3 dev.py run --port {free}" if free else "python3 dev.py run --port PORT"
+    return (
+        f"Port {port} on {host} is already in use (another `python3 dev.py run`, or another "
+        f"server). Stop that one, or serve on another port: {advice}"
+    )
+
+
+def site_url(host: str, port: int) -> str:
+    """The URL to open for a server listening on ``host:port``."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a wildcard is reached via loopback)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start a child in a process group of its own, so ``stop`` reaches its children too.
+
+    runserver's autoreloader and the worker can run children of their own; signalling only
+    the direct child once left the worker orphaned. Ctrl-C then reaches dev.py alone, which
+    stops each group in turn.
+    """
+    if os.name == "nt":
+        return subprocess.Popen(command, cwd=ROOT, env=env)
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def stop(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Interrupt ``process`` and its whole group as Ctrl-C would; kill what is left after.
+
+    SIGTERM follows when SIGINT does not work within ``timeout`` (a shell starts background
+    jobs with SIGINT ignored, and children inherit that), SIGKILL last.
+    """
+    if os.name == "nt":
+        process.terminate()
+        process.wait()
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT is ignored when run in background
+        if process.poll() is not None:
+            break
+        try:
+            os.killpg(process.pid, signum)
+            process.wait(timeout=timeout)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            continue
+        except ProcessLookupError:
+            break
+    # The group outlives its leader when a child is still running: clear it either way.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    """SIGTERM stops ``run`` as Ctrl-C does, so its children are stopped with it."""
+    raise KeyboardInterrupt
+
+
 def run(args: list[str]) -> int:
     """Install, prepare the database and demo data, then serve with a worker beside it."""
+    host, port = parse_run_args(args)
+    problem = port_problem(host, port)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     ensure_installed("")
     env = local_env()
-    address = args[0] if args else "127.0.0.1:8000"
     manage("migrate", "--noinput", env=env)
     manage("load_demo", "--password-file", str(LOCAL / "admin-password"), env=env)
-    worker = subprocess.Popen([str(PYTHON), "manage.py", "db_worker"], cwd=ROOT, env=env)
-    print(f"\nOpen http://{address}/ (Ctrl-C stops the server and the worker)\n", flush=True)
+    signal.signal(signal.SIGTERM, _interrupted)
+    worker = start([str(PYTHON), "manage.py", "db_worker"], env)
+    print(f"\nOpen {site_url(host, port)} (Ctrl-C stops the server and the worker)\n", flush=True)
     try:
-        server = subprocess.run(
-            [str(PYTHON), "manage.py", "runserver", address, "--noreload"], cwd=ROOT, env=env
-        )
-        return server.returncode
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        server = start([str(PYTHON), "manage.py", "runserver", address, "--noreload"], env)
+        try:
+            return server.wait()
+        finally:
+            stop(server)
     except KeyboardInterrupt:
         return 0
     finally:
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
 
 
 def test(args: list[str]) -> int:
