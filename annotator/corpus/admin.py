@@ -1,4 +1,5 @@
-"""The Django admin for staff: projects and members, articles, comments and the import log.
+"""The Django admin for staff: projects and members, articles, comments, the import log and
+the history of discarded uploads and deleted articles.
 
 Comments live in materialised-path trees (see models.py), so the admin never lets anyone
 type a path: a changed parent goes through ``Comment.move_under``, which rewrites the whole
@@ -18,6 +19,8 @@ from django.http import HttpRequest
 from annotator.corpus.models import (
     Article,
     Comment,
+    DeletedArticle,
+    DiscardedImport,
     ImportJob,
     Membership,
     Project,
@@ -189,3 +192,53 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
         """Job rows are a log."""
         return False
+
+
+class HistoryAdmin(admin.ModelAdmin):
+    """A read-only history: rows are written when an admin discards or deletes, never by hand.
+
+    Deleting a row is allowed (a superuser tidying up), changing one is not.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+
+@admin.register(DiscardedImport)
+class DiscardedImportAdmin(HistoryAdmin):
+    """Uploads discarded while they waited for review: which file, who uploaded, who discarded."""
+
+    list_display = [
+        "original_name",
+        "project",
+        "format",
+        "uploaded_by",
+        "discarded_by_name",
+        "discarded_at",
+    ]
+    list_filter = ["project"]
+    search_fields = ["original_name", "discarded_by_name"]
+    list_select_related = ["project", "uploaded_by"]
+
+
+@admin.register(DeletedArticle)
+class DeletedArticleAdmin(HistoryAdmin):
+    """Articles deleted with their labels: title, source id, what went with them, who, when."""
+
+    list_display = [
+        "title",
+        "project",
+        "source_id",
+        "comments",
+        "annotations",
+        "annotators",
+        "gold_labels",
+        "deleted_by_name",
+        "deleted_at",
+    ]
+    list_filter = ["project"]
+    search_fields = ["title", "source_id", "deleted_by_name"]
+    list_select_related = ["project"]

@@ -104,3 +104,16 @@ class CommentMoveForm(forms.Form):
     )
     # Sent by the confirmation that says how many labels the move sets aside (views.py).
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class ArticleDeleteForm(forms.Form):
+    """The counts the admin read on the confirmation page, sent back with the click.
+
+    The deletion goes ahead only if they still hold (``deletions.delete_article``), so an
+    admin never deletes labels they were not told about.
+    """
+
+    comments = forms.IntegerField(min_value=0, max_value=2**31 - 1, widget=forms.HiddenInput)
+    annotations = forms.IntegerField(min_value=0, max_value=2**31 - 1, widget=forms.HiddenInput)
+    annotators = forms.IntegerField(min_value=0, max_value=2**31 - 1, widget=forms.HiddenInput)
+    gold_labels = forms.IntegerField(min_value=0, max_value=2**31 - 1, widget=forms.HiddenInput)

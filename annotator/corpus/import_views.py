@@ -1,4 +1,5 @@
-"""HTML views for importing threads: upload, preview of a scraped thread, progress, log.
+"""HTML views for importing threads: upload, preview of a scraped thread, progress, log,
+and discarding an upload that waits for review.
 
 All state lives on the ``ImportJob`` row, so an admin can leave any of these pages and come
 back to the same place. Small files are imported during the upload request; large ones go
@@ -22,6 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from annotator.corpus.deletions import NotAwaitingReview, discard_import
 from annotator.corpus.import_forms import (
     ARTICLE,
     ImportUploadForm,
@@ -68,7 +70,14 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "corpus/import_list.html",
-        {"project": project, "form": form, "jobs": jobs[:LOG_LENGTH], "log_length": LOG_LENGTH},
+        {
+            "project": project,
+            "form": form,
+            "jobs": jobs[:LOG_LENGTH],
+            "log_length": LOG_LENGTH,
+            "discarded": project.discarded_imports.select_related("uploaded_by")[:LOG_LENGTH],
+            "deleted": project.deleted_articles.all()[:LOG_LENGTH],
+        },
     )
 
 
@@ -135,6 +144,34 @@ def import_confirm(request: HttpRequest, slug: str, job_id: int) -> HttpResponse
     job.refresh_from_db()
     _start(job)
     return back
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_discard(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Discard an upload waiting for review: GET asks, POST removes it and its file.
+
+    A ``DiscardedImport`` row keeps who discarded which file and when; the import log lists
+    it. Only a job in review can be discarded: anything else was imported or refused already.
+    """
+    project = project_for(request.user, slug, Action.IMPORT)
+    job = get_object_or_404(
+        ImportJob.objects.select_related("created_by").defer("options", "error"),
+        pk=job_id,
+        project=project,
+    )
+    if job.status != ImportJob.Status.PREVIEW:
+        messages.error(request, "This import is no longer awaiting review: nothing was discarded.")
+        return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    if request.method == "GET":
+        return render(request, "corpus/import_discard.html", {"project": project, "job": job})
+    try:
+        discard_import(job, request.user)
+    except NotAwaitingReview:
+        messages.error(request, "This import was confirmed or discarded meanwhile.")
+        return redirect("corpus:import_list", slug=project.slug)
+    messages.success(request, f"Discarded {job.original_name}: nothing was imported.")
+    return redirect("corpus:import_list", slug=project.slug)
 
 
 # --- Starting imports -------------------------------------------------------------------------

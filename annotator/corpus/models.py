@@ -335,3 +335,72 @@ class ImportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+
+class DiscardedImport(models.Model):
+    """An upload an admin discarded while it waited for review: who, when, which file.
+
+    The job itself and its stored file are gone (nothing had been imported); this row keeps
+    the import log honest about what was uploaded and thrown away, and by whom.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="discarded_imports")
+    original_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=10, choices=ImportJob.Format.choices)
+    total_bytes = models.BigIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField()
+    discarded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The name as it was, so the log still says who once the account is gone.
+    discarded_by_name = models.CharField(max_length=150, blank=True)
+    discarded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-discarded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"discarded import of {self.original_name} from {self.project}"
+
+
+class DeletedArticle(models.Model):
+    """What an admin deleted with an article: its title and source id, the counts, who, when.
+
+    Deleting an article takes its comments, every annotation and gold label with it; the
+    row is the history of that decision (shown on the import log and in the Django admin),
+    and its source id explains why a later import of the same thread adds it afresh.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deleted_articles")
+    title = models.TextField()
+    source_id = models.CharField(max_length=255)
+    comments = models.PositiveIntegerField(default=0)
+    annotations = models.PositiveIntegerField(default=0)
+    annotators = models.PositiveIntegerField(default=0)
+    gold_labels = models.PositiveIntegerField(default=0)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    deleted_by_name = models.CharField(max_length=150, blank=True)
+    deleted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-deleted_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"deleted article {self.source_id} from {self.project}"

@@ -16,11 +16,21 @@ urlpatterns = [
         views.comment_reparent,
         name="comment_reparent",
     ),
+    path(
+        "p/<slug:slug>/articles/<int:article_id>/delete/",
+        views.article_delete,
+        name="article_delete",
+    ),
     path("p/<slug:slug>/imports/", import_views.import_list, name="import_list"),
     path("p/<slug:slug>/imports/<int:job_id>/", import_views.import_detail, name="import_detail"),
     path(
         "p/<slug:slug>/imports/<int:job_id>/confirm/",
         import_views.import_confirm,
         name="import_confirm",
+    ),
+    path(
+        "p/<slug:slug>/imports/<int:job_id>/discard/",
+        import_views.import_discard,
+        name="import_discard",
     ),
 ]

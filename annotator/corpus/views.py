@@ -21,7 +21,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from annotator.corpus.forms import CommentMoveForm, MemberAddForm, MemberRoleForm, ProjectForm
+from annotator.corpus.deletions import (
+    CountsChanged,
+    DeletionImpact,
+    delete_article,
+    impact_of_deleting,
+)
+from annotator.corpus.forms import (
+    ArticleDeleteForm,
+    CommentMoveForm,
+    MemberAddForm,
+    MemberRoleForm,
+    ProjectForm,
+)
 from annotator.corpus.models import Article, Comment, Membership, Project, Role
 from annotator.corpus.moves import MoveImpact, impact_of_move
 from annotator.corpus.permissions import (
@@ -365,3 +377,55 @@ def _confirm_move(
         )
     context["confirming"] = confirming
     return render(request, "corpus/article_thread.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def article_delete(request: HttpRequest, slug: str, article_id: int) -> HttpResponse:
+    """Delete an article with its comments and labels, after a page that says how many.
+
+    GET shows the counts ("Deletes N comments, M annotations by K annotators, G gold
+    labels") with the form; POST sends them back and deletes only if they still hold (else
+    the page comes back with the new counts), records a ``DeletedArticle`` and goes to the
+    project. Project admins only, like every other change to the corpus.
+    """
+    project = project_for(request.user, slug, Action.IMPORT)
+    article = get_object_or_404(
+        Article.objects.only("pk", "project_id", "title", "source_id"),
+        pk=article_id,
+        project=project,
+    )
+    article.project = project
+    status = 200
+    notice = ""
+    if request.method == "POST":
+        form = ArticleDeleteForm(request.POST)
+        if form.is_valid():
+            try:
+                record = delete_article(article, request.user, DeletionImpact(**form.cleaned_data))
+            except CountsChanged:
+                notice = "The counts changed since the page was shown: check them again."
+                status = 409
+            else:
+                messages.success(
+                    request,
+                    f"Deleted “{record.title}”: {record.comments} comments, "
+                    f"{record.annotations} annotations, {record.gold_labels} gold labels.",
+                )
+                return redirect(project)
+        else:
+            notice = "The confirmation was incomplete: check the counts and confirm again."
+            status = 400
+    impact = impact_of_deleting(article)
+    return render(
+        request,
+        "corpus/article_delete.html",
+        {
+            "project": project,
+            "article": article,
+            "impact": impact,
+            "form": ArticleDeleteForm(initial=impact.as_form_data()),
+            "notice": notice,
+        },
+        status=status,
+    )

@@ -87,7 +87,17 @@ PAGES = [
         method="post",
         data={"parent_number": "0"},
     ),
+    Page("corpus:article_delete", Action.IMPORT, lambda w: [w.slug, w.article_id]),
+    Page(
+        "corpus:article_delete",
+        Action.IMPORT,
+        lambda w: [w.slug, w.article_id],
+        method="post",
+        data={"comments": "-1"},  # refused by the form: nothing is deleted by the matrix
+    ),
     Page("corpus:import_list", Action.IMPORT, in_project),
+    Page("corpus:import_discard", Action.IMPORT, lambda w: [w.slug, w.job_id]),
+    Page("corpus:import_discard", Action.IMPORT, lambda w: [w.slug, w.job_id], method="post"),
     Page("corpus:import_detail", Action.IMPORT, lambda w: [w.slug, w.job_id]),
     Page(
         "corpus:import_confirm",
