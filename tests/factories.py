@@ -187,3 +187,21 @@ def label_in_bulk(comments, annotators, answers_for, *, status: str = "submitted
             )
     Annotation.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
+
+
+def make_gold_label(comment: Comment, reviewer, answers: dict, *, method: str = "adjudicated"):
+    """A reviewer's gold label for ``comment``, stored as the adjudication page saves it."""
+    from django.utils import timezone
+
+    from annotator.labelling.schemes import current_scheme_for
+    from annotator.review.models import GoldLabel
+
+    return GoldLabel.objects.create(
+        project=comment.article.project,
+        comment=comment,
+        scheme=current_scheme_for(comment.article.project),
+        answers=answers,
+        method=method,
+        decided_by=reviewer,
+        decided_at=timezone.now(),
+    )

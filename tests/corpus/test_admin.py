@@ -2,8 +2,16 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from annotator.corpus.models import Comment, ImportJob, Membership, Role
+from annotator.corpus.models import (
+    Comment,
+    DeletedArticle,
+    DiscardedImport,
+    ImportJob,
+    Membership,
+    Role,
+)
 from tests.factories import (
     COMPLETE_REPLY,
     ArticleFactory,
@@ -229,3 +237,24 @@ def test_a_new_parent_that_sets_labels_aside_waits_for_the_confirmation(
     labelled.refresh_from_db()
     assert "stance_parent" in labelled.stale_answers
     assert labelled.events.latest("id").actor == admin_user
+
+
+def test_the_history_of_deletions_is_listed_and_read_only(admin_client, project):
+    deleted = DeletedArticle.objects.create(
+        project=project, title="Gone thread", source_id="sf-9", comments=4, deleted_by_name="ada"
+    )
+    discarded = DiscardedImport.objects.create(
+        project=project, original_name="notes.txt", format="text", uploaded_at=timezone.now()
+    )
+
+    articles = admin_client.get(reverse("admin:corpus_deletedarticle_changelist"))
+    imports = admin_client.get(reverse("admin:corpus_discardedimport_changelist"))
+
+    assert "Gone thread" in articles.content.decode()
+    assert "notes.txt" in imports.content.decode()
+    assert admin_client.get(reverse("admin:corpus_deletedarticle_add")).status_code == 403
+    change = reverse("admin:corpus_deletedarticle_change", args=[deleted.pk])
+    assert admin_client.post(change, {"title": "rewritten"}).status_code == 403
+    deleted.refresh_from_db()
+    assert deleted.title == "Gone thread"
+    assert discarded.pk

@@ -6,10 +6,12 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from annotator.corpus.models import Article, Comment, ImportJob
+from annotator.corpus.models import Article, Comment, DeletedArticle, DiscardedImport, ImportJob
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -616,3 +618,142 @@ def test_moving_the_article_end_up_makes_a_reading_confirmable(admin_client, pro
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED
     assert Comment.objects.count() == 1
+
+
+# --- Discarding an upload in review -------------------------------------------------------------
+
+
+def discard_url(job) -> str:
+    return reverse("corpus:import_discard", args=[job.project.slug, job.pk])
+
+
+def test_the_preview_offers_to_discard_the_upload(admin_client, project):
+    job = upload_seed(admin_client, project)
+
+    html = admin_client.get(detail_url(job)).content.decode()
+
+    assert f'href="{discard_url(job)}"' in html
+
+
+def test_a_preview_that_cannot_be_read_still_offers_to_discard_it(admin_client, project, job):
+    job.file.save("broken.txt", SimpleUploadedFile("broken.txt", b"{not a thread}\n"))
+
+    html = admin_client.get(detail_url(job)).content.decode()
+
+    assert "This file cannot be previewed" in html
+    assert f'href="{discard_url(job)}"' in html
+
+
+def test_discarding_asks_first_and_changes_nothing_on_get(admin_client, project, job):
+    response = admin_client.get(discard_url(job))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Discard the upload of seed.txt?" in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert ImportJob.objects.filter(pk=job.pk).exists()
+
+
+def test_discarding_removes_the_upload_and_its_file_and_the_log_says_who(
+    admin_client, project, job, django_capture_on_commit_callbacks
+):
+    stored = Path(job.file.path)
+    assert stored.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(discard_url(job), follow=True)
+
+    assert response.redirect_chain[-1][0] == list_url(project)
+    html = response.content.decode()
+    assert "Discarded seed.txt: nothing was imported." in html
+    assert "Discarded uploads" in html
+    assert "<td>ada_admin</td>" in html
+    assert not ImportJob.objects.exists()
+    assert not stored.exists()
+    assert not Article.objects.exists()
+    assert admin_client.get(detail_url(job)).status_code == 404
+    assert admin_client.post(confirm_url(job)).status_code == 404
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "succeeded", "failed"])
+def test_an_upload_no_longer_in_review_is_not_discarded(admin_client, job, status):
+    ImportJob.objects.filter(pk=job.pk).update(status=status)
+
+    response = admin_client.post(discard_url(job), follow=True)
+
+    assert "no longer awaiting review: nothing was discarded" in response.content.decode()
+    assert ImportJob.objects.filter(pk=job.pk).exists()
+
+
+def test_discard_needs_csrf(project_admin, project, job):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(project_admin)
+
+    assert client.post(discard_url(job)).status_code == 403
+    assert ImportJob.objects.filter(pk=job.pk).exists()
+
+
+@pytest.mark.parametrize("role_fixture", ["annotator", "reviewer", "researcher"])
+def test_members_who_are_not_admins_cannot_discard(client, request, job, role_fixture):
+    client.force_login(request.getfixturevalue(role_fixture))
+
+    assert client.get(discard_url(job)).status_code == 403
+    assert client.post(discard_url(job)).status_code == 403
+    assert ImportJob.objects.filter(pk=job.pk).exists()
+
+
+def test_outsiders_and_other_projects_cannot_discard(client, outsider, other_project, job):
+    client.force_login(outsider)
+    assert client.post(discard_url(job)).status_code == 404
+    other_admin = UserFactory(username="olga")
+    other_project.memberships.create(user=other_admin, role="admin")
+    client.force_login(other_admin)
+    through_other = reverse("corpus:import_discard", args=[other_project.slug, job.pk])
+    assert client.post(through_other).status_code == 404
+    assert ImportJob.objects.filter(pk=job.pk).exists()
+
+
+def test_the_log_lists_discarded_uploads_and_deleted_articles_in_constant_queries(
+    admin_client, project, project_admin
+):
+
+    def page_queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(list_url(project))
+        return len(queries), response.content.decode()
+
+    def add_history(n: int) -> None:
+        uploader = UserFactory(username=f"uploader{n}")
+        DiscardedImport.objects.create(
+            project=project,
+            original_name=f"notes-{n}.txt",
+            format="text",
+            uploaded_by=uploader,
+            uploaded_at=timezone.now(),
+            discarded_by=project_admin,
+            discarded_by_name="ada_admin",
+        )
+        DeletedArticle.objects.create(
+            project=project,
+            title=f"Deleted thread {n}",
+            source_id=f"sf-{n}",
+            comments=60,
+            annotations=12,
+            annotators=3,
+            gold_labels=2,
+            deleted_by=project_admin,
+            deleted_by_name="ada_admin",
+        )
+
+    add_history(0)
+    one, html = page_queries()
+    assert "notes-0.txt" in html
+    assert "<td>uploader0</td>" in html
+    assert "Deleted thread 0" in html
+    assert "<code>sf-0</code>" in html
+    assert '<td class="num">60</td>' in html
+    for n in range(1, 6):
+        add_history(n)
+    six, html = page_queries()
+    assert "Deleted thread 5" in html
+    assert six == one

@@ -4,9 +4,11 @@ import re
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotator.corpus.models import Comment, Membership, Project, Role
+from annotator.corpus.models import Article, Comment, DeletedArticle, Membership, Project, Role
 from annotator.labelling.models import Annotation
 from annotator.review.models import GoldLabel
 from tests.factories import (
@@ -17,6 +19,7 @@ from tests.factories import (
     ProjectFactory,
     UserFactory,
     make_comment,
+    make_gold_label,
     make_label,
     make_thread,
 )
@@ -727,3 +730,161 @@ def test_pages_show_no_template_comment_text(client, project, annotator):
     client.force_login(annotator)
     html = client.get(project.get_absolute_url()).content.decode()
     assert "{#" not in html and "{%" not in html
+
+
+# --- Deleting an article ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def labelled_article(project, reviewer):
+    """An article with 2 comments, 2 annotations by 2 annotators and a gold label."""
+    article = ArticleFactory(project=project, source_id="sf-1", title="Ceasefire in Aleppo")
+    first = make_comment(article)
+    make_comment(article, parent=first)
+    make_label(first, UserFactory(username="zoe"), COMPLETE_REPLY)
+    make_label(first, UserFactory(username="adam"), COMPLETE_REPLY)
+    make_gold_label(first, reviewer, COMPLETE_REPLY)
+    return article
+
+
+def delete_url(article) -> str:
+    return reverse("corpus:article_delete", args=[article.project.slug, article.pk])
+
+
+def confirmed_counts(**changes) -> dict:
+    """What the confirmation form of ``labelled_article`` posts back."""
+    return {"comments": 2, "annotations": 2, "annotators": 2, "gold_labels": 1, **changes}
+
+
+def test_the_thread_page_offers_deletion_to_admins_only(
+    client, project_admin, annotator, labelled_article
+):
+    thread = reverse(
+        "corpus:article_thread", args=[labelled_article.project.slug, labelled_article.pk]
+    )
+    client.force_login(project_admin)
+    assert f'href="{delete_url(labelled_article)}"' in client.get(thread).content.decode()
+    client.force_login(annotator)
+    assert f'href="{delete_url(labelled_article)}"' not in client.get(thread).content.decode()
+
+
+def test_the_confirmation_says_what_goes_and_deletes_nothing(
+    client, project_admin, labelled_article
+):
+    client.force_login(project_admin)
+
+    response = client.get(delete_url(labelled_article))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Deletes 2 comments, 2 annotations by 2 annotators, 1 gold label." in html
+    assert "Ceasefire in Aleppo" in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'name="annotations" value="2"' in html
+    assert Comment.objects.count() == 2
+
+
+def test_confirming_deletes_the_article_with_its_labels_and_records_it(
+    client, project_admin, project, labelled_article
+):
+    client.force_login(project_admin)
+
+    response = client.post(delete_url(labelled_article), confirmed_counts(), follow=True)
+
+    assert response.redirect_chain[-1][0] == project.get_absolute_url()
+    assert messages_of(response) == [
+        "Deleted “Ceasefire in Aleppo”: 2 comments, 2 annotations, 1 gold labels."
+    ]
+    assert not Article.objects.exists()
+    assert (Comment.objects.count(), Annotation.objects.count(), GoldLabel.objects.count()) == (
+        0,
+        0,
+        0,
+    )
+    record = DeletedArticle.objects.get()
+    assert (record.source_id, record.deleted_by, record.gold_labels) == ("sf-1", project_admin, 1)
+
+
+def test_new_labels_since_the_confirmation_stop_the_deletion_and_show_new_counts(
+    client, project_admin, labelled_article
+):
+    client.force_login(project_admin)
+    make_label(labelled_article.comments.last(), UserFactory(username="late"), COMPLETE_REPLY)
+
+    response = client.post(delete_url(labelled_article), confirmed_counts())
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "The counts changed since the page was shown" in html
+    assert "Deletes 2 comments, 3 annotations by 3 annotators, 1 gold label." in html
+    assert Comment.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        confirmed_counts(comments="-1"),
+        confirmed_counts(annotations="many"),
+        confirmed_counts(gold_labels=str(2**40)),
+    ],
+)
+def test_a_broken_confirmation_is_a_400_and_deletes_nothing(
+    client, project_admin, labelled_article, data
+):
+    client.force_login(project_admin)
+
+    response = client.post(delete_url(labelled_article), data)
+
+    assert response.status_code == 400
+    assert "The confirmation was incomplete" in response.content.decode()
+    assert Comment.objects.count() == 2
+
+
+@pytest.mark.parametrize("role_fixture", ["annotator", "reviewer", "researcher"])
+def test_members_who_are_not_admins_cannot_delete_an_article(
+    client, request, labelled_article, role_fixture
+):
+    client.force_login(request.getfixturevalue(role_fixture))
+
+    assert client.get(delete_url(labelled_article)).status_code == 403
+    assert client.post(delete_url(labelled_article), confirmed_counts()).status_code == 403
+    assert Comment.objects.count() == 2
+
+
+def test_outsiders_and_other_projects_admins_get_404(
+    client, outsider, other_project, labelled_article
+):
+    client.force_login(outsider)
+    assert client.post(delete_url(labelled_article), confirmed_counts()).status_code == 404
+    other_admin = UserFactory(username="olga")
+    other_project.memberships.create(user=other_admin, role="admin")
+    client.force_login(other_admin)
+    through_other = reverse("corpus:article_delete", args=[other_project.slug, labelled_article.pk])
+    assert client.post(through_other, confirmed_counts()).status_code == 404
+    assert Comment.objects.count() == 2
+
+
+def test_anonymous_visitors_are_sent_to_log_in_before_deleting(client, labelled_article):
+    response = client.post(delete_url(labelled_article), confirmed_counts())
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert Comment.objects.count() == 2
+
+
+def test_the_confirmation_reads_in_a_constant_number_of_queries(client, project_admin, project):
+    small = ArticleFactory(project=project)
+    make_comment(small)
+    large = ArticleFactory(project=project)
+    for comment in make_thread(large, 60):
+        make_label(comment, project_admin, COMPLETE_REPLY)
+    client.force_login(project_admin)
+
+    counts = []
+    for article in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(delete_url(article)).status_code == 200
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1] <= 10
