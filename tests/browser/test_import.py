@@ -182,3 +182,27 @@ def test_the_progress_bar_follows_the_worker_and_stops_polling_when_done(
     page.wait_for_timeout(2500)
     expect(page.locator(".import-counts dd").nth(1)).to_have_text("99")
     assert console_errors == []
+
+
+def test_an_admin_uploading_a_pdf_is_told_it_is_a_pdf_and_nothing_is_stored(
+    page, login, screenshot, admin_and_project, console_errors
+):
+    admin, project = admin_and_project
+    pdf = SEED.parents[0] / "samples" / "refused" / "article.pdf"
+
+    login(admin)
+    page.goto(f"/p/{project.slug}/imports/")
+    page.get_by_label("File to import").set_input_files(pdf)
+    page.get_by_role("button", name="Upload").click()
+
+    refusal = page.locator(".upload-form .errorlist")
+    expect(refusal).to_have_text(
+        "article.pdf: This is a PDF document, not a comment thread. Accepted: scraped text "
+        "(.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md."
+    )
+    expect(page.get_by_text("not valid UTF-8")).to_have_count(0)
+    expect(page.get_by_text("Nothing imported yet.")).to_be_visible()
+    screenshot("pdf-refused")
+    assert not ImportJob.objects.exists()
+    assert not Article.objects.exists()
+    assert console_errors == []
