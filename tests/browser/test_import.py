@@ -74,6 +74,22 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
         "The article ends here"
     ).check()
     expect(paragraphs).to_have_count(len(reading.article_paragraphs))
+    # The article's last paragraph is a reader's after all: it becomes a comment of its own,
+    # the first reader comment stays as it was, and the choice can be undone.
+    comments = page.locator(".preview-thread > li.comment")
+    first_text = comments.first.locator(".comment-text").first.inner_text()
+    paragraphs.nth(len(reading.article_paragraphs) - 2).get_by_label(
+        "The article ends here"
+    ).check()
+    expect(paragraphs).to_have_count(len(reading.article_paragraphs) - 1)
+    expect(comments).to_have_count(len(reading.comments) + 1)
+    last_paragraph = reading.article_paragraphs[-1].text
+    expect(comments.first.locator(".comment-text").first).to_have_text(last_paragraph)
+    expect(comments.nth(1).locator(".comment-text").first).to_have_text(first_text)
+    comments.first.get_by_label("This is still article text").check()
+    expect(paragraphs).to_have_count(len(reading.article_paragraphs))
+    expect(comments).to_have_count(len(reading.comments))
+    expect(page.locator("input[name=article_end]:checked")).to_have_value(str(reading.article_end))
 
     # One choice fixes a wrong parent: the next candidate in the comment's menu.
     box = page.locator(f"#preview-comment-{target.line}")
