@@ -221,6 +221,7 @@ class PreviewComment:
     options: list[tuple[str, str]]  # ranked candidates: (value, label)
     others: list[tuple[str, str]]  # nearby comments above that were not ranked
     can_end_article: bool
+    problem: str = ""  # a parent typed in "any comment above" that is not one
 
     @property
     def line(self) -> int:
@@ -269,7 +270,8 @@ def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
     except ImportFileError:
         article_end = None
     reconstruction = reconstruct(text, job, article_end)
-    chosen = corrections_from(query, reconstruction).parents
+    corrections = corrections_from(query, reconstruction)
+    chosen = corrections.parents
 
     paragraphs = []
     blocks = list(reconstruction.article_paragraphs)
@@ -310,6 +312,7 @@ def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
                 options=options,
                 others=others,
                 can_end_article=index < MOVABLE_COMMENTS,
+                problem=corrections.problems.get(comment.line, ""),
             )
         )
         labels[comment.line] = _label(comment)
@@ -321,6 +324,8 @@ def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
         "rows": rows,
         "unsure": unsure,
         "article_end": reconstruction.article_end,
+        # Every comment, for "answers any comment above" (one list for the page).
+        "comment_labels": list(labels.items()),
     }
 
 

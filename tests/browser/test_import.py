@@ -97,6 +97,15 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
     expect(box.locator(".changed-badge")).to_have_text("changed by you")
     expect(box.get_by_label("Answers")).to_have_value(str(new_parent))
     screenshot("preview-corrected")
+    # A parent far above, out of the menu: typed by its line number.
+    last, first = reading.comments[-1], reading.comments[0]
+    far = page.locator(f"#preview-comment-{last.line}")
+    far.get_by_label("or any comment above").fill(str(first.line))
+    far.get_by_label("or any comment above").press("Tab")
+    far = page.locator(f"#preview-comment-{last.line}")
+    expect(far.locator(".changed-badge")).to_have_text("changed by you")
+    expect(far.get_by_label("Answers")).to_have_value(str(first.line))
+    expect(far).to_contain_text(f"answers line {first.line}")
 
     page.get_by_role("button", name="Confirm and import").first.click()
     expect(page.get_by_role("heading", name="Imported")).to_be_visible()
@@ -107,6 +116,8 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
     by_line = {c.line: c for c in reading.comments}
     saved = Comment.objects.get(text__startswith=target.text.strip()[:40])
     assert saved.parent.text.startswith(by_line[new_parent].text.strip()[:40])
+    far_saved = Comment.objects.get(text__startswith=last.text.strip()[:40])
+    assert far_saved.parent.text.startswith(first.text.strip()[:40])
 
     # A broken JSON Lines file is refused with its line, and nothing is written.
     before = (Article.objects.count(), Comment.objects.count())

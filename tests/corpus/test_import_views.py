@@ -345,6 +345,38 @@ def test_each_parent_select_offers_the_ranked_candidates_best_first(admin_client
         assert row.selected == chosen
 
 
+def test_any_comment_above_can_be_chosen_by_its_line_beyond_the_menu(admin_client, project):
+    job = upload_seed(admin_client, project)
+    reconstruction = seed_reconstruction()
+    last = reconstruction.comments[-1]
+    first = reconstruction.comments[0]
+    menu = admin_client.get(detail_url(job)).context["rows"][-1]
+    assert str(first.line) not in {v for v, _ in menu.options + menu.others}  # too far up
+
+    # The page lists every comment once, for the field's search by number or words.
+    html = admin_client.get(detail_url(job)).content.decode()
+    assert html.count('<datalist id="preview-comments">') == 1
+    assert f'<option value="{first.line}">line {first.line} · ' in html
+    query = {f"other-parent-{last.line}": str(first.line)}
+    row = admin_client.get(detail_url(job), query).context["rows"][-1]
+    assert row.parent == first.line and row.changed and row.problem == ""
+    assert row.selected == str(first.line)  # the menu now holds it, for the next re-render
+
+    # Words, a later comment, a line that is no comment: said beside it, guess kept.
+    for typed in ["sanctions", str(last.line + 1000), str(last.line)]:
+        row = admin_client.get(detail_url(job), {f"other-parent-{last.line}": typed}).context[
+            "rows"
+        ][-1]
+        assert row.parent == last.parent_line
+        assert row.problem, typed
+
+    # Confirming applies it.
+    response = admin_client.post(confirm_url(job), query, follow=True)
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert job.options["parents"][str(last.line)] == first.line
+
+
 def test_comment_text_in_the_preview_is_escaped(admin_client, project):
     hostile = SMALL_THREAD + b"\n\n<script>alert('x')</script> <b>bold</b>\n"
 
