@@ -106,6 +106,13 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
     expect(far.locator(".changed-badge")).to_have_text("changed by you")
     expect(far.get_by_label("Answers")).to_have_value(str(first.line))
     expect(far).to_contain_text(f"answers line {first.line}")
+    # A reload (or leaving and coming back) keeps every correction made so far.
+    page.wait_for_load_state("networkidle")
+    page.reload()
+    for line, parent in ((target.line, new_parent), (last.line, first.line)):
+        kept = page.locator(f"#preview-comment-{line}")
+        expect(kept.locator(".changed-badge")).to_have_text("changed by you")
+        expect(kept.get_by_label("Answers")).to_have_value(str(parent))
 
     page.get_by_role("button", name="Confirm and import").first.click()
     expect(page.get_by_role("heading", name="Imported")).to_be_visible()
