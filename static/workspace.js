@@ -369,6 +369,16 @@
     status.appendChild(actions);
   }
 
+  // "Load the saved version" after a conflict: the person gives up this tab's answers on
+  // purpose, so leaving does not warn and the next visit does not offer them again.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("#save-status.conflict a[href]")) {
+      saving.dirty = false;
+      saving.conflict = false;
+      forget();
+    }
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-unsaved]");
     if (!button) { return; }

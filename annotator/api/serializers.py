@@ -189,6 +189,18 @@ class GoldLabelSerializer(serializers.ModelSerializer):
     decided_by = serializers.CharField(
         source="decided_by.username", read_only=True, allow_null=True, default=None
     )
+    stale_answers = serializers.DictField(
+        read_only=True,
+        help_text=(
+            "Question key → a gold answer set aside when the comment was re-parented: "
+            "{value, parent_id, parent_source_id, marked_stale_at, scheme_version}. "
+            "Never part of answers."
+        ),
+    )
+    needs_review = serializers.BooleanField(
+        read_only=True,
+        help_text="A move left this gold without an answer it needs; it is back in review.",
+    )
 
     class Meta:
         model = GoldLabel
@@ -198,6 +210,8 @@ class GoldLabelSerializer(serializers.ModelSerializer):
             "comment",
             "scheme_version",
             "answers",
+            "stale_answers",
+            "needs_review",
             "method",
             "note",
             "decided_by",

@@ -344,6 +344,8 @@ GOLD_FIELDS = (
     "comment__article_id",
     "scheme__version",
     "answers",
+    "stale_answers",
+    "needs_review",
     "method",
     "note",
     "decided_by__username",

@@ -84,6 +84,8 @@ class Corrections:
     article_end: int
     parents: dict[str, int | None] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # The same problems by comment line, for the preview to show beside the comment.
+    problems: dict[int, str] = field(default_factory=dict)
 
     def as_options(self) -> dict:
         """The shape ``ImportJob.options`` stores and ``parse_text`` reads."""
@@ -100,7 +102,9 @@ def corrections_from(data: Mapping[str, str], reconstruction: ThreadReconstructi
     corrections = Corrections(article_end=reconstruction.article_end)
     earlier: set[int] = set()
     for comment in reconstruction.comments:
-        raw = data.get(f"parent-{comment.line}")
+        # "Any comment above": a line number typed or picked from the list, over the menu.
+        typed = (data.get(f"other-parent-{comment.line}") or "").strip()
+        raw = typed or data.get(f"parent-{comment.line}")
         if raw is None:
             parent = comment.parent_line
         elif raw == ARTICLE:
@@ -108,10 +112,16 @@ def corrections_from(data: Mapping[str, str], reconstruction: ThreadReconstructi
         else:
             parent = parse_line(raw)
             if parent not in earlier:
-                corrections.errors.append(
+                problem = (
                     f"The comment at line {comment.line} can only answer the article or a "
-                    f"comment above it, not {raw!r}."
+                    f"comment above it, not {raw[:40]!r}."
+                    if parent is not None or not typed
+                    else f"For the comment at line {comment.line}, type the line number of "
+                    f"the comment it answers, or pick one from the list ({raw[:40]!r} is not "
+                    "one)."
                 )
+                corrections.errors.append(problem)
+                corrections.problems[comment.line] = problem
                 parent = comment.parent_line
         corrections.parents[str(comment.line)] = parent
         earlier.add(comment.line)

@@ -109,6 +109,46 @@ def import_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def import_preview_save(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Keep the admin's choices (article end, parents) on the import waiting for review, as
+    each is made, and answer with the preview they give: a reload or a later visit shows
+    them, nothing is lost before "Confirm". The choices kept are the ones that differ from
+    the importer's reading, so other comments still follow a later change of the article
+    end."""
+    project = project_for(request.user, slug, Action.IMPORT)
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
+    if job.status != ImportJob.Status.PREVIEW:
+        return HttpResponse(
+            "This import is no longer awaiting review: nothing was changed.",
+            status=409,
+            content_type="text/plain",
+        )
+    context = {"project": project, "job": job}
+    try:
+        context.update(preview_context(job, request.POST))
+    except ImportFileError as error:
+        context["preview_error"] = str(error)
+    else:
+        choices = preview_choices(context)
+        # Conditional: a confirmation in another tab wins, and its options stay.
+        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEW).update(options=choices)
+    return render(request, "corpus/import_detail.html#preview", context)
+
+
+def preview_choices(context: dict) -> dict:
+    """What of the preview in ``context`` the admin changed, as ``ImportJob.options``."""
+    reconstruction = context["reconstruction"]
+    guessed = {c.line: c.parent_line for c in reconstruction.comments}
+    return {
+        "article_end": context["article_end"],
+        "parents": {
+            str(row.line): row.parent for row in context["rows"] if row.parent != guessed[row.line]
+        },
+    }
+
+
+@login_required
+@require_POST
 def import_confirm(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     """Apply the admin's corrections to a previewed thread and start the import."""
     project = project_for(request.user, slug, Action.IMPORT)
@@ -264,6 +304,7 @@ class PreviewComment:
     options: list[tuple[str, str]]  # ranked candidates: (value, label)
     others: list[tuple[str, str]]  # nearby comments above that were not ranked
     can_end_article: bool
+    problem: str = ""  # a parent typed in "any comment above" that is not one
 
     @property
     def line(self) -> int:
@@ -303,16 +344,19 @@ def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
     """Everything the preview shows, for the article end and parents chosen in ``query``.
 
     ``query`` holds ``article_end`` and ``parent-<line>`` values when the admin has changed
-    them (the preview re-renders through htmx with the whole form); invalid ones fall back
-    to the importer's guess, since nothing is saved until the admin confirms.
+    them (the preview re-renders through htmx with the whole form); without them, the
+    choices kept on the job (``import_preview_save``) are shown. Invalid ones fall back to
+    the importer's guess.
     """
+    query = _with_kept_choices(job, query)
     text = read_text(job)
     try:
         article_end = _article_end(query.get("article_end"), text, job)
     except ImportFileError:
         article_end = None
     reconstruction = reconstruct(text, job, article_end)
-    chosen = corrections_from(query, reconstruction).parents
+    corrections = corrections_from(query, reconstruction)
+    chosen = corrections.parents
 
     paragraphs = []
     blocks = list(reconstruction.article_paragraphs)
@@ -353,6 +397,7 @@ def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
                 options=options,
                 others=others,
                 can_end_article=index < MOVABLE_COMMENTS,
+                problem=corrections.problems.get(comment.line, ""),
             )
         )
         labels[comment.line] = _label(comment)
@@ -365,7 +410,22 @@ def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
         "rows": rows,
         "unsure": unsure,
         "article_end": reconstruction.article_end,
+        # Every comment, for "answers any comment above" (one list for the page).
+        "comment_labels": list(labels.items()),
     }
+
+
+def _with_kept_choices(job: ImportJob, query: Mapping[str, str]) -> Mapping[str, str]:
+    """``query``, or when it chooses nothing, the choices kept on the job, in its shape."""
+    if "article_end" in query or any(key.startswith("parent-") for key in query):
+        return query
+    kept = job.options or {}
+    choices: dict[str, str] = {}
+    if kept.get("article_end") is not None:
+        choices["article_end"] = str(kept["article_end"])
+    for line, parent in (kept.get("parents") or {}).items():
+        choices[f"parent-{line}"] = ARTICLE if parent is None else str(parent)
+    return {**choices, **(query.dict() if hasattr(query, "dict") else query)}
 
 
 def _label(comment: ReconstructedComment) -> str:

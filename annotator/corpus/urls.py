@@ -24,6 +24,11 @@ urlpatterns = [
     path("p/<slug:slug>/imports/", import_views.import_list, name="import_list"),
     path("p/<slug:slug>/imports/<int:job_id>/", import_views.import_detail, name="import_detail"),
     path(
+        "p/<slug:slug>/imports/<int:job_id>/preview/",
+        import_views.import_preview_save,
+        name="import_preview_save",
+    ),
+    path(
         "p/<slug:slug>/imports/<int:job_id>/confirm/",
         import_views.import_confirm,
         name="import_confirm",

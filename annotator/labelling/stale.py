@@ -234,9 +234,9 @@ class StaleAnswer:
 
 
 def stale_answers_of(annotation: Annotation | None, scheme: Scheme) -> list[StaleAnswer]:
-    """The annotation's answers set aside by a move, in scheme order (no query: they live on
-    the annotation row). Labels come from ``scheme``; a key or value it no longer has is
-    shown as stored."""
+    """The annotation's (or a gold label's: same fields) answers set aside by a move, in
+    scheme order (no query: they live on the row). Labels come from ``scheme``; a key or
+    value it no longer has is shown as stored."""
     if annotation is None or not annotation.stale_answers:
         return []
     order = {q.key: i for i, q in enumerate(scheme.questions)}

@@ -31,6 +31,7 @@ from annotator.labelling.responses import (
 )
 from annotator.labelling.scheme import Kind, Question
 from annotator.labelling.schemes import current_scheme_for
+from annotator.labelling.stale import stale_answers_of
 from annotator.labelling.thread_chain import ChainView
 from annotator.review.gold import GoldConflict, GoldInvalid, accept_unanimous, save_gold
 from annotator.review.models import GoldEvent, GoldLabel
@@ -309,6 +310,8 @@ def _adjudication_context(
         "scheme": scheme,
         "gold": gold,
         "gold_history": gold_history(list(gold.events.all()), scheme) if gold else [],
+        # Gold a move sent back to review: what it had said about the old parent.
+        "gold_stale": stale_answers_of(gold, scheme.scheme) if gold and gold.needs_review else [],
         "revision": gold.revision if gold else 0,
         "annotations": annotations,
         "submitted_count": sum(a.status == Annotation.Status.SUBMITTED for a in annotations),

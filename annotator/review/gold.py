@@ -116,6 +116,7 @@ def save_gold(
                     and gold.note == note
                     and gold.method == method
                     and gold.scheme_id == scheme.pk
+                    and not gold.needs_review
                 ):
                     return gold
                 before = gold.snapshot()
@@ -127,6 +128,7 @@ def save_gold(
             gold.decided_by = reviewer
             gold.decided_at = now
             gold.revision += 1
+            gold.needs_review = False
             gold.save()
             GoldEvent.objects.create(
                 gold=gold,
@@ -244,8 +246,8 @@ def _accept_on_postgres(candidates: list[AgreedComment], scheme, reviewer, now) 
 
     gold_table, event_table = quote(GoldLabel._meta.db_table), quote(GoldEvent._meta.db_table)
     gold_columns = columns(
-        GoldLabel, "project", "comment", "scheme", "answers", "stale_answers", "method", "note",
-        "decided_by", "decided_at", "revision",
+        GoldLabel, "project", "comment", "scheme", "answers", "stale_answers", "needs_review",
+        "method", "note", "decided_by", "decided_at", "revision",
     )  # fmt: skip
     event_columns = columns(GoldEvent, "gold", "actor", "at", "revision", "before", "after")
     sql = f"""
@@ -254,7 +256,7 @@ def _accept_on_postgres(candidates: list[AgreedComment], scheme, reviewer, now) 
             FROM unnest(%s::bigint[], %s::int[]) AS u(comment_id, answers)
         ), added AS (
             INSERT INTO {gold_table} ({gold_columns})
-            SELECT %s, comment_id, %s, answers, '{{}}'::jsonb, %s, '', %s, %s, 1 FROM rows
+            SELECT %s, comment_id, %s, answers, '{{}}'::jsonb, false, %s, '', %s, %s, 1 FROM rows
             RETURNING id, answers
         )
         INSERT INTO {event_table} ({event_columns})
@@ -288,15 +290,33 @@ def accept_unanimous(project: Project, reviewer) -> int:
     multiple choice compared as sets), nobody flagged it for review, and the shared answers
     are valid and complete under the current scheme (``queue.agreed_answers``). Those are
     the comments the queue page counts as "unanimous". Running it again accepts nothing new.
-    Queries: scheme, the queue's (one when the reviewer's queue page has just read it), then
-    in one transaction one statement on PostgreSQL, or on SQLite the gold labels and their
-    history events in batches of ``insert_batch_size``.
+    Comments whose gold a move sent back to review (``needs_review``) are settled again one
+    by one with ``save_gold``. Queries: scheme, the queue's (one when the reviewer's queue
+    page has just read it), the reopened gold among the candidates, then in one transaction
+    one statement on PostgreSQL, or on SQLite the gold labels and their history events in
+    batches of ``insert_batch_size``.
     """
     scheme = current_scheme_for(project)
     for _attempt in range(3):
         candidates = review_state(project, scheme=scheme).unanimous
         if not candidates:
             return 0
+        # Comments whose gold a move sent back to review have a row already: settled again
+        # one by one (there are few), the others in bulk.
+        reopened = dict(
+            GoldLabel.objects.filter(
+                project=project,
+                needs_review=True,
+                comment_id__in=[c.comment_id for c in candidates],
+            ).values_list("comment_id", "revision")
+        )
+        if reopened:
+            _accept_reopened(
+                [c for c in candidates if c.comment_id in reopened], reopened, scheme, reviewer
+            )
+            candidates = [c for c in candidates if c.comment_id not in reopened]
+            if not candidates:
+                return len(reopened)
         now = timezone.now()
         accept = (
             _accept_on_postgres if connection.vendor == "postgresql" else _accept_with_bulk_create
@@ -307,8 +327,24 @@ def accept_unanimous(project: Project, reviewer) -> int:
         except IntegrityError:
             # A reviewer settled one of these comments meanwhile: read the state again.
             continue
-        return len(candidates)
+        return len(candidates) + len(reopened)
     raise GoldConflict(None, 0)
+
+
+def _accept_reopened(
+    candidates: list[AgreedComment], revisions: dict[int, int], scheme, reviewer
+) -> None:
+    """Settle again, as accepted, the unanimous comments whose gold a move reopened."""
+    comments = Comment.objects.select_related("article").in_bulk([c.comment_id for c in candidates])
+    for agreed in candidates:
+        save_gold(
+            comments[agreed.comment_id],
+            agreed.answers,
+            reviewer,
+            revision=revisions[agreed.comment_id],
+            method=ACCEPTED,
+            scheme=scheme,
+        )
 
 
 # -- a re-parented comment -------------------------------------------------------------------
@@ -322,13 +358,17 @@ def _stale_gold_keys(gold: GoldLabel, is_reply: bool) -> set[str]:
 def gold_impact(
     sender: type, comment: Comment, new_parent: Comment | None, **kwargs: Any
 ) -> MoveImpact:
-    """``move_impact_asked`` receiver: 1 when the comment's gold would lose answers."""
+    """``move_impact_asked`` receiver: 1 when the comment's gold would lose answers or go
+    back to review."""
     gold = GoldLabel.objects.select_related("scheme").filter(comment=comment).first()
     if gold is None:
         return MoveImpact()
     gold.comment = comment
-    _live, gone = split_stale(gold.answers, _stale_gold_keys(gold, new_parent is not None))
-    return MoveImpact(gold=1 if gone else 0)
+    is_reply = new_parent is not None
+    live, gone = split_stale(gold.answers, _stale_gold_keys(gold, is_reply))
+    current = current_scheme_for(comment.article.project)
+    incomplete = missing_answers(current.scheme, live, is_reply=is_reply)
+    return MoveImpact(gold=1 if gone or incomplete else 0)
 
 
 def set_aside_stale_gold(
@@ -340,7 +380,10 @@ def set_aside_stale_gold(
     **kwargs: Any,
 ) -> bool:
     """``parent_changed`` receiver: set aside the moved comment's parent-dependent gold
-    answers, bumping the revision (a reviewer's open form gets a conflict); True if any."""
+    answers, bumping the revision (a reviewer's open form gets a conflict), and send gold
+    that now lacks a required answer back to review (``needs_review``: also a top-level
+    comment made a reply, which loses nothing but is now asked its stance toward the
+    parent); True if the gold changed."""
     with transaction.atomic():
         gold = (
             GoldLabel.objects.select_for_update(of=("self",))
@@ -351,8 +394,11 @@ def set_aside_stale_gold(
         if gold is None:
             return False
         gold.comment = comment
-        live, gone = split_stale(gold.answers, _stale_gold_keys(gold, new_parent is not None))
-        if not gone:
+        is_reply = new_parent is not None
+        live, gone = split_stale(gold.answers, _stale_gold_keys(gold, is_reply))
+        current = current_scheme_for(comment.article.project)
+        incomplete = bool(missing_answers(current.scheme, live, is_reply=is_reply))
+        if not gone and not incomplete:
             return False
         old_parent = (
             Comment.objects.only("pk", "source_id").filter(pk=old_parent_id).order_by("pk").first()
@@ -369,7 +415,10 @@ def set_aside_stale_gold(
         gold.answers = live
         gold.stale_answers = stale
         gold.revision += 1
-        gold.save(update_fields=["answers", "stale_answers", "revision"])
+        # Gold that now lacks an answer it needs (the stance toward the new parent) goes
+        # back to the reviewers; gold still complete (a reply made top-level) stays settled.
+        gold.needs_review = incomplete
+        gold.save(update_fields=["answers", "stale_answers", "revision", "needs_review"])
         after = gold.snapshot()
         after["parent_change"] = {
             "from": old_parent_id,

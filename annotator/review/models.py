@@ -30,6 +30,9 @@ class GoldLabel(models.Model):
     # Gold answers set aside because the comment's parent changed; same shape as
     # ``Annotation.stale_answers`` (see labelling/stale.py).
     stale_answers = models.JSONField(default=dict, blank=True)
+    # A move set aside answers this gold needs (the stance toward a new parent): the comment
+    # is back in the review queue until a reviewer settles it again (``gold.save_gold``).
+    needs_review = models.BooleanField(default=False)
     method = models.CharField(max_length=12, choices=Method.choices, default=Method.ADJUDICATED)
     note = models.TextField(blank=True)
     decided_by = models.ForeignKey(

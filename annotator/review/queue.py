@@ -1,8 +1,9 @@
 """The reviewer's queue: comments whose annotators disagree, worst first.
 
 Only *submitted* annotations count (drafts are unfinished, skips give no answer). A comment
-enters review once it has at least two of them and no gold label yet, or a single one that
-its annotator flagged for review. Its answers are then
+enters review once it has at least two of them and no gold label yet (or only gold that a
+move sent back to review: ``GoldLabel.needs_review``), or a single one that its annotator
+flagged for review. Its answers are then
 compared question by question:
 
 * Two answers to a question agree when they are equal; a multiple-choice answer is compared
@@ -331,7 +332,7 @@ def read_version(project: Project, scheme: LabelScheme) -> Version:
               WHERE ar.project_id = %s) t,
              (SELECT COUNT(*) AS n, MAX(id) AS last, SUM(comment_id) AS ids,
                      SUM((comment_id %% 1000003) * (comment_id %% 1000003) %% 2147483647) AS squares
-              FROM {gold} WHERE project_id = %s) g
+              FROM {gold} WHERE project_id = %s AND NOT needs_review) g
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [project.pk, Annotation.Status.SUBMITTED, project.pk, project.pk])
@@ -529,13 +530,15 @@ def _with_gold(project: Project, scored: ScoredProject, gold: tuple[int, int | N
 
     Gold labels are only added (and removed with their comment): reads the ones after the
     last id seen, or all of them when the ids then do not add up to the version's count
-    and sums (a removed label; on PostgreSQL a label whose id was taken before the last one
-    seen but that committed after it).
+    and sums (a removed label; gold sent back to review by a move, or settled again; on
+    PostgreSQL a label whose id was taken before the last one seen but that committed after
+    it).
     """
     from annotator.review.models import GoldLabel
 
     count, _last, id_sum, square_sum = gold
-    labels = GoldLabel.objects.filter(project=project)
+    # Gold a move sent back to review does not settle its comment (see gold.py).
+    labels = GoldLabel.objects.filter(project=project, needs_review=False)
     if count == 0:
         ids = frozenset()
     else:

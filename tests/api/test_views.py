@@ -426,6 +426,8 @@ def test_gold_labels_come_with_who_decided_and_filter_by_time(corpus, project, r
         "comment": top.pk,
         "scheme_version": 1,
         "answers": {"stance_article": "deny"},
+        "stale_answers": {},
+        "needs_review": False,
         "method": "accepted",
         "note": "",
         "decided_by": "rev_reviewer",

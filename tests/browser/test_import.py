@@ -74,6 +74,22 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
         "The article ends here"
     ).check()
     expect(paragraphs).to_have_count(len(reading.article_paragraphs))
+    # The article's last paragraph is a reader's after all: it becomes a comment of its own,
+    # the first reader comment stays as it was, and the choice can be undone.
+    comments = page.locator(".preview-thread > li.comment")
+    first_text = comments.first.locator(".comment-text").first.inner_text()
+    paragraphs.nth(len(reading.article_paragraphs) - 2).get_by_label(
+        "The article ends here"
+    ).check()
+    expect(paragraphs).to_have_count(len(reading.article_paragraphs) - 1)
+    expect(comments).to_have_count(len(reading.comments) + 1)
+    last_paragraph = reading.article_paragraphs[-1].text
+    expect(comments.first.locator(".comment-text").first).to_have_text(last_paragraph)
+    expect(comments.nth(1).locator(".comment-text").first).to_have_text(first_text)
+    comments.first.get_by_label("This is still article text").check()
+    expect(paragraphs).to_have_count(len(reading.article_paragraphs))
+    expect(comments).to_have_count(len(reading.comments))
+    expect(page.locator("input[name=article_end]:checked")).to_have_value(str(reading.article_end))
 
     # One choice fixes a wrong parent: the next candidate in the comment's menu.
     box = page.locator(f"#preview-comment-{target.line}")
@@ -81,6 +97,22 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
     expect(box.locator(".changed-badge")).to_have_text("changed by you")
     expect(box.get_by_label("Answers")).to_have_value(str(new_parent))
     screenshot("preview-corrected")
+    # A parent far above, out of the menu: typed by its line number.
+    last, first = reading.comments[-1], reading.comments[0]
+    far = page.locator(f"#preview-comment-{last.line}")
+    far.get_by_label("or any comment above").fill(str(first.line))
+    far.get_by_label("or any comment above").press("Tab")
+    far = page.locator(f"#preview-comment-{last.line}")
+    expect(far.locator(".changed-badge")).to_have_text("changed by you")
+    expect(far.get_by_label("Answers")).to_have_value(str(first.line))
+    expect(far).to_contain_text(f"answers line {first.line}")
+    # A reload (or leaving and coming back) keeps every correction made so far.
+    page.wait_for_load_state("networkidle")
+    page.reload()
+    for line, parent in ((target.line, new_parent), (last.line, first.line)):
+        kept = page.locator(f"#preview-comment-{line}")
+        expect(kept.locator(".changed-badge")).to_have_text("changed by you")
+        expect(kept.get_by_label("Answers")).to_have_value(str(parent))
 
     page.get_by_role("button", name="Confirm and import").first.click()
     expect(page.get_by_role("heading", name="Imported")).to_be_visible()
@@ -91,6 +123,8 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
     by_line = {c.line: c for c in reading.comments}
     saved = Comment.objects.get(text__startswith=target.text.strip()[:40])
     assert saved.parent.text.startswith(by_line[new_parent].text.strip()[:40])
+    far_saved = Comment.objects.get(text__startswith=last.text.strip()[:40])
+    assert far_saved.parent.text.startswith(first.text.strip()[:40])
 
     # A broken JSON Lines file is refused with its line, and nothing is written.
     before = (Article.objects.count(), Comment.objects.count())

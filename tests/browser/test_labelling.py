@@ -253,6 +253,14 @@ def test_two_tabs_on_one_comment_never_overwrite_each_other_silently(
     expect(tab_a.locator("#save-status")).to_contain_text("changed in another tab or window")
     annotation.refresh_from_db()
     assert annotation.answers == {"stance_article": "deny"}
+    # A chooses the saved version instead: no warning on leaving, nothing offered again.
+    tab_a.get_by_role("link", name="Load the saved version").click()
+    expect_ready_on(tab_a, demo_project, comment)
+    expect_answers_checked(tab_a, {"stance_article": "deny"})
+    expect(tab_a.locator("#save-status")).to_contain_text("Saved")
+    assert not tab_a.evaluate(
+        "() => Object.keys(localStorage).some(k => k.startsWith('annotator:unsaved:'))"
+    )
     # The 409s are expected answers that the page shows; nothing else went wrong.
     unexpected = [e for e in page_errors + errors_b if "409" not in e]
     assert unexpected == []

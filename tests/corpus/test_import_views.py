@@ -81,6 +81,11 @@ def confirm_url(job) -> str:
     return reverse("corpus:import_confirm", args=[job.project.slug, job.pk])
 
 
+def save_url(job) -> str:
+    """Where each change in the preview is kept."""
+    return reverse("corpus:import_preview_save", args=[job.project.slug, job.pk])
+
+
 def upload(client, project, name: str, content: bytes, fmt: str = "auto", follow: bool = True):
     """Post a file to the upload form as a browser would."""
     return client.post(
@@ -347,6 +352,87 @@ def test_each_parent_select_offers_the_ranked_candidates_best_first(admin_client
         assert row.selected == chosen
 
 
+def test_any_comment_above_can_be_chosen_by_its_line_beyond_the_menu(admin_client, project):
+    job = upload_seed(admin_client, project)
+    reconstruction = seed_reconstruction()
+    last = reconstruction.comments[-1]
+    first = reconstruction.comments[0]
+    menu = admin_client.get(detail_url(job)).context["rows"][-1]
+    assert str(first.line) not in {v for v, _ in menu.options + menu.others}  # too far up
+
+    # The page lists every comment once, for the field's search by number or words.
+    html = admin_client.get(detail_url(job)).content.decode()
+    assert html.count('<datalist id="preview-comments">') == 1
+    assert f'<option value="{first.line}">line {first.line} · ' in html
+    query = {f"other-parent-{last.line}": str(first.line)}
+    row = admin_client.get(detail_url(job), query).context["rows"][-1]
+    assert row.parent == first.line and row.changed and row.problem == ""
+    assert row.selected == str(first.line)  # the menu now holds it, for the next re-render
+
+    # Words, a later comment, a line that is no comment: said beside it, guess kept.
+    for typed in ["sanctions", str(last.line + 1000), str(last.line)]:
+        row = admin_client.get(detail_url(job), {f"other-parent-{last.line}": typed}).context[
+            "rows"
+        ][-1]
+        assert row.parent == last.parent_line
+        assert row.problem, typed
+
+    # Confirming applies it.
+    response = admin_client.post(confirm_url(job), query, follow=True)
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert job.options["parents"][str(last.line)] == first.line
+
+
+def test_each_correction_is_kept_on_the_import_and_survives_a_reload(admin_client, project):
+    job = upload_seed(admin_client, project)
+    reconstruction = seed_reconstruction()
+    last, first = reconstruction.comments[-1], reconstruction.comments[0]
+    shorter_end = reconstruction.article_paragraphs[-2].line
+
+    # The page posts the whole form on every change; the answer is the preview.
+    response = admin_client.post(
+        save_url(job),
+        {"article_end": str(shorter_end), f"other-parent-{last.line}": str(first.line)},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert response.content.decode().strip().startswith('<section id="import-preview"')
+    job.refresh_from_db()
+    assert job.options == {"article_end": shorter_end, "parents": {str(last.line): first.line}}
+    assert job.status == ImportJob.Status.PREVIEW
+
+    # A reload (or coming back tomorrow) shows them; the confirmation applies them.
+    context = admin_client.get(detail_url(job)).context
+    assert context["article_end"] == shorter_end
+    assert context["rows"][-1].parent == first.line and context["rows"][-1].changed
+    admin_client.post(
+        confirm_url(job), {"article_end": str(shorter_end), f"parent-{last.line}": str(first.line)}
+    )
+    job.refresh_from_db()
+    assert job.options["parents"][str(last.line)] == first.line
+    # Confirmed: later choices are refused and change nothing.
+    late = admin_client.post(save_url(job), {"article_end": str(reconstruction.article_end)})
+    assert late.status_code == 409
+    job.refresh_from_db()
+    assert job.options["article_end"] == shorter_end
+
+
+def test_a_kept_correction_can_be_undone(admin_client, project):
+    job = upload_seed(admin_client, project)
+    reconstruction = seed_reconstruction()
+    last = reconstruction.comments[-1]
+    other = "article" if last.parent_line is not None else str(reconstruction.comments[0].line)
+    admin_client.post(save_url(job), {f"parent-{last.line}": other})
+    job.refresh_from_db()
+    assert job.options["parents"] == {str(last.line): None if other == "article" else int(other)}
+    guess = "article" if last.parent_line is None else str(last.parent_line)
+    admin_client.post(save_url(job), {f"parent-{last.line}": guess})
+    job.refresh_from_db()
+    assert job.options["parents"] == {}
+    assert not admin_client.get(detail_url(job)).context["rows"][-1].changed
+
+
 def test_comment_text_in_the_preview_is_escaped(admin_client, project):
     hostile = SMALL_THREAD + b"\n\n<script>alert('x')</script> <b>bold</b>\n"
 
@@ -515,8 +601,10 @@ def test_members_who_are_not_admins_get_403_on_every_import_page(
     assert client.get(detail_url(job)).status_code == 403
     assert client.get(detail_url(job), headers={"HX-Request": "true"}).status_code == 403
     assert client.post(confirm_url(job), {}).status_code == 403
+    assert client.post(save_url(job), {"article_end": "5"}).status_code == 403
     job.refresh_from_db()
     assert job.status == ImportJob.Status.PREVIEW
+    assert job.options == {}
     assert ImportJob.objects.count() == 1
 
 
@@ -527,6 +615,7 @@ def test_people_outside_the_project_get_404_on_every_import_page(client, outside
     assert upload(client, project, "t.jsonl", JSONL, follow=False).status_code == 404
     assert client.get(detail_url(job)).status_code == 404
     assert client.post(confirm_url(job), {}).status_code == 404
+    assert client.post(save_url(job), {"article_end": "5"}).status_code == 404
 
 
 def test_a_job_of_another_project_is_not_found_through_this_one(

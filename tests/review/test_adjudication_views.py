@@ -608,3 +608,26 @@ def test_the_history_names_answers_to_questions_the_scheme_no_longer_has(project
         ("tone", "angry, ironic", ""),
     ]
     assert change.note is None
+
+
+def test_gold_a_move_sent_back_says_what_it_said_about_the_old_parent(project, people, reviewer):
+    from annotator.review.gold import save_gold
+    from tests.review.adjudication_data import REPLY
+
+    article = ArticleFactory(project=project)
+    top = make_comment(article, text="Top")
+    other = make_comment(article, text="Other top")
+    reply = make_comment(article, parent=top, text="Reply")
+    for person in people[:2]:
+        make_label(reply, person, REPLY)
+    save_gold(reply, REPLY, reviewer, revision=0)
+    client = logged_in(reviewer)
+    assert (
+        'id="gold-stale-notice"'
+        not in client.get(url("adjudicate", project, reply.pk)).content.decode()
+    )
+    reply.move_under(other)
+    html = client.get(url("adjudicate", project, reply.pk)).content.decode()
+    assert 'id="gold-stale-notice"' in html
+    assert f"toward #{top.pk}" in html
+    assert "moved to another parent after its gold was set" in html

@@ -204,9 +204,9 @@ def test_accept_unanimous_runs_a_constant_number_of_queries(
     label_in_bulk(
         comments, people, lambda index, comment, annotator: REPLY if comment.parent_id else TOP
     )
-    # scheme, queue version, annotations (no gold yet: no gold ids), savepoint, the writes,
-    # release
-    with django_assert_num_queries(5 + WRITES):
+    # scheme, queue version, annotations (no gold yet: no gold ids), gold sent back to
+    # review among them, savepoint, the writes, release
+    with django_assert_num_queries(6 + WRITES):
         assert accept_unanimous(project, reviewer) == size
     assert GoldEvent.objects.count() == size
 
@@ -218,8 +218,8 @@ def test_accept_unanimous_takes_the_queue_the_reviewer_just_read(
     people = annotators(project, 2)
     label_in_bulk(comments, people, lambda i, c, a: REPLY if c.parent_id else TOP)
     review_state(project)  # the queue page
-    # scheme, queue version, savepoint, the writes, release
-    with django_assert_num_queries(4 + WRITES):
+    # scheme, queue version, gold sent back to review, savepoint, the writes, release
+    with django_assert_num_queries(5 + WRITES):
         assert accept_unanimous(project, reviewer) == 50
 
 
@@ -239,8 +239,8 @@ def test_accept_unanimous_sees_a_label_changed_just_before(project, article, rev
 def test_sqlite_batches_are_as_large_as_its_parameter_limit_allows(db):
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL writes in one statement")
-    # SQLite's 32,766 parameters: 10 columns a gold label, 6 a history event.
-    assert insert_batch_size(GoldLabel) == 32_766 // 10
+    # SQLite's 32,766 parameters: 11 columns a gold label, 6 a history event.
+    assert insert_batch_size(GoldLabel) == 32_766 // 11
     assert insert_batch_size(GoldEvent) == 32_766 // 6
 
 
@@ -321,15 +321,39 @@ def test_moving_a_reply_sets_aside_its_gold_answers_about_the_parent(
         save_gold(reply, REPLY, reviewer, revision=1)
 
 
-def test_gold_of_a_top_level_comment_made_a_reply_keeps_its_answers(article, top, reviewer):
+def test_gold_of_a_top_level_comment_made_a_reply_keeps_its_answers_and_goes_back_to_review(
+    article, top, reviewer
+):
     other = make_comment(article, text="Another top-level comment")
     gold = save_gold(other, TOP, reviewer, revision=0)
-    assert impact_of_move(other, top).gold == 0
+    assert impact_of_move(other, top).gold == 1  # the admin is told before the move
     other.move_under(top)
     gold.refresh_from_db()
     assert gold.answers == TOP
     assert gold.stale_answers == {}
-    assert gold.revision == 1
+    assert gold.revision == 2 and gold.needs_review
     # It now needs the stance toward its parent before it is complete gold again.
     with pytest.raises(GoldInvalid):
-        save_gold(other, TOP, reviewer, revision=1, note="again")
+        save_gold(other, TOP, reviewer, revision=2, note="again")
+    settled = save_gold(other, REPLY, reviewer, revision=2)
+    assert not settled.needs_review
+
+
+def test_gold_that_loses_a_required_answer_goes_back_to_review_until_settled(
+    article, top, reviewer, project_admin
+):
+    reply = make_comment(article, parent=top, text="A reply")
+    other = make_comment(article, text="Another top-level comment")
+    gold = save_gold(reply, REPLY, reviewer, revision=0)
+    assert not gold.needs_review
+    reply.move_under(other, actor=project_admin)
+    gold.refresh_from_db()
+    assert gold.needs_review
+    settled = save_gold(reply, {**REPLY, "stance_parent": "query"}, reviewer, revision=2)
+    assert not settled.needs_review
+    assert settled.answers["stance_parent"] == "query"
+    assert settled.stale_answers["stance_parent"]["value"] == REPLY["stance_parent"]
+    # Made top-level, the gold is complete without a stance toward a parent: still settled.
+    reply.move_under(None, actor=project_admin)
+    settled.refresh_from_db()
+    assert not settled.needs_review and "stance_parent" not in settled.answers

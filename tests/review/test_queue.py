@@ -462,3 +462,34 @@ def test_a_disagreement_only_about_the_old_parent_leaves_the_queue_when_the_comm
     reply.move_under(None)  # now top-level: the stance toward top is set aside
     assert disagreement_queue(article.project) == []
     assert [a.comment_id for a in review_state(article.project).unanimous] == [reply.pk]
+
+
+def test_a_comment_whose_gold_a_move_reopened_is_reviewed_again(article, people, reviewer):
+    from annotator.review.gold import accept_unanimous
+    from annotator.review.models import GoldLabel
+
+    top = make_comment(article, text="Top")
+    other = make_comment(article, text="Other top")
+    reply = make_comment(article, parent=top, text="Reply")
+    labels = [make_label(reply, person, REPLY) for person in people[:2]]
+    save_gold(reply, REPLY, reviewer, revision=0)
+    assert review_state(article.project).unanimous == []  # settled
+    reply.move_under(other)
+    # The annotators answer again against the new parent, and agree.
+    again = {**REPLY, "stance_parent": "query"}
+    for label in labels:
+        label.refresh_from_db()
+        resubmit(label, again)
+    state = review_state(article.project)
+    assert [agreed.comment_id for agreed in state.unanimous] == [reply.pk]
+    assert accept_unanimous(article.project, reviewer) == 1
+    gold = GoldLabel.objects.get(comment=reply)
+    assert gold.answers == again and not gold.needs_review
+    assert gold.method == GoldLabel.Method.ACCEPTED
+    assert review_state(article.project).unanimous == []
+    # Moved again and answered differently this time: it is a disagreement to settle.
+    reply.move_under(top)
+    for label, stance in zip(labels, ["support", "deny"], strict=True):
+        label.refresh_from_db()
+        resubmit(label, {**REPLY, "stance_parent": stance})
+    assert [item.comment_id for item in disagreement_queue(article.project)] == [reply.pk]

@@ -360,14 +360,18 @@ def reconstruct_thread(
     if rest and _normalise(rest[0].text) == _normalise(title_block.text):
         rest = rest[1:]
 
+    guessed = _guess_article_length(rest)
     if article_end is None:
-        article_count = _guess_article_length(rest)
+        article_count = guessed
     else:
         article_count = sum(1 for block in rest if block.line <= article_end)
     article = rest[:article_count]
     if article_end is None:
         article_end = article[-1].end_line if article else title_block.end_line
-    comments = _split_comments(rest[article_count:])
+    # Paragraphs the admin moved out of the article are whole comments, one each, and the
+    # first reader comment stays as it was: each can be moved back, and a re-import of the
+    # same file finds the same comments.
+    comments = _split_comments(rest[article_count:], separate=max(0, guessed - article_count))
     _rank_parents(comments, " ".join(block.text for block in article))
     return ThreadReconstruction(
         title=title,
@@ -511,8 +515,12 @@ class _Draft:
     words: frozenset[str] = frozenset()
 
 
-def _split_comments(blocks: list[Block]) -> list[_Draft]:
-    """Group the blocks after the article into comments (module doc, 4 and 5)."""
+def _split_comments(blocks: list[Block], separate: int = 0) -> list[_Draft]:
+    """Group the blocks after the article into comments (module doc, 4 and 5).
+
+    The first ``separate`` blocks (article paragraphs the admin moved out) are a comment
+    each, and the block after them starts a comment of its own.
+    """
     drafts: list[_Draft] = []
     paragraphs: list[str] = []
     author: str | None = None
@@ -528,7 +536,8 @@ def _split_comments(blocks: list[Block]) -> list[_Draft]:
             current = None
             author = " ".join(block.text.split())
             continue
-        if current is None or block.blanks_before >= 2 or author is not None:
+        forced = index <= separate and separate > 0
+        if current is None or block.blanks_before >= 2 or author is not None or forced:
             finish()
             paragraphs = []
             current = _Draft(

@@ -129,6 +129,37 @@ def test_it_moves_the_article_end_where_the_admin_says():
     assert longer.comments[0].line == 20
 
 
+def test_paragraphs_moved_out_of_the_article_become_separate_comments_and_can_move_back():
+    text = SEED.read_text("utf-8")
+    default = reconstruct_thread(text, SEED.name)
+    shorter = reconstruct_thread(text, SEED.name, article_end=11)
+    # Lines 13 and 15 were article paragraphs: each is a comment of its own now, and the
+    # first reader comment (line 17, "I suppose...") is untouched, not merged into them.
+    assert [c.line for c in shorter.comments[:3]] == [13, 15, 17]
+    assert shorter.comments[0].text.startswith("However, Lavrov")
+    assert shorter.comments[1].text.startswith("The Russian attitude")
+    assert "\n\n" not in shorter.comments[1].text
+    assert shorter.comments[2].text == default.comments[0].text
+    assert [c.text for c in shorter.comments[2:]] == [c.text for c in default.comments]
+    # Each released paragraph ends where the article can end again: back to the default.
+    back = reconstruct_thread(text, SEED.name, article_end=shorter.comments[1].end_line)
+    assert [b.line for b in back.article_paragraphs] == list(ARTICLE_LINES)
+    assert [(c.line, c.text) for c in back.comments] == [(c.line, c.text) for c in default.comments]
+
+
+def test_a_re_import_after_moving_the_article_end_adds_nothing(project):
+    from annotator.corpus.importers.loader import import_file
+    from annotator.corpus.models import Comment
+
+    first = import_file(project, SEED, fmt="text", options={"article_end": 13})
+    same_choice = import_file(project, SEED, fmt="text", options={"article_end": 13})
+    default = import_file(project, SEED, fmt="text")
+    assert first.comments_added == 64  # the seed's 63 and the paragraph at line 15
+    assert same_choice.comments_added == default.comments_added == 0
+    texts = list(Comment.objects.filter(article__project=project).values_list("text", flat=True))
+    assert len(texts) == len(set(texts))  # no sentence in the thread twice
+
+
 # --- Heuristics, one by one -------------------------------------------------------------------
 
 
