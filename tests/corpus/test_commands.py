@@ -1,5 +1,6 @@
 """The command line: import_threads (formats.md contract) and load_demo (the quick start)."""
 
+import errno
 import io
 import stat
 from pathlib import Path
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, ManagementUtility, call_command
 
 from annotator.corpus.models import Article, Comment, Membership, Project, Role
+from annotator.corpus.uploads import NO_SPACE_MESSAGE
 from tests.factories import ProjectFactory
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "samples" / "thread.jsonl"
@@ -73,6 +75,25 @@ def test_a_refused_file_exits_non_zero_from_the_shell(db, tmp_path, capsys):
 
     assert exit_info.value.code != 0
     assert "bad.jsonl, line 1: comment without" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_one_line_and_a_non_zero_exit_having_written_nothing(
+    db, tmp_path, capsys, monkeypatch
+):
+    from annotator.corpus.importers import loader
+
+    def full(self, *args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loader._RowWriter, "add_article", full)
+
+    with pytest.raises(SystemExit) as exit_info:
+        ManagementUtility(["manage.py", "import_threads", str(SAMPLE), "--project", "p"]).execute()
+
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err.strip()
+    assert err == f"CommandError: {NO_SPACE_MESSAGE}"
+    assert (Project.objects.count(), Article.objects.count(), Comment.objects.count()) == (0, 0, 0)
 
 
 def test_a_missing_path_is_refused(db):
