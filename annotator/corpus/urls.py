@@ -23,4 +23,9 @@ urlpatterns = [
         import_views.import_confirm,
         name="import_confirm",
     ),
+    path(
+        "p/<slug:slug>/imports/<int:job_id>/retry/",
+        import_views.import_retry,
+        name="import_retry",
+    ),
 ]

@@ -95,6 +95,7 @@ PAGES = [
         lambda w: [w.slug, w.job_id],
         method="post",
     ),
+    Page("corpus:import_retry", Action.IMPORT, lambda w: [w.slug, w.job_id], method="post"),
 ]
 
 ROLES = [role.value for role in Role]
