@@ -1,9 +1,12 @@
 """Import jobs: run in the background, record success or refusal, report progress."""
 
+from datetime import timedelta
+
 import orjson
 import pytest
 from django.core.files.base import ContentFile
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
 
 from annotator.corpus.importers import loader
 from annotator.corpus.models import Article, Comment, ImportJob
@@ -159,3 +162,74 @@ def test_the_task_does_not_rerun_a_finished_job(project):
     import_job_task.call(job.pk)
 
     assert Comment.objects.count() == 0
+
+
+# --- Heartbeats and the reaper ----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_running_import_writes_heartbeats_another_connection_sees(monkeypatch):
+    monkeypatch.setattr(loader, "PROGRESS_INTERVAL", 0)
+    browser = connections.create_connection(DEFAULT_DB_ALIAS)
+    beats = []
+    original = loader.JobProgress.__call__
+
+    def spy(self, done, total):
+        original(self, done, total)
+        with browser.cursor() as cursor:
+            cursor.execute("SELECT heartbeat_at FROM corpus_importjob WHERE id = %s", [job.pk])
+            beats.append(cursor.fetchone()[0])
+
+    monkeypatch.setattr(loader.JobProgress, "__call__", spy)
+    records = [ARTICLE] + [comment(f"c{i}", text="w" * 2000) for i in range(1500)]
+    job = make_job(ProjectFactory(slug="beats"), jsonl(*records))
+
+    try:
+        loader.run_import_job(job)
+    finally:
+        browser.close()
+
+    beats = [beat for beat in beats if beat is not None]
+    assert len(set(beats)) >= 3
+    assert beats == sorted(beats)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+
+
+def test_an_import_the_reaper_failed_meanwhile_writes_nothing_and_the_verdict_stands(
+    project, monkeypatch
+):
+    job = make_job(project, jsonl(ARTICLE, comment("c1"), comment("c2", "c1")))
+    real_scan = loader._Skeleton.scan
+
+    def stalled_scan(self, records):
+        real_scan(self, records)
+        # The worker stalled after reading the file, long enough for the reaper.
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, error=ImportJob.WORKER_STOPPED
+        )
+
+    monkeypatch.setattr(loader._Skeleton, "scan", stalled_scan)
+
+    assert loader.run_import_job(job) is None
+
+    job.refresh_from_db()
+    assert job.worker_stopped
+    assert job.comments_added == 0
+    assert (Article.objects.count(), Comment.objects.count()) == (0, 0)
+
+
+def test_a_worker_starting_a_task_fails_the_jobs_a_dead_worker_left_running(project, settings):
+    settings.JOB_STALE_AFTER = 60
+    dead = make_job(project, jsonl(ARTICLE), status=ImportJob.Status.RUNNING)
+    ImportJob.objects.filter(pk=dead.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=120)
+    )
+    job = make_job(project, jsonl(ARTICLE, comment("c1")))
+
+    import_job_task.call(job.pk)
+
+    dead.refresh_from_db()
+    assert dead.worker_stopped
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
