@@ -1,17 +1,29 @@
 """Import jobs: run in the background, record success or refusal, report progress."""
 
+import time
 from datetime import timedelta
 
 import orjson
 import pytest
 from django.core.files.base import ContentFile
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.urls import reverse
 from django.utils import timezone
 
 from annotator.corpus.importers import loader
-from annotator.corpus.models import Article, Comment, ImportJob
+from annotator.corpus.models import Article, Comment, ImportJob, Role
 from annotator.corpus.tasks import enqueue_import, import_job_task
-from tests.factories import ProjectFactory
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.worker import (
+    database_tasks,
+    database_url,
+    database_write_locked,
+    finish,
+    kill,
+    start_worker,
+    wait_for,
+)
 
 
 def jsonl(*records: dict) -> bytes:
@@ -233,3 +245,81 @@ def test_a_worker_starting_a_task_fails_the_jobs_a_dead_worker_left_running(proj
     assert dead.worker_stopped
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED
+
+
+# --- A real worker, killed in the middle of an import -----------------------------------------
+
+
+def big_thread(comments: int) -> bytes:
+    """One article and ``comments`` comments in chains of five: a few seconds of import."""
+    records = [ARTICLE]
+    for i in range(comments):
+        parent = f"c{i - 1}" if i % 5 else None
+        records.append(comment(f"c{i}", parent, text=f"comment number {i} " + "word " * 15))
+    return jsonl(*records)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_worker_is_killed_fails_having_written_nothing_and_runs_again(
+    client, settings, tmp_path
+):
+    settings.MEDIA_ROOT = media = tmp_path / "media"
+    settings.JOB_STALE_AFTER = 5
+    settings.IMPORT_BACKGROUND_BYTES = 1024
+    database_url()  # skips where the worker cannot share the test database
+    project = ProjectFactory(slug="killed")
+    admin = UserFactory(username="kim_admin")
+    MembershipFactory(project=project, user=admin, role=Role.ADMIN)
+    client.force_login(admin)
+    size = 150_000
+    with database_tasks():
+        client.post(
+            reverse("corpus:import_list", args=[project.slug]),
+            {"file": SimpleUploadedFile("big.jsonl", big_thread(size)), "format": "auto"},
+        )
+    job = ImportJob.objects.get()
+    detail = reverse("corpus:import_detail", args=[project.slug, job.pk])
+
+    def writing() -> bool:
+        """The worker is in the write pass: rows written but not committed. PostgreSQL shows
+        it in the progress (the second half of the bar); on SQLite, whose progress stops
+        when the write transaction starts, the database's write lock is held."""
+        if connection.vendor == "sqlite":
+            running = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING)
+            return running.exists() and database_write_locked()
+        return ImportJob.objects.filter(
+            pk=job.pk, status=ImportJob.Status.RUNNING, processed_bytes__gt=job.total_bytes * 0.55
+        ).exists()
+
+    worker = start_worker(media)
+    try:
+        wait_for(writing, timeout=120, what="the import to be writing", worker=worker)
+    finally:
+        kill(worker)
+
+    # Its last heartbeat was a moment ago: still running for the page.
+    html = client.get(detail, headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 1s"' in html
+    assert ImportJob.objects.get(pk=job.pk).status == ImportJob.Status.RUNNING
+
+    time.sleep(settings.JOB_STALE_AFTER + 0.5)
+    html = client.get(detail, headers={"HX-Request": "true"}).content.decode()
+
+    assert ImportJob.WORKER_STOPPED in html
+    assert "Run it again" in html
+    assert "hx-trigger" not in html
+    assert (Article.objects.count(), Comment.objects.count()) == (0, 0)
+    job.refresh_from_db()
+    assert job.worker_stopped
+    assert [p for p in media.rglob("*") if p.is_file()] == [media / job.file.name]
+
+    with database_tasks():
+        response = client.post(reverse("corpus:import_retry", args=[project.slug, job.pk]))
+    retry = ImportJob.objects.exclude(pk=job.pk).get()
+    assert response["Location"] == reverse("corpus:import_detail", args=[project.slug, retry.pk])
+    finish(start_worker(media, "--batch"))
+
+    retry.refresh_from_db()
+    assert retry.status == ImportJob.Status.SUCCEEDED, retry.error
+    assert retry.comments_added == Comment.objects.count() == size
+    assert ImportJob.objects.get(pk=job.pk).worker_stopped
