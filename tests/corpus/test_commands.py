@@ -172,3 +172,40 @@ def test_load_demo_keeps_a_project_that_already_exists(db, tmp_path, seed_import
     run("load_demo", "--password-file", str(tmp_path / "p.txt"))
 
     assert Project.objects.get(slug="demo").name == "Renamed by the admin"
+
+
+def test_fail_stale_jobs_fails_dead_imports_and_exports_and_leaves_live_ones(
+    project, settings, tmp_path
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotator.corpus.models import ImportJob
+    from annotator.datasets.models import ExportJob
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.JOB_STALE_AFTER = 60
+    old, fresh = timezone.now() - timedelta(seconds=120), timezone.now()
+    dead_import = ImportJob.objects.create(
+        project=project, file="imports/x.jsonl", status="running", heartbeat_at=old
+    )
+    live_import = ImportJob.objects.create(
+        project=project, file="imports/y.jsonl", status="running", heartbeat_at=fresh
+    )
+    dead_export = ExportJob.objects.create(
+        project=project, format="jsonl", status="running", heartbeat_at=old
+    )
+
+    out, _ = run("fail_stale_jobs")
+
+    assert out.strip() == (
+        f"Failed 1 import(s) and 1 export(s) without a heartbeat for 60 s: "
+        f"imports [{dead_import.pk}], exports [{dead_export.pk}]"
+    )
+    statuses = {
+        job.pk: job.status
+        for job in ImportJob.objects.filter(pk__in=[dead_import.pk, live_import.pk])
+    }
+    assert statuses == {dead_import.pk: "failed", live_import.pk: "running"}
+    assert ExportJob.objects.get(pk=dead_export.pk).worker_stopped
