@@ -78,21 +78,28 @@ def kill(worker: subprocess.Popen) -> None:
     worker.wait(timeout=10)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, worker=None) -> None:
-    """Poll ``condition`` until it holds; fail with ``what`` (and the worker's output)."""
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    worker=None,
+    state: Callable[[], object] = lambda: "",
+) -> None:
+    """Poll ``condition`` until it holds; fail with ``what``, ``state()`` and the worker's
+    output (a failure on a loaded machine should say where things were)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         if worker is not None and worker.poll() is not None:
             output = worker.stdout.read().decode(errors="replace") if worker.stdout else ""
-            pytest.fail(f"the worker exited before {what}:\n{output[-3000:]}")
+            pytest.fail(f"the worker exited before {what} ({state()}):\n{output[-3000:]}")
         time.sleep(0.05)
     output = ""
     if worker is not None:
         kill(worker)
         output = worker.stdout.read().decode(errors="replace") if worker.stdout else ""
-    pytest.fail(f"timed out waiting for {what}:\n{output[-3000:]}")
+    pytest.fail(f"timed out waiting for {what} ({state()}):\n{output[-3000:]}")
 
 
 def database_write_locked() -> bool:

@@ -293,7 +293,13 @@ def test_an_import_whose_worker_is_killed_fails_having_written_nothing_and_runs_
 
     worker = start_worker(media)
     try:
-        wait_for(writing, timeout=120, what="the import to be writing", worker=worker)
+        wait_for(
+            writing,
+            timeout=120,
+            what="the import to be writing",
+            worker=worker,
+            state=lambda: ImportJob.objects.filter(pk=job.pk).values()[0],
+        )
     finally:
         kill(worker)
 

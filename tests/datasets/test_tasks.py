@@ -121,7 +121,13 @@ def test_an_export_whose_worker_is_killed_fails_keeps_no_half_zip_and_runs_again
 
     worker = start_worker(media)
     try:
-        wait_for(writing, timeout=120, what="the export to be writing", worker=worker)
+        wait_for(
+            writing,
+            timeout=120,
+            what="the export to be writing",
+            worker=worker,
+            state=lambda: ExportJob.objects.filter(pk=job.pk).values()[0],
+        )
     finally:
         kill(worker)
     assert ExportJob.partial_files(job.pk)  # what a killed worker leaves behind
