@@ -163,6 +163,11 @@ IMPORT_BACKGROUND_BYTES = int(os.environ.get("IMPORT_BACKGROUND_BYTES", str(1024
 EXPORT_BACKGROUND_COMMENTS = int(os.environ.get("EXPORT_BACKGROUND_COMMENTS", "5000"))
 
 # --- Background tasks (django-tasks; Django 6: django.tasks) ----------------------------------
+# A running import or export whose heartbeat is older than this (seconds) lost its worker
+# and is failed (annotator/corpus/heartbeats.py). Running jobs beat every half second while
+# they read or write; the longest silence is an import's resolve step (about a minute for a
+# million comments), so keep this well above that.
+JOB_STALE_AFTER = int(os.environ.get("JOB_STALE_AFTER", "300"))
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),

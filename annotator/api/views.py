@@ -54,6 +54,7 @@ from annotator.corpus.import_forms import ImportUploadForm
 from annotator.corpus.import_views import _check_readable, _create_job, _start
 from annotator.corpus.models import Article, Comment, ImportJob, Membership, Project
 from annotator.corpus.permissions import Action, role_of, visible_projects
+from annotator.corpus.uploads import NoSpaceLeft
 from annotator.datasets.figures import agreement_figures, agreement_records
 from annotator.datasets.jobs import InvalidExportOptions, default_filename, start_export
 from annotator.datasets.models import ExportJob
@@ -68,6 +69,7 @@ ERROR_DESCRIPTIONS = {
     "that is not one this API gave out.",
     409: "The export is not ready for download (still running, failed, or kept no file).",
     415: "Wrong content type for the body.",
+    507: "The server has no space left: nothing was kept. Free some space or ask an administrator.",
 }
 
 
@@ -450,6 +452,13 @@ class ImportJobMixin(ProjectScopedMixin):
         )
 
 
+class InsufficientStorage(exceptions.APIException):
+    """The server's disk is full (507): the client did nothing wrong and nothing was kept."""
+
+    status_code = 507
+    default_code = "insufficient_storage"
+
+
 class ImportPagination(ApiCursorPagination):
     ordering = "-pk"  # newest first, like the import log page
 
@@ -505,7 +514,10 @@ class ImportList(ImportJobMixin, generics.ListCreateAPIView):
         )
         if not form.is_valid():
             raise exceptions.ValidationError(form.errors)
-        job = _create_job(request, self.project, form)
+        try:
+            job = _create_job(request, self.project, form)
+        except NoSpaceLeft as error:
+            raise InsufficientStorage(str(error)) from error
         if job.format == ImportJob.Format.TEXT:
             _check_readable(job)
         else:
@@ -529,6 +541,11 @@ class ImportList(ImportJobMixin, generics.ListCreateAPIView):
 class ImportDetail(ImportJobMixin, generics.RetrieveAPIView):
     serializer_class = ImportJobSerializer
     lookup_url_kwarg = "job_id"
+
+    def get_object(self) -> ImportJob:
+        # A script polling a job whose worker died sees it fail, as the browser does.
+        ImportJob.objects.filter(pk=self.kwargs["job_id"], project=self.project).fail_stale()
+        return super().get_object()
 
 
 # --- Exports ----------------------------------------------------------------------------------

@@ -35,6 +35,12 @@ from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.importers.text import confirm_refusal
 from annotator.corpus.models import ImportJob, Project
 from annotator.corpus.permissions import Action, project_for
+from annotator.corpus.uploads import (
+    NoSpaceLeft,
+    discard_upload,
+    is_disk_full,
+    store_upload,
+)
 
 if TYPE_CHECKING:
     from annotator.corpus.importers.text import ReconstructedComment, ThreadReconstruction
@@ -59,13 +65,20 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The upload form and the project's import log; a valid upload starts an import."""
     project = project_for(request.user, slug, Action.IMPORT)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        job = _create_job(request, project, form)
-        if job.format == ImportJob.Format.TEXT:
-            _check_readable(job)
+        try:
+            job = _create_job(request, project, form)
+        except NoSpaceLeft as error:
+            form.add_error(None, str(error))
+            status = 507  # Insufficient Storage: the server's fault, and it says so
         else:
-            _start(job)
-        return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+            if job.format == ImportJob.Format.TEXT:
+                _check_readable(job)
+            else:
+                _start(job)
+            return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    ImportJob.objects.fail_stale(project=project)
     jobs = project.import_jobs.select_related("created_by").defer("options", "error")
     return render(
         request,
@@ -78,6 +91,7 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
             "discarded": project.discarded_imports.select_related("uploaded_by")[:LOG_LENGTH],
             "deleted": project.deleted_articles.all()[:LOG_LENGTH],
         },
+        status=status,
     )
 
 
@@ -93,6 +107,7 @@ def import_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     job = get_object_or_404(
         ImportJob.objects.select_related("created_by"), pk=job_id, project=project
     )
+    job.fail_if_stale()  # a dead worker's job says so at the next poll
     context = {"project": project, "job": job}
     if job.status == ImportJob.Status.PREVIEW:
         partial = "preview"
@@ -214,11 +229,32 @@ def import_discard(request: HttpRequest, slug: str, job_id: int) -> HttpResponse
     return redirect("corpus:import_list", slug=project.slug)
 
 
+@login_required
+@require_POST
+def import_retry(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Run an import whose worker stopped again, as a new job with the same file and options."""
+    from annotator.corpus.tasks import retry_import
+
+    project = project_for(request.user, slug, Action.IMPORT)
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
+    if not job.worker_stopped:
+        messages.error(request, "Only an import whose worker stopped can be run again.")
+        return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    if not job.file or not job.file.storage.exists(job.file.name):
+        messages.error(request, "The uploaded file is gone: upload it again.")
+        return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    retry = retry_import(job, request.user)
+    return redirect("corpus:import_detail", slug=project.slug, job_id=retry.pk)
+
+
 # --- Starting imports -------------------------------------------------------------------------
 
 
 def _create_job(request: HttpRequest, project: Project, form: ImportUploadForm) -> ImportJob:
-    """Store the upload as a job, with its format chosen by the admin or detected."""
+    """Store the upload as a job, with its format chosen by the admin or detected.
+
+    Raises ``NoSpaceLeft`` when the disk is full, having kept neither file nor row.
+    """
     upload = form.cleaned_data["file"]
     fmt = form.cleaned_data["format"]
     if fmt == ImportJob.Format.AUTO:
@@ -226,15 +262,25 @@ def _create_job(request: HttpRequest, project: Project, form: ImportUploadForm) 
         upload.seek(0)
         fmt = detect_format(head, upload.name)
     is_text = fmt == ImportJob.Format.TEXT
-    return ImportJob.objects.create(
+    job = ImportJob(
         project=project,
         created_by=request.user,
         format=fmt,
-        file=upload,
         original_name=upload.name[:255],
         total_bytes=upload.size,
         status=ImportJob.Status.PREVIEW if is_text else ImportJob.Status.QUEUED,
     )
+    # The file first, whole or not at all (NoSpaceLeft), then the row; a row that cannot be
+    # written (the database's disk is full too) takes its file with it.
+    store_upload(job, "file", upload)
+    try:
+        job.save()
+    except Exception as error:
+        discard_upload(job, "file")
+        if is_disk_full(error):
+            raise NoSpaceLeft() from error
+        raise
+    return job
 
 
 def _start(job: ImportJob) -> None:

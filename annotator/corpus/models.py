@@ -276,11 +276,25 @@ class Comment(models.Model):
             )
 
 
+class ImportJobQuerySet(models.QuerySet):
+    """Import jobs, with the reaper of those whose worker died (see ``heartbeats.py``)."""
+
+    def fail_stale(self, project: Project | None = None) -> list[int]:
+        """Fail the running imports (of ``project``) whose heartbeat stopped; their ids."""
+        from annotator.corpus.heartbeats import fail_stale
+
+        jobs = self if project is None else self.filter(project=project)
+        return fail_stale(jobs, ImportJob.WORKER_STOPPED)
+
+
 class ImportJob(models.Model):
     """One import of one file into a project: what the browser polls for progress.
 
     Rows stay after the import as the project's import log (who, what, counts, errors).
     """
+
+    # The error of a job whose worker died: imports are one transaction, so it is true.
+    WORKER_STOPPED = "The worker stopped: nothing was imported. Run it again."
 
     class Status(models.TextChoices):
         PREVIEW = "preview", "Awaiting review"
@@ -303,6 +317,8 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written by the running import as it makes progress; see heartbeats.py.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     format = models.CharField(max_length=10, choices=Format.choices, default=Format.AUTO)
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
@@ -317,11 +333,27 @@ class ImportJob(models.Model):
     # parents), applied when the import runs. See importers/text.py.
     options = models.JSONField(default=dict, blank=True)
 
+    objects = ImportJobQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"import of {self.original_name} into {self.project}"
+
+    def fail_if_stale(self) -> bool:
+        """Fail this job if it is running and its worker stopped; refresh it if so."""
+        if self.status != self.Status.RUNNING:
+            return False
+        if not ImportJob.objects.filter(pk=self.pk).fail_stale():
+            return False
+        self.refresh_from_db()
+        return True
+
+    @property
+    def worker_stopped(self) -> bool:
+        """Failed because its worker died, not because of the file: worth running again."""
+        return self.status == self.Status.FAILED and self.error == self.WORKER_STOPPED
 
     @property
     def percent(self) -> int:

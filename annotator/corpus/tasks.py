@@ -8,6 +8,7 @@ below changes.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django_tasks import task  # Django 6: from django.tasks import task
 
@@ -19,6 +20,9 @@ def import_job_task(job_id: int) -> None:
     """Run the import job ``job_id`` (its row records the outcome, success or refusal)."""
     from annotator.corpus.importers.loader import run_import_job
 
+    # A worker starting work is when jobs left running by a dead one are noticed, as well
+    # as when their page is polled (heartbeats.py).
+    ImportJob.objects.fail_stale()
     job = ImportJob.objects.select_related("project").get(pk=job_id)
     if job.is_finished or job.status == ImportJob.Status.PREVIEW:
         return  # already run (a task delivered twice) or still waiting for the admin
@@ -32,3 +36,25 @@ def enqueue_import(job: ImportJob) -> None:
         job.save(update_fields=["status"])
     job_id = job.pk
     transaction.on_commit(lambda: import_job_task.enqueue(job_id))
+
+
+def retry_import(job: ImportJob, user) -> ImportJob:
+    """A new job for the same file, format and corrections as ``job``, started like an upload
+    (now when small, else queued). The failed job stays in the log as it was."""
+    from annotator.corpus.importers.loader import run_import_job
+
+    retry = ImportJob.objects.create(
+        project=job.project,
+        created_by=user,
+        format=job.format,
+        file=job.file.name,
+        original_name=job.original_name,
+        total_bytes=job.total_bytes,
+        options=job.options,
+        status=ImportJob.Status.QUEUED,
+    )
+    if retry.total_bytes < settings.IMPORT_BACKGROUND_BYTES:
+        run_import_job(retry)
+    else:
+        enqueue_import(retry)
+    return retry

@@ -38,4 +38,9 @@ urlpatterns = [
         import_views.import_discard,
         name="import_discard",
     ),
+    path(
+        "p/<slug:slug>/imports/<int:job_id>/retry/",
+        import_views.import_retry,
+        name="import_retry",
+    ),
 ]

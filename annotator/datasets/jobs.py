@@ -26,7 +26,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from annotator.corpus.models import Comment, Project
-from annotator.datasets.models import ExportJob
+from annotator.datasets.models import TEMP_DIR, ExportJob
 from annotator.datasets.options import ExportOptions, ExportOptionsError
 from annotator.labelling.schemes import current_scheme_for
 
@@ -36,7 +36,6 @@ Progress = Callable[[int, int], None]
 
 PROGRESS_INTERVAL = 0.5  # seconds between writes of comments_done to the job's row
 RATIO_TOLERANCE = 1e-6
-TEMP_DIR = "exports/tmp"  # under MEDIA_ROOT: same file system, so the final move is a rename
 
 
 class InvalidExportOptions(ValueError):
@@ -115,6 +114,7 @@ def create_export_job(
         created_by=user if user is not None and user.is_authenticated else None,
         status=status,
         started_at=timezone.now() if status == ExportJob.Status.RUNNING else None,
+        heartbeat_at=timezone.now() if status == ExportJob.Status.RUNNING else None,
         format=str(options.format),
         options=options.to_json(),
         comments_total=Comment.objects.filter(article__project=project).count(),
@@ -147,10 +147,16 @@ def run_export_job(job_id: int) -> ExportJob:
     """Build the zip of the queued job ``job_id`` into its ``file`` and record the outcome.
 
     The job ends SUCCEEDED with its counts and size or FAILED with the reason, never
-    RUNNING. A job that is no longer queued (a task delivered twice) is left as it is.
+    RUNNING. A job that is no longer queued (a task delivered twice) is left as it is, and
+    so is one the reaper failed while it ran (corpus/heartbeats.py): its zip is not kept.
     """
+    now = timezone.now()
     claimed = ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
-        status=ExportJob.Status.RUNNING, started_at=timezone.now(), comments_done=0, error=""
+        status=ExportJob.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        comments_done=0,
+        error="",
     )
     job = ExportJob.objects.select_related("project").get(pk=job_id)
     if not claimed:
@@ -172,7 +178,8 @@ def run_export_job(job_id: int) -> ExportJob:
             stored = storage.save(target, _CompleteFile(complete, temp_path))
         job.file.name = stored
         job.filename = filename
-        _record_success(job, summary, size=storage.size(stored))
+        if not _record_success(job, summary, size=storage.size(stored)):
+            storage.delete(stored)  # the reaper failed the job meanwhile: keep nothing
     except ExportFailed as error:
         if stored:
             storage.delete(stored)
@@ -283,8 +290,9 @@ def _unexpected(error: Exception) -> str:
     return f"The export stopped: {reason} ({type(error).__name__}). No file was kept."
 
 
-def _record_success(job: ExportJob, summary, size: int) -> None:
-    """Mark ``job`` ready with what the package counted."""
+def _record_success(job: ExportJob, summary, size: int) -> bool:
+    """Mark ``job`` ready with what the package counted, unless the reaper failed it first
+    (then False, and the row keeps the reaper's message)."""
     job.status = ExportJob.Status.SUCCEEDED
     job.finished_at = timezone.now()
     job.size_bytes = size
@@ -293,21 +301,20 @@ def _record_success(job: ExportJob, summary, size: int) -> None:
     job.labelled_comments = summary.labelled_comments
     job.annotations = summary.annotations
     job.error = ""
-    job.save(
-        update_fields=[
-            "status",
-            "finished_at",
-            "size_bytes",
-            "comments_done",
-            "comments_total",
-            "articles",
-            "labelled_comments",
-            "annotations",
-            "error",
-            "file",
-            "filename",
-        ]
-    )
+    fields = [
+        "status",
+        "finished_at",
+        "size_bytes",
+        "comments_done",
+        "comments_total",
+        "articles",
+        "labelled_comments",
+        "annotations",
+        "error",
+        "file",
+        "filename",
+    ]
+    return _save_if_running(job, fields)
 
 
 def _record_failure(job: ExportJob, message: str) -> None:
@@ -317,7 +324,18 @@ def _record_failure(job: ExportJob, message: str) -> None:
     job.error = message
     job.file = ""
     job.size_bytes = 0
-    job.save(update_fields=["status", "finished_at", "error", "file", "size_bytes"])
+    _save_if_running(job, ["status", "finished_at", "error", "file", "size_bytes"])
+
+
+def _save_if_running(job: ExportJob, fields: list[str]) -> bool:
+    """Write ``fields`` of ``job`` only if its row is still RUNNING (one conditional UPDATE),
+    so a worker finishing late never overwrites the reaper's verdict; else reload the row."""
+    values = {name: getattr(job, name) for name in fields}
+    values["file"] = job.file.name or ""
+    if ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(**values):
+        return True
+    job.refresh_from_db()
+    return False
 
 
 class _CompleteFile(File):
@@ -332,7 +350,7 @@ class _CompleteFile(File):
 
 
 class JobProgress:
-    """A progress callback that writes ``comments_done`` on the job's row as the export goes.
+    """A progress callback that writes ``comments_done`` and the heartbeat on the job's row.
 
     Writes at most every ``PROGRESS_INTERVAL`` seconds. When the export runs inside a
     transaction on PostgreSQL, the write goes through a connection of its own that commits
@@ -362,7 +380,7 @@ class JobProgress:
             return  # the end is recorded with the outcome
         if not connection.in_atomic_block:
             ExportJob.objects.filter(pk=self.job.pk).update(
-                comments_done=done, comments_total=total
+                comments_done=done, comments_total=total, heartbeat_at=timezone.now()
             )
         elif connection.vendor == "postgresql":
             self._write_postgresql(done, total)
@@ -380,8 +398,9 @@ class JobProgress:
             with self._connection.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {ExportJob._meta.db_table} "
-                    "SET comments_done = %s, comments_total = %s WHERE id = %s",
-                    [done, total, self.job.pk],
+                    "SET comments_done = %s, comments_total = %s, heartbeat_at = %s "
+                    "WHERE id = %s",
+                    [done, total, timezone.now(), self.job.pk],
                 )
         except Exception:
             logger.warning("could not write the progress of export job %s", self.job.pk)

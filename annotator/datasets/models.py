@@ -5,6 +5,8 @@ Rows stay after the export as the project's export log; the file is kept for dow
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -22,8 +24,29 @@ FORMAT_LABELS = {
 LABEL_SET_LABELS = {"all": "all annotators", "final": "final labels", "gold": "gold labels only"}
 
 
+TEMP_DIR = "exports/tmp"  # under MEDIA_ROOT: same file system, so the final move is a rename
+
+
+class ExportJobQuerySet(models.QuerySet):
+    """Export jobs, with the reaper of those whose worker died (see corpus/heartbeats.py)."""
+
+    def fail_stale(self, project: Project | None = None) -> list[int]:
+        """Fail the running exports (of ``project``) whose heartbeat stopped, remove their
+        half-written zips, and return their ids."""
+        from annotator.corpus.heartbeats import fail_stale
+
+        jobs = self if project is None else self.filter(project=project)
+        failed = fail_stale(jobs, ExportJob.WORKER_STOPPED)
+        for pk in failed:
+            for part in ExportJob.partial_files(pk):
+                part.unlink(missing_ok=True)
+        return failed
+
+
 class ExportJob(models.Model):
     """One export of a project's corpus: what was asked, how far it got, and the file."""
+
+    WORKER_STOPPED = "The worker stopped: no file was kept. Run it again."
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -38,6 +61,8 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written by the running export as it makes progress; see corpus/heartbeats.py.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     format = models.CharField(max_length=10)
     # ExportOptions.to_json(): what was asked, recorded with the file.
@@ -58,11 +83,32 @@ class ExportJob(models.Model):
     # their row is only the log entry. Empty for exports made for download.
     output_path = models.CharField(max_length=1000, blank=True)
 
+    objects = ExportJobQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.format} export of {self.project}"
+
+    @staticmethod
+    def partial_files(pk: int) -> list[Path]:
+        """The half-written zips of export ``pk`` in MEDIA_ROOT (jobs.py names them so)."""
+        return list((Path(settings.MEDIA_ROOT) / TEMP_DIR).glob(f"export-{pk}-*.zip.part"))
+
+    def fail_if_stale(self) -> bool:
+        """Fail this job if it is running and its worker stopped; refresh it if so."""
+        if self.status != self.Status.RUNNING:
+            return False
+        if not ExportJob.objects.filter(pk=self.pk).fail_stale():
+            return False
+        self.refresh_from_db()
+        return True
+
+    @property
+    def worker_stopped(self) -> bool:
+        """Failed because its worker died, not because of the options: worth running again."""
+        return self.status == self.Status.FAILED and self.error == self.WORKER_STOPPED
 
     @property
     def percent(self) -> int:

@@ -18,6 +18,8 @@ def export_job_task(job_id: int) -> None:
     """Build the export ``job_id`` (its row records the outcome; a finished job is left alone)."""
     from annotator.datasets.jobs import run_export_job
 
+    # A worker starting work notices the exports a dead one left running (heartbeats.py).
+    ExportJob.objects.fail_stale()
     run_export_job(job_id)
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotator.corpus.models import Article
 from annotator.corpus.permissions import Action, project_for
@@ -42,6 +43,7 @@ def export_list(request: HttpRequest, slug: str) -> HttpResponse:
                 form.add_error(None, problem[0].upper() + problem[1:] + ".")
         else:
             return redirect("datasets:export_detail", slug=project.slug, job_id=job.pk)
+    ExportJob.objects.fail_stale(project=project)
     jobs = project.export_jobs.select_related("created_by").defer("error")[:LOG_LENGTH]
     return render(
         request,
@@ -61,6 +63,7 @@ def export_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     job = get_object_or_404(
         ExportJob.objects.select_related("created_by"), pk=job_id, project=project
     )
+    job.fail_if_stale()  # a dead worker's job says so at the next poll
     context = {"project": project, "job": job}
     if request.htmx:
         return render(request, "datasets/export_detail.html#progress", context)
@@ -72,6 +75,23 @@ def export_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
                 options.get("split_ratios") or ExportOptions().split_ratios,
             )
     return render(request, "datasets/export_detail.html", context)
+
+
+@login_required
+@require_POST
+def export_retry(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Run an export whose worker stopped again, as a new job with the same options."""
+    project = project_for(request.user, slug, Action.EXPORT)
+    job = get_object_or_404(ExportJob, pk=job_id, project=project)
+    if not job.worker_stopped:
+        messages.error(request, "Only an export whose worker stopped can be run again.")
+        return redirect("datasets:export_detail", slug=project.slug, job_id=job.pk)
+    try:
+        retry = start_export(project, request.user, ExportOptions.from_json(job.options))
+    except (InvalidExportOptions, ExportOptionsError) as refused:
+        messages.error(request, f"This export cannot run again: {refused}.")
+        return redirect("datasets:export_detail", slug=project.slug, job_id=job.pk)
+    return redirect("datasets:export_detail", slug=project.slug, job_id=retry.pk)
 
 
 @login_required

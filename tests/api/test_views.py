@@ -1,6 +1,7 @@
 """The REST API's endpoints: who may call what, what comes back, pagination, filters, and
 the number of queries each list costs."""
 
+import errno
 import io
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotator.corpus.models import Article, Comment, ImportJob, Role
+from annotator.corpus.uploads import NO_SPACE_MESSAGE
 from annotator.datasets.models import ExportJob
 from annotator.labelling.models import Annotation
 from annotator.review.models import GoldLabel
@@ -884,3 +886,26 @@ def test_annotations_show_the_answers_set_aside_by_a_move(project, researcher):
     assert stale["value"] == "deny"
     assert stale["parent_id"] == reply.article.comments.get(source_id="t-1").pk
     assert stale["parent_source_id"] == "t-1"
+
+
+def test_an_import_onto_a_full_disk_is_507_and_leaves_nothing(
+    project, project_admin, settings, monkeypatch
+):
+    from django.core.files.storage import FileSystemStorage
+
+    def full(self, name, content):
+        Path(self.path(name)).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.path(name)).touch()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", full)
+
+    response = as_user(project_admin).post(
+        url("import_list", project), {"file": upload("thread.jsonl")}
+    )
+
+    assert response.status_code == 507
+    assert response.json()["detail"] == NO_SPACE_MESSAGE
+    assert ImportJob.objects.count() == 0
+    media = Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]

@@ -1,5 +1,6 @@
 """The command line: import_threads (formats.md contract) and load_demo (the quick start)."""
 
+import errno
 import io
 import stat
 from pathlib import Path
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, ManagementUtility, call_command
 
 from annotator.corpus.models import Article, Comment, Membership, Project, Role
+from annotator.corpus.uploads import NO_SPACE_MESSAGE
 from tests.factories import ProjectFactory
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "samples" / "thread.jsonl"
@@ -101,6 +103,22 @@ def test_a_pdf_exits_non_zero_from_the_shell(db, capsys):
     assert err.strip().count("\n") == 0
 
 
+def test_a_full_disk_is_one_line_having_written_nothing(db, monkeypatch):
+    from annotator.corpus.importers import loader
+
+    def full(self, *args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loader._RowWriter, "add_article", full)
+
+    # A CommandError is a non-zero exit with its one line on stderr (see the shell test).
+    with pytest.raises(CommandError) as refused:
+        run("import_threads", str(SAMPLE), "--project", "p")
+
+    assert str(refused.value) == NO_SPACE_MESSAGE
+    assert (Project.objects.count(), Article.objects.count(), Comment.objects.count()) == (0, 0, 0)
+
+
 def test_a_missing_path_is_refused(db):
     with pytest.raises(CommandError, match=r"no-such\.jsonl: no such file"):
         run("import_threads", "no-such.jsonl", "--project", "p")
@@ -177,3 +195,40 @@ def test_load_demo_keeps_a_project_that_already_exists(db, tmp_path, seed_import
     run("load_demo", "--password-file", str(tmp_path / "p.txt"))
 
     assert Project.objects.get(slug="demo").name == "Renamed by the admin"
+
+
+def test_fail_stale_jobs_fails_dead_imports_and_exports_and_leaves_live_ones(
+    project, settings, tmp_path
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotator.corpus.models import ImportJob
+    from annotator.datasets.models import ExportJob
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.JOB_STALE_AFTER = 60
+    old, fresh = timezone.now() - timedelta(seconds=120), timezone.now()
+    dead_import = ImportJob.objects.create(
+        project=project, file="imports/x.jsonl", status="running", heartbeat_at=old
+    )
+    live_import = ImportJob.objects.create(
+        project=project, file="imports/y.jsonl", status="running", heartbeat_at=fresh
+    )
+    dead_export = ExportJob.objects.create(
+        project=project, format="jsonl", status="running", heartbeat_at=old
+    )
+
+    out, _ = run("fail_stale_jobs")
+
+    assert out.strip() == (
+        f"Failed 1 import(s) and 1 export(s) without a heartbeat for 60 s: "
+        f"imports [{dead_import.pk}], exports [{dead_export.pk}]"
+    )
+    statuses = {
+        job.pk: job.status
+        for job in ImportJob.objects.filter(pk__in=[dead_import.pk, live_import.pk])
+    }
+    assert statuses == {dead_import.pk: "failed", live_import.pk: "running"}
+    assert ExportJob.objects.get(pk=dead_export.pk).worker_stopped

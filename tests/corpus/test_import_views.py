@@ -1,6 +1,8 @@
 """The import pages: upload, the preview of a scraped thread, confirmation, progress, the log."""
 
+import errno
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotator.corpus.models import Article, Comment, DeletedArticle, DiscardedImport, ImportJob
+from annotator.corpus.tasks import enqueue_import
+from annotator.corpus.uploads import NO_SPACE_MESSAGE
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +88,11 @@ def confirm_url(job) -> str:
 def save_url(job) -> str:
     """Where each change in the preview is kept."""
     return reverse("corpus:import_preview_save", args=[job.project.slug, job.pk])
+
+
+def retry_url(job) -> str:
+    """Where "Run it again" posts."""
+    return reverse("corpus:import_retry", args=[job.project.slug, job.pk])
 
 
 def upload(client, project, name: str, content: bytes, fmt: str = "auto", follow: bool = True):
@@ -846,3 +855,162 @@ def test_the_log_lists_discarded_uploads_and_deleted_articles_in_constant_querie
     six, html = page_queries()
     assert "Deleted thread 5" in html
     assert six == one
+
+
+# --- A full disk ------------------------------------------------------------------------------
+
+
+def fill_the_disk(monkeypatch):
+    """Make the storage behave as a full disk does: the file is created, then a write fails."""
+    from django.core.files.storage import FileSystemStorage
+
+    def full(self, name, content):
+        path = Path(self.path(name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()  # what Django's os.open leaves before the first write fails
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", full)
+
+
+def files_in(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
+
+
+def test_an_upload_onto_a_full_disk_says_so_and_leaves_nothing(
+    admin_client, project, settings, monkeypatch
+):
+    fill_the_disk(monkeypatch)
+
+    response = upload(admin_client, project, "thread.jsonl", JSONL, follow=False)
+
+    assert response.status_code == 507
+    assert NO_SPACE_MESSAGE in response.content.decode()
+    assert "The server has no space left: nothing was imported." in NO_SPACE_MESSAGE
+    assert files_in(Path(settings.MEDIA_ROOT)) == []
+    assert ImportJob.objects.count() == 0
+    assert Comment.objects.count() == 0
+
+
+def test_a_full_database_disk_takes_the_stored_upload_with_it(
+    admin_client, project, settings, monkeypatch
+):
+    from django.db import OperationalError
+
+    def full(self, *args, **kwargs):
+        raise OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ImportJob, "save", full)
+
+    response = upload(admin_client, project, "thread.jsonl", JSONL, follow=False)
+
+    assert response.status_code == 507
+    assert NO_SPACE_MESSAGE in response.content.decode()
+    assert files_in(Path(settings.MEDIA_ROOT)) == []
+
+
+# --- A worker that died -----------------------------------------------------------------------
+
+
+def stale_running(job: ImportJob, age: float = 120) -> None:
+    """Leave ``job`` as a killed worker does: RUNNING, its last heartbeat ``age`` s ago."""
+    then = timezone.now() - timedelta(seconds=age)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.RUNNING, started_at=then, heartbeat_at=then, processed_bytes=5
+    )
+
+
+def test_the_poll_of_a_job_whose_worker_died_says_so_and_offers_to_run_it_again(
+    admin_client, queued_job, settings
+):
+    settings.JOB_STALE_AFTER = 60
+    stale_running(queued_job)
+
+    html = admin_client.get(detail_url(queued_job), headers={"HX-Request": "true"}).content.decode()
+
+    assert "hx-trigger" not in html  # polling stops
+    assert ImportJob.WORKER_STOPPED in html
+    assert "You can leave this page" not in html
+    assert f'action="{retry_url(queued_job)}"' in html
+    assert "Run it again" in html
+    queued_job.refresh_from_db()
+    assert queued_job.status == ImportJob.Status.FAILED
+
+
+def test_a_running_job_with_a_fresh_heartbeat_is_left_running(admin_client, queued_job, settings):
+    settings.JOB_STALE_AFTER = 60
+    stale_running(queued_job, age=5)
+
+    html = admin_client.get(detail_url(queued_job), headers={"HX-Request": "true"}).content.decode()
+
+    assert 'hx-trigger="every 1s"' in html
+    queued_job.refresh_from_db()
+    assert queued_job.status == ImportJob.Status.RUNNING
+
+
+def test_the_import_log_shows_dead_jobs_as_failed(admin_client, project, queued_job, settings):
+    settings.JOB_STALE_AFTER = 60
+    stale_running(queued_job)
+
+    admin_client.get(list_url(project))
+
+    queued_job.refresh_from_db()
+    assert queued_job.worker_stopped
+
+
+def test_run_it_again_imports_the_same_file_as_a_new_job(
+    admin_client, project, queued_job, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("annotator.corpus.tasks.enqueue_import", enqueue_import)  # a worker again
+    settings.JOB_STALE_AFTER = 60
+    stale_running(queued_job)
+    admin_client.get(detail_url(queued_job))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(retry_url(queued_job))
+
+    retry = ImportJob.objects.exclude(pk=queued_job.pk).get()
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(retry)
+    assert retry.status == ImportJob.Status.SUCCEEDED
+    assert retry.file.name == queued_job.file.name
+    assert (retry.format, retry.original_name) == (queued_job.format, queued_job.original_name)
+    assert Comment.objects.count() == 3
+    queued_job.refresh_from_db()
+    assert queued_job.worker_stopped  # the log keeps what happened
+
+
+def test_only_a_job_whose_worker_stopped_can_be_run_again(admin_client, queued_job):
+    ImportJob.objects.filter(pk=queued_job.pk).update(
+        status=ImportJob.Status.FAILED, error="thread.jsonl, line 3: not JSON"
+    )
+
+    response = admin_client.post(retry_url(queued_job), follow=True)
+
+    assert "Only an import whose worker stopped can be run again." in response.content.decode()
+    assert ImportJob.objects.count() == 1
+
+
+@pytest.mark.parametrize("role_fixture", ["annotator", "reviewer", "researcher", "outsider"])
+def test_run_it_again_is_for_project_admins_only(client, request, queued_job, role_fixture):
+    ImportJob.objects.filter(pk=queued_job.pk).update(
+        status=ImportJob.Status.FAILED, error=ImportJob.WORKER_STOPPED
+    )
+    client.force_login(request.getfixturevalue(role_fixture))
+
+    response = client.post(retry_url(queued_job))
+
+    assert response.status_code == (404 if role_fixture == "outsider" else 403)
+    assert ImportJob.objects.count() == 1
+
+
+def test_run_it_again_needs_post_and_the_csrf_token(project_admin, queued_job):
+    ImportJob.objects.filter(pk=queued_job.pk).update(
+        status=ImportJob.Status.FAILED, error=ImportJob.WORKER_STOPPED
+    )
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(project_admin)
+
+    assert client.get(retry_url(queued_job)).status_code == 405
+    assert client.post(retry_url(queued_job)).status_code == 403
+    assert ImportJob.objects.count() == 1

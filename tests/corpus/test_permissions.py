@@ -112,6 +112,7 @@ PAGES = [
         method="post",
         data={"article_end": "3"},
     ),
+    Page("corpus:import_retry", Action.IMPORT, lambda w: [w.slug, w.job_id], method="post"),
 ]
 
 ROLES = [role.value for role in Role]

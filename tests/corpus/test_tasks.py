@@ -1,14 +1,29 @@
 """Import jobs: run in the background, record success or refusal, report progress."""
 
+import time
+from datetime import timedelta
+
 import orjson
 import pytest
 from django.core.files.base import ContentFile
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.urls import reverse
+from django.utils import timezone
 
 from annotator.corpus.importers import loader
-from annotator.corpus.models import Article, Comment, ImportJob
+from annotator.corpus.models import Article, Comment, ImportJob, Role
 from annotator.corpus.tasks import enqueue_import, import_job_task
-from tests.factories import ProjectFactory
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.worker import (
+    database_tasks,
+    database_url,
+    database_write_locked,
+    finish,
+    kill,
+    start_worker,
+    wait_for,
+)
 
 
 def jsonl(*records: dict) -> bytes:
@@ -159,3 +174,158 @@ def test_the_task_does_not_rerun_a_finished_job(project):
     import_job_task.call(job.pk)
 
     assert Comment.objects.count() == 0
+
+
+# --- Heartbeats and the reaper ----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_running_import_writes_heartbeats_another_connection_sees(monkeypatch):
+    monkeypatch.setattr(loader, "PROGRESS_INTERVAL", 0)
+    browser = connections.create_connection(DEFAULT_DB_ALIAS)
+    beats = []
+    original = loader.JobProgress.__call__
+
+    def spy(self, done, total):
+        original(self, done, total)
+        with browser.cursor() as cursor:
+            cursor.execute("SELECT heartbeat_at FROM corpus_importjob WHERE id = %s", [job.pk])
+            beats.append(cursor.fetchone()[0])
+
+    monkeypatch.setattr(loader.JobProgress, "__call__", spy)
+    records = [ARTICLE] + [comment(f"c{i}", text="w" * 2000) for i in range(1500)]
+    job = make_job(ProjectFactory(slug="beats"), jsonl(*records))
+
+    try:
+        loader.run_import_job(job)
+    finally:
+        browser.close()
+
+    beats = [beat for beat in beats if beat is not None]
+    assert len(set(beats)) >= 3
+    assert beats == sorted(beats)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+
+
+def test_an_import_the_reaper_failed_meanwhile_writes_nothing_and_the_verdict_stands(
+    project, monkeypatch
+):
+    job = make_job(project, jsonl(ARTICLE, comment("c1"), comment("c2", "c1")))
+    real_scan = loader._Skeleton.scan
+
+    def stalled_scan(self, records):
+        real_scan(self, records)
+        # The worker stalled after reading the file, long enough for the reaper.
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, error=ImportJob.WORKER_STOPPED
+        )
+
+    monkeypatch.setattr(loader._Skeleton, "scan", stalled_scan)
+
+    assert loader.run_import_job(job) is None
+
+    job.refresh_from_db()
+    assert job.worker_stopped
+    assert job.comments_added == 0
+    assert (Article.objects.count(), Comment.objects.count()) == (0, 0)
+
+
+def test_a_worker_starting_a_task_fails_the_jobs_a_dead_worker_left_running(project, settings):
+    settings.JOB_STALE_AFTER = 60
+    dead = make_job(project, jsonl(ARTICLE), status=ImportJob.Status.RUNNING)
+    ImportJob.objects.filter(pk=dead.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=120)
+    )
+    job = make_job(project, jsonl(ARTICLE, comment("c1")))
+
+    import_job_task.call(job.pk)
+
+    dead.refresh_from_db()
+    assert dead.worker_stopped
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED
+
+
+# --- A real worker, killed in the middle of an import -----------------------------------------
+
+
+def big_thread(comments: int) -> bytes:
+    """One article and ``comments`` comments in chains of five: a few seconds of import."""
+    records = [ARTICLE]
+    for i in range(comments):
+        parent = f"c{i - 1}" if i % 5 else None
+        records.append(comment(f"c{i}", parent, text=f"comment number {i} " + "word " * 15))
+    return jsonl(*records)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_worker_is_killed_fails_having_written_nothing_and_runs_again(
+    client, settings, tmp_path
+):
+    settings.MEDIA_ROOT = media = tmp_path / "media"
+    settings.JOB_STALE_AFTER = 5
+    settings.IMPORT_BACKGROUND_BYTES = 1024
+    database_url()  # skips where the worker cannot share the test database
+    project = ProjectFactory(slug="killed")
+    admin = UserFactory(username="kim_admin")
+    MembershipFactory(project=project, user=admin, role=Role.ADMIN)
+    client.force_login(admin)
+    size = 150_000
+    with database_tasks():
+        client.post(
+            reverse("corpus:import_list", args=[project.slug]),
+            {"file": SimpleUploadedFile("big.jsonl", big_thread(size)), "format": "auto"},
+        )
+    job = ImportJob.objects.get()
+    detail = reverse("corpus:import_detail", args=[project.slug, job.pk])
+
+    def writing() -> bool:
+        """The worker is in the write pass: rows written but not committed. PostgreSQL shows
+        it in the progress (the second half of the bar); on SQLite, whose progress stops
+        when the write transaction starts, the database's write lock is held."""
+        if connection.vendor == "sqlite":
+            running = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING)
+            return running.exists() and database_write_locked()
+        return ImportJob.objects.filter(
+            pk=job.pk, status=ImportJob.Status.RUNNING, processed_bytes__gt=job.total_bytes * 0.55
+        ).exists()
+
+    worker = start_worker(media)
+    try:
+        wait_for(
+            writing,
+            timeout=120,
+            what="the import to be writing",
+            worker=worker,
+            state=lambda: ImportJob.objects.filter(pk=job.pk).values()[0],
+        )
+    finally:
+        kill(worker)
+
+    # Its last heartbeat was a moment ago: still running for the page.
+    html = client.get(detail, headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 1s"' in html
+    assert ImportJob.objects.get(pk=job.pk).status == ImportJob.Status.RUNNING
+
+    time.sleep(settings.JOB_STALE_AFTER + 0.5)
+    html = client.get(detail, headers={"HX-Request": "true"}).content.decode()
+
+    assert ImportJob.WORKER_STOPPED in html
+    assert "Run it again" in html
+    assert "hx-trigger" not in html
+    assert (Article.objects.count(), Comment.objects.count()) == (0, 0)
+    job.refresh_from_db()
+    assert job.worker_stopped
+    assert [p for p in media.rglob("*") if p.is_file()] == [media / job.file.name]
+
+    with database_tasks():
+        response = client.post(reverse("corpus:import_retry", args=[project.slug, job.pk]))
+    retry = ImportJob.objects.exclude(pk=job.pk).get()
+    assert response["Location"] == reverse("corpus:import_detail", args=[project.slug, retry.pk])
+    finish(start_worker(media, "--batch"))
+
+    retry.refresh_from_db()
+    assert retry.status == ImportJob.Status.SUCCEEDED, retry.error
+    assert retry.comments_added == Comment.objects.count() == size
+    assert ImportJob.objects.get(pk=job.pk).worker_stopped

@@ -3,10 +3,12 @@
 import io
 import tempfile
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
 
 from annotator.corpus.models import Comment
 from annotator.datasets import jobs, package
@@ -19,7 +21,7 @@ from annotator.datasets.jobs import (
     run_export_job,
     start_export,
 )
-from annotator.datasets.models import ExportJob
+from annotator.datasets.models import TEMP_DIR, ExportJob
 from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 from tests.datasets.corpus import make_labelled_corpus
 from tests.factories import ArticleFactory, ProjectFactory, make_thread
@@ -294,3 +296,79 @@ def test_export_to_path_refuses_a_missing_directory_before_recording_anything(pr
 
     assert not ExportJob.objects.exists()
     assert Comment.objects.count() == 0
+
+
+# --- A worker that died -----------------------------------------------------------------------
+
+
+def left_running(job: ExportJob, age: float) -> None:
+    """Leave ``job`` as a killed worker does: RUNNING, its last heartbeat ``age`` s ago."""
+    then = timezone.now() - timedelta(seconds=age)
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.RUNNING, started_at=then, heartbeat_at=then
+    )
+
+
+def test_a_stale_export_is_failed_and_its_half_zip_removed(project, media, settings):
+    settings.JOB_STALE_AFTER = 60
+    job = create_export_job(project, None, ExportOptions())
+    left_running(job, age=120)
+    part = media / TEMP_DIR / f"export-{job.pk}-abc123.zip.part"
+    other = media / TEMP_DIR / f"export-{job.pk + 1}-abc123.zip.part"  # another job's
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"PK half")
+    other.write_bytes(b"PK half")
+
+    assert ExportJob.objects.fail_stale(project=project) == [job.pk]
+
+    job.refresh_from_db()
+    assert job.worker_stopped
+    assert job.error == "The worker stopped: no file was kept. Run it again."
+    assert not part.exists()
+    assert other.exists()
+
+
+def test_an_export_with_a_fresh_heartbeat_is_left_running(project, settings):
+    settings.JOB_STALE_AFTER = 60
+    job = create_export_job(project, None, ExportOptions())
+    left_running(job, age=5)
+
+    assert job.fail_if_stale() is False
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.RUNNING
+
+
+@pytest.mark.django_db(transaction=True)  # as in the worker: no transaction around the export
+def test_the_running_export_writes_its_heartbeat_with_its_progress():
+    job = create_export_job(ProjectFactory(slug="beating"), None, ExportOptions())
+    left_running(job, age=600)
+    before = ExportJob.objects.get(pk=job.pk).heartbeat_at
+    progress = jobs.JobProgress(job)
+    progress.last = 0  # as if the last write was long ago
+
+    progress(5, 10)
+
+    assert ExportJob.objects.get(pk=job.pk).heartbeat_at > before
+
+
+def test_a_worker_finishing_after_the_reaper_keeps_no_file_and_the_verdict_stands(
+    project, corpus, media, settings, monkeypatch
+):
+    settings.JOB_STALE_AFTER = 60
+    job = create_export_job(project, None, ExportOptions())
+    real_record = jobs._record_success
+
+    def record_late(*args, **kwargs):
+        # The zip is in storage, but the worker stalled and the reaper ran meanwhile.
+        left_running(job, age=120)
+        assert ExportJob.objects.fail_stale() == [job.pk]
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "_record_success", record_late)
+
+    run_export_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.worker_stopped
+    assert not job.file
+    assert files_under(media) == []

@@ -2,12 +2,14 @@
 
 import io
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from annotator.datasets.jobs import start_export
 from annotator.datasets.models import ExportJob
@@ -397,3 +399,65 @@ def test_a_download_whose_file_is_gone_is_a_404(researcher_client, job):
     job.file.storage.delete(job.file.name)
 
     assert researcher_client.get(download_url(job)).status_code == 404
+
+
+# --- A worker that died -----------------------------------------------------------------------
+
+
+def retry_url(job) -> str:
+    return reverse("datasets:export_retry", args=[job.project.slug, job.pk])
+
+
+def left_dead(job: ExportJob) -> None:
+    """RUNNING with a heartbeat from two minutes ago: what a killed worker leaves."""
+    then = timezone.now() - timedelta(seconds=120)
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.RUNNING, started_at=then, heartbeat_at=then, file=""
+    )
+
+
+def test_the_poll_of_an_export_whose_worker_died_says_so_and_offers_to_run_it_again(
+    researcher_client, job, settings
+):
+    settings.JOB_STALE_AFTER = 60
+    left_dead(job)
+
+    html = researcher_client.get(detail_url(job), headers={"HX-Request": "true"}).content.decode()
+
+    assert "hx-trigger" not in html
+    assert ExportJob.WORKER_STOPPED in html
+    assert f'action="{retry_url(job)}"' in html
+    assert "Run it again" in html
+
+
+def test_run_it_again_exports_with_the_same_options(researcher_client, job, settings):
+    settings.JOB_STALE_AFTER = 60
+    left_dead(job)
+    researcher_client.get(detail_url(job))
+
+    response = researcher_client.post(retry_url(job))
+
+    retry = ExportJob.objects.exclude(pk=job.pk).get()
+    assert response["Location"] == detail_url(retry)
+    assert retry.status == ExportJob.Status.SUCCEEDED
+    assert retry.options == job.options
+    assert retry.file
+
+
+def test_only_an_export_whose_worker_stopped_can_be_run_again(researcher_client, job):
+    response = researcher_client.post(retry_url(job), follow=True)
+
+    assert "Only an export whose worker stopped can be run again." in response.content.decode()
+    assert ExportJob.objects.count() == 1
+
+
+@pytest.mark.parametrize(("role", "status"), [("outsider", 404), ("annotator", 403)])
+def test_run_it_again_is_for_those_who_may_export(request, client, job, role, status):
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.FAILED, error=ExportJob.WORKER_STOPPED
+    )
+    client.force_login(request.getfixturevalue(role))
+
+    assert client.post(retry_url(job)).status_code == status
+    assert client.get(retry_url(job)).status_code in {status, 405}
+    assert ExportJob.objects.count() == 1

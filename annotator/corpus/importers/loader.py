@@ -59,6 +59,7 @@ from annotator.corpus.models import (
     Project,
     path_segment,
 )
+from annotator.corpus.uploads import NO_SPACE_MESSAGE, is_disk_full
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ WRITE_BATCH_CHARS = 2_000_000  # and at most this much comment text per batch
 COPY_QUEUE_BUFFERS = 4  # buffers of about 1 MB waiting for the COPY writer thread
 LOOKUP_BATCH = 500  # ids per IN (...) query, well under SQLite's parameter limit
 RESERVE_BATCH = 20_000  # primary keys reserved per query on PostgreSQL
+ANALYZE_AFTER_ROWS = 10_000  # imports writing at least this many rows refresh the statistics
 
 ROOT = -1  # parent code of a comment that answers the article
 UNRESOLVED = -2  # parent code while a parent id is waiting to be found
@@ -143,11 +145,15 @@ def import_stream(
     fmt: str = "auto",
     options: dict | None = None,
     progress: Progress | None = None,
+    before_commit: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
     """Import a file that ``opener`` opens afresh for each pass (a path, an uploaded file).
 
     A file that is no thread at all (a PDF, an image...) is refused with what it is, even
     when a format was named: every parser would only say that some line is unreadable.
+
+    ``before_commit(result)`` runs inside the write transaction once the rows are written;
+    raising there rolls the import back.
     """
     with opener() as stream:
         head = stream.read(HEAD_BYTES)
@@ -162,24 +168,61 @@ def import_stream(
             reader = io.BufferedReader(_CountingReader(stream, meter.advance), 256 * 1024)
             yield from parse(reader, fmt, filename, options)
 
-    result = load_records(project, read_records, filename)
+    result = load_records(project, read_records, filename, before_commit=before_commit)
     meter.finish()
     return result
 
 
 def load_records(
-    project: Project, read_records: Callable[[int], Iterable[Record]], filename: str
+    project: Project,
+    read_records: Callable[[int], Iterable[Record]],
+    filename: str,
+    *,
+    before_commit: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
     """Validate, build and write the records that ``read_records(pass)`` yields, twice.
 
     ``read_records`` must yield the same records in the same order for pass 1 and 2.
-    Everything is written in one transaction (a savepoint when the caller has one open).
+    Everything is written in one transaction (a savepoint when the caller has one open);
+    ``before_commit(result)`` runs last inside it. A large import is followed by
+    ``ANALYZE`` once it commits (``analyze_after_import``).
     """
     skeleton = _Skeleton(filename)
     skeleton.scan(read_records(1))
     with transaction.atomic():
         skeleton.resolve(project)
-        return skeleton.write(project, read_records(2))
+        result = skeleton.write(project, read_records(2))
+        if before_commit is not None:
+            before_commit(result)
+        analyze_after_import(result)
+    return result
+
+
+def analyze_after_import(result: ImportResult) -> bool:
+    """Refresh PostgreSQL's planner statistics once a large import commits; whether it will.
+
+    Without it, and with autovacuum off or behind, the planner keeps the row counts from
+    before the import: after 200k comments went into one project, the workspace's
+    previous/next lookup in another chose a sequential scan over 10 M rows (3.3-3.9 s per
+    render instead of 2 ms; bench/analyze_after_import.py). ``ANALYZE`` samples a fixed
+    number of rows, so it takes about a second whatever the table's size, and it blocks no
+    reads or writes. It runs after the outermost commit (a command importing several files
+    in one transaction analyses once per large file, after all of them).
+    """
+    written = result.articles_added + result.comments_added
+    if connection.vendor != "postgresql" or written < ANALYZE_AFTER_ROWS:
+        return False
+    tables = [Comment._meta.db_table]
+    if result.articles_added:
+        tables.append(Article._meta.db_table)
+
+    def analyze() -> None:
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
+    transaction.on_commit(analyze)
+    return True
 
 
 # --- Progress ---------------------------------------------------------------------------------
@@ -819,17 +862,27 @@ def _same(value: Any) -> Any:
 # --- Jobs ---------------------------------------------------------------------------------------
 
 
+class JobAbandoned(Exception):
+    """The job was failed by the reaper while this worker ran it (heartbeats.py): its rows
+    are rolled back, so the "nothing was imported" the user was told stays true."""
+
+
 def run_import_job(job: ImportJob) -> ImportResult | None:
     """Run one ``ImportJob``: import its file and record the outcome on the row.
 
     The job ends SUCCEEDED with its counts or FAILED with the reason, never RUNNING. Progress
-    is written while the import runs, through a second connection on PostgreSQL so that a
-    browser polling from another request sees it while the import's transaction is open.
-    SQLite allows one writer at a time, so there progress is written only during the first
-    pass, before the write transaction starts.
+    and the heartbeat are written while the import runs, through a second connection on
+    PostgreSQL so that a browser polling from another request sees them while the import's
+    transaction is open. SQLite allows one writer at a time, so there they are written only
+    during the first pass, before the write transaction starts (whose lock then keeps the
+    reaper off). Success is recorded inside the import's transaction, and every outcome only
+    on a row still RUNNING: when the reaper failed the job first, the import rolls back and
+    the reaper's message stands.
     """
+    now = timezone.now()
     job.status = ImportJob.Status.RUNNING
-    job.started_at = timezone.now()
+    job.started_at = now
+    job.heartbeat_at = now
     job.finished_at = None
     job.processed_bytes = 0
     job.error = ""
@@ -840,6 +893,7 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
         update_fields=[
             "status",
             "started_at",
+            "heartbeat_at",
             "finished_at",
             "processed_bytes",
             "error",
@@ -847,6 +901,27 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
         ]
     )
     reporter = JobProgress(job)
+    running = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING)
+
+    def record_success(result: ImportResult) -> None:
+        job.status = ImportJob.Status.SUCCEEDED
+        job.finished_at = timezone.now()
+        job.processed_bytes = job.total_bytes
+        job.articles_added = result.articles_added
+        job.comments_added = result.comments_added
+        job.comments_unchanged = result.comments_unchanged
+        if not running.update(
+            status=job.status,
+            finished_at=job.finished_at,
+            heartbeat_at=job.finished_at,
+            processed_bytes=job.processed_bytes,
+            articles_added=job.articles_added,
+            comments_added=job.comments_added,
+            comments_unchanged=job.comments_unchanged,
+        ):
+            raise JobAbandoned(job.pk)
+
+    error = ""
     result = None
     try:
         result = import_stream(
@@ -857,45 +932,39 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
             fmt=job.format,
             options=job.options,
             progress=reporter,
+            before_commit=record_success,
         )
-    except ImportFileError as error:
-        job.status = ImportJob.Status.FAILED
-        job.error = str(error)
+    except JobAbandoned:
+        logger.warning("import job %s was failed by the reaper while it ran", job.pk)
+        job.refresh_from_db()
+        return None
+    except ImportFileError as refused:
+        error = str(refused)
     except FileNotFoundError:
-        job.status = ImportJob.Status.FAILED
-        job.error = f"{job.original_name}: the uploaded file is gone; upload it again."
-    except Exception as error:
-        logger.exception("import job %s stopped on an unexpected error", job.pk)
-        job.status = ImportJob.Status.FAILED
-        job.error = (
-            f"{job.original_name}: the import stopped on an unexpected error "
-            f"({type(error).__name__}); nothing was written."
-        )
-    else:
-        job.status = ImportJob.Status.SUCCEEDED
-        job.processed_bytes = job.total_bytes
-        job.articles_added = result.articles_added
-        job.comments_added = result.comments_added
-        job.comments_unchanged = result.comments_unchanged
+        error = f"{job.original_name}: the uploaded file is gone; upload it again."
+    except Exception as unexpected:
+        if is_disk_full(unexpected):
+            error = NO_SPACE_MESSAGE
+        else:
+            logger.exception("import job %s stopped on an unexpected error", job.pk)
+            error = (
+                f"{job.original_name}: the import stopped on an unexpected error "
+                f"({type(unexpected).__name__}); nothing was written."
+            )
     finally:
         reporter.close()
+    if error:
+        result = None
+        job.status = ImportJob.Status.FAILED
+        job.error = error
         job.finished_at = timezone.now()
-        job.save(
-            update_fields=[
-                "status",
-                "error",
-                "finished_at",
-                "processed_bytes",
-                "articles_added",
-                "comments_added",
-                "comments_unchanged",
-            ]
-        )
+        if not running.update(status=job.status, error=error, finished_at=job.finished_at):
+            job.refresh_from_db()  # the reaper was first; its message stands
     return result
 
 
 class JobProgress:
-    """A progress callback that writes ``processed_bytes`` on the job's row as it goes.
+    """A progress callback that writes ``processed_bytes`` and the heartbeat on the job's row.
 
     ``written`` keeps the values it wrote, in order (tests and logs read it).
     """
@@ -913,7 +982,9 @@ class JobProgress:
         if connection.vendor == "postgresql":
             self._write_postgresql(processed)
         elif not connection.in_atomic_block:
-            ImportJob.objects.filter(pk=self.job.pk).update(processed_bytes=processed)
+            ImportJob.objects.filter(pk=self.job.pk).update(
+                processed_bytes=processed, heartbeat_at=timezone.now()
+            )
         else:
             return
         self.written.append(processed)
@@ -928,8 +999,9 @@ class JobProgress:
                     cursor.execute("SET lock_timeout = '200ms'")
             with self._connection.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {ImportJob._meta.db_table} SET processed_bytes = %s WHERE id = %s",
-                    [processed, self.job.pk],
+                    f"UPDATE {ImportJob._meta.db_table} "
+                    "SET processed_bytes = %s, heartbeat_at = %s WHERE id = %s",
+                    [processed, timezone.now(), self.job.pk],
                 )
         except Exception:
             logger.warning("could not write the progress of import job %s", self.job.pk)

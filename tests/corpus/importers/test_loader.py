@@ -309,3 +309,75 @@ def test_an_updated_dump_never_changes_an_existing_comments_parent_or_its_labels
     assert Comment.objects.get(source_id="c2").parent.source_id == "c1"
     labels = Annotation.objects.get()
     assert (labels.answers, labels.stale_answers, labels.revision) == (COMPLETE_REPLY, {}, 1)
+
+
+# --- Planner statistics after a large import --------------------------------------------------
+
+
+def many_comments(path: Path, comments: int) -> Path:
+    """A JSON Lines file with 10 articles and ``comments`` top-level comments among them."""
+    lines = [{"type": "article", "id": f"a{n}", "title": f"Article {n}"} for n in range(10)]
+    lines += [
+        {"type": "comment", "id": f"c{i}", "article_id": f"a{i % 10}", "text": f"comment {i}"}
+        for i in range(comments)
+    ]
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    return path
+
+
+def analyzes(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].upper().startswith("ANALYZE")]
+
+
+def last_analyze(table: str):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_import_on_postgresql_analyzes_the_tables_it_wrote(tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("ANALYZE is for PostgreSQL's planner")
+    before = (last_analyze("corpus_comment"), last_analyze("corpus_article"))
+    project = ProjectFactory(slug="large")
+
+    with CaptureQueriesContext(connection) as queries:
+        result = import_file(project, many_comments(tmp_path / "big.jsonl", 10_000))
+
+    assert result.comments_added == 10_000
+    assert analyzes(queries) == ['ANALYZE "corpus_comment"', 'ANALYZE "corpus_article"']
+    after = (last_analyze("corpus_comment"), last_analyze("corpus_article"))
+    assert all(a is not None and (b is None or a > b) for a, b in zip(after, before, strict=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_analyze_waits_for_the_import_to_commit(tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("ANALYZE is for PostgreSQL's planner")
+    project = ProjectFactory(slug="large")
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        import_file(project, many_comments(tmp_path / "big.jsonl", 10_000))
+        assert analyzes(queries) == []  # not inside the caller's transaction
+
+    assert analyzes(queries) == ['ANALYZE "corpus_comment"', 'ANALYZE "corpus_article"']
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_small_import_leaves_the_statistics_alone(tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        import_file(ProjectFactory(slug="small"), many_comments(tmp_path / "s.jsonl", 9_000))
+
+    assert analyzes(queries) == []

@@ -2,7 +2,8 @@
 
 The contract is in docs/formats: exit 0 after a complete import and say what was added;
 on any refused file, exit non-zero with one line naming the file, the line and the reason,
-having written nothing (every file is imported in one transaction).
+having written nothing (every file is imported in one transaction); a full disk is one
+line too. After a large import the planner's statistics are refreshed (``ANALYZE``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from annotator.corpus.importers import FORMATS
 from annotator.corpus.importers.loader import ImportResult, import_file
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.models import Project
+from annotator.corpus.uploads import NO_SPACE_MESSAGE, is_disk_full
 
 BAR_WIDTH = 30
 
@@ -59,6 +61,10 @@ class Command(BaseCommand):
                     results.append((path, result))
         except ImportFileError as error:
             raise CommandError(f"{error} (nothing was imported)") from None
+        except Exception as error:
+            if is_disk_full(error):
+                raise CommandError(NO_SPACE_MESSAGE) from None
+            raise
         if created:
             self.stdout.write(f"Created project {project.slug}.")
         for path, result in results:

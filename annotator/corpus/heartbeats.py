@@ -1,0 +1,88 @@
+"""Heartbeats of background jobs, and failing the jobs whose worker died.
+
+django-tasks-db never reclaims a task left RUNNING by a worker that was killed (OOM, a
+deploy, a reboot), so without this an import or export would say "running" for ever. A
+running job writes ``heartbeat_at`` on its row as it makes progress (with its progress
+writes, so it costs no extra query); a job whose last heartbeat is older than
+``settings.JOB_STALE_AFTER`` seconds is failed by ``fail_stale``. That is called when the
+job's page or the log is polled (the user sees it at once), when a worker starts a task and
+by ``manage.py fail_stale_jobs``.
+
+The failing is one conditional UPDATE (still running, still stale), and a job finishing
+records its outcome with the mirror condition (still running), so a late worker and the
+reaper never both win; an import also records its success inside its write transaction,
+so a reaped import rolls back instead of committing rows under a "nothing was imported".
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import OperationalError, connection, models
+from django.utils import timezone
+
+RUNNING = "running"  # the same value in ImportJob.Status and ExportJob.Status
+FAILED = "failed"
+SQLITE_LOCK_WAIT_MS = 200  # how long the reaper waits for SQLite's write lock
+
+
+def stale_cutoff(now: datetime | None = None) -> datetime:
+    """Heartbeats older than this belong to jobs whose worker is gone."""
+    return (now or timezone.now()) - timedelta(seconds=settings.JOB_STALE_AFTER)
+
+
+def stale(cutoff: datetime) -> models.Q:
+    """Running jobs with no heartbeat since ``cutoff`` (rows started before heartbeats
+    existed count from their start)."""
+    return models.Q(status=RUNNING) & (
+        models.Q(heartbeat_at__lt=cutoff)
+        | models.Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+
+
+def fail_stale(queryset: models.QuerySet, message: str) -> list[int]:
+    """Fail the stale running jobs of ``queryset`` with ``message``; return their ids.
+
+    Each job is failed by its own conditional UPDATE, so a heartbeat written meanwhile, or
+    the job finishing, keeps it alive. On SQLite a live import holds the write lock during
+    its write transaction (when it cannot write heartbeats); the UPDATE then gives up after
+    a moment and the job is left alone, which is right: someone is writing.
+    """
+    now = timezone.now()
+    cutoff = stale_cutoff(now)
+    candidates = list(queryset.filter(stale(cutoff)).values_list("pk", flat=True))
+    failed = []
+    for pk in candidates:
+        changed = False  # stays so when SQLite's lock is held by a live writer
+        with _short_lock_wait():
+            changed = (
+                queryset.model.objects.filter(stale(cutoff), pk=pk).update(
+                    status=FAILED, finished_at=now, error=message
+                )
+                > 0
+            )
+        if changed:
+            failed.append(pk)
+    return failed
+
+
+@contextlib.contextmanager
+def _short_lock_wait() -> Iterator[None]:
+    """On SQLite, wait only briefly for the write lock; a lock held means a live writer."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    normal = int(settings.DATABASES["default"].get("OPTIONS", {}).get("timeout", 5) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_LOCK_WAIT_MS}")
+    try:
+        yield
+    except OperationalError as error:
+        if "locked" not in str(error):
+            raise
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {normal}")

@@ -1,0 +1,34 @@
+"""``manage.py fail_stale_jobs``: fail the imports and exports whose worker died.
+
+Pages notice such jobs when they are polled and workers when they start a task; this is
+for cron or a deploy script (run it after restarting the workers), and says what it did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from annotator.corpus.models import ImportJob
+
+
+class Command(BaseCommand):
+    help = (
+        "Fail running imports and exports without a heartbeat for JOB_STALE_AFTER seconds "
+        "(their worker died), so they can be run again."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        imports = ImportJob.objects.fail_stale()
+        exports: list[int] = []
+        if apps.is_installed("annotator.datasets"):
+            # The datasets app builds on corpus, not the other way round: found by name.
+            exports = apps.get_model("datasets", "ExportJob").objects.fail_stale()
+        self.stdout.write(
+            f"Failed {len(imports)} import(s) and {len(exports)} export(s) without a "
+            f"heartbeat for {settings.JOB_STALE_AFTER} s"
+            + (f": imports {imports}, exports {exports}" if imports or exports else ".")
+        )
