@@ -86,7 +86,13 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
     last_paragraph = reading.article_paragraphs[-1].text
     expect(comments.first.locator(".comment-text").first).to_have_text(last_paragraph)
     expect(comments.nth(1).locator(".comment-text").first).to_have_text(first_text)
-    comments.first.get_by_label("This is still article text").check()
+    released_end = str(reading.article_paragraphs[-1].line)
+    back = page.locator(f"#preview-comment-{released_end}").get_by_label(
+        "This is still article text"
+    )
+    expect(back).to_have_value(released_end)  # its own end, not the next comment's
+    page.wait_for_load_state("networkidle")
+    back.check()
     expect(paragraphs).to_have_count(len(reading.article_paragraphs))
     expect(comments).to_have_count(len(reading.comments))
     expect(page.locator("input[name=article_end]:checked")).to_have_value(str(reading.article_end))
