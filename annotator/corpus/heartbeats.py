@@ -86,3 +86,24 @@ def _short_lock_wait() -> Iterator[None]:
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA busy_timeout = {normal}")
+
+
+class StoppableJob:
+    """What ImportJob and ExportJob share about a worker that stopped: failing the job when
+    its heartbeat is stale, and knowing that it failed so (worth running again). The model
+    has ``Status``, ``WORKER_STOPPED`` and a manager whose querysets have ``fail_stale``."""
+
+    def fail_if_stale(self) -> bool:
+        """Fail this job if it is running and its worker stopped; refresh it if so."""
+        if self.status != RUNNING:
+            return False
+        if not type(self).objects.filter(pk=self.pk).fail_stale():
+            return False
+        self.refresh_from_db()
+        return True
+
+    @property
+    def worker_stopped(self) -> bool:
+        """Failed because its worker died, not because of its file or options: worth
+        running again."""
+        return self.status == FAILED and self.error == self.WORKER_STOPPED

@@ -24,6 +24,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from annotator.corpus.heartbeats import StoppableJob
 from annotator.corpus.moves import parent_changed
 
 PATH_SEGMENT_WIDTH = 6
@@ -287,7 +288,7 @@ class ImportJobQuerySet(models.QuerySet):
         return fail_stale(jobs, ImportJob.WORKER_STOPPED)
 
 
-class ImportJob(models.Model):
+class ImportJob(StoppableJob, models.Model):
     """One import of one file into a project: what the browser polls for progress.
 
     Rows stay after the import as the project's import log (who, what, counts, errors).
@@ -340,20 +341,6 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import of {self.original_name} into {self.project}"
-
-    def fail_if_stale(self) -> bool:
-        """Fail this job if it is running and its worker stopped; refresh it if so."""
-        if self.status != self.Status.RUNNING:
-            return False
-        if not ImportJob.objects.filter(pk=self.pk).fail_stale():
-            return False
-        self.refresh_from_db()
-        return True
-
-    @property
-    def worker_stopped(self) -> bool:
-        """Failed because its worker died, not because of the file: worth running again."""
-        return self.status == self.Status.FAILED and self.error == self.WORKER_STOPPED
 
     @property
     def percent(self) -> int:

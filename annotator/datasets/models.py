@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from annotator.corpus.heartbeats import StoppableJob
 from annotator.corpus.models import Project
 
 FORMAT_LABELS = {
@@ -43,7 +44,7 @@ class ExportJobQuerySet(models.QuerySet):
         return failed
 
 
-class ExportJob(models.Model):
+class ExportJob(StoppableJob, models.Model):
     """One export of a project's corpus: what was asked, how far it got, and the file."""
 
     WORKER_STOPPED = "The worker stopped: no file was kept. Run it again."
@@ -95,20 +96,6 @@ class ExportJob(models.Model):
     def partial_files(pk: int) -> list[Path]:
         """The half-written zips of export ``pk`` in MEDIA_ROOT (jobs.py names them so)."""
         return list((Path(settings.MEDIA_ROOT) / TEMP_DIR).glob(f"export-{pk}-*.zip.part"))
-
-    def fail_if_stale(self) -> bool:
-        """Fail this job if it is running and its worker stopped; refresh it if so."""
-        if self.status != self.Status.RUNNING:
-            return False
-        if not ExportJob.objects.filter(pk=self.pk).fail_stale():
-            return False
-        self.refresh_from_db()
-        return True
-
-    @property
-    def worker_stopped(self) -> bool:
-        """Failed because its worker died, not because of the options: worth running again."""
-        return self.status == self.Status.FAILED and self.error == self.WORKER_STOPPED
 
     @property
     def percent(self) -> int:
