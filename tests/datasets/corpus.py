@@ -10,6 +10,7 @@ from tests.factories import (
     MembershipFactory,
     UserFactory,
     make_comment,
+    make_gold_label,
 )
 
 
@@ -46,21 +47,8 @@ def make_labelled_corpus(project: Project, comments_per_thread: int = 3) -> dict
     return {"annotators": annotators, "threads": threads}
 
 
-def make_gold(comment, reviewer, answers: dict, *, method: str = "adjudicated"):
-    """A reviewer's gold label for ``comment`` (as the adjudication page saves it)."""
-    from django.utils import timezone
-
-    from annotator.review.models import GoldLabel
-
-    return GoldLabel.objects.create(
-        project=comment.article.project,
-        comment=comment,
-        scheme=current_scheme_for(comment.article.project),
-        answers=answers,
-        method=method,
-        decided_by=reviewer,
-        decided_at=timezone.now(),
-    )
+# One factory for gold labels (tests/factories.py); the export tests know it by this name.
+make_gold = make_gold_label
 
 
 def make_moved_reply(project: Project):
