@@ -453,13 +453,12 @@
       saving.dirty = true;
       saving.changes += 1;
       store();
-      failed(detail.xhr.status ? "the server failed (" + detail.xhr.status + ")"
-        : "the server did not answer");
-      say("Not saved — the server " + (detail.xhr.status ? "failed (" + detail.xhr.status + ")"
-        : "did not answer") + ". Your answers are kept in this browser and saved as soon as it " +
-        "is back; then press Enter again to finish this comment.", true);
+      var why = code ? "the server failed (" + code + ")" : "the server did not answer";
+      failed(why);
+      say("Not saved — " + why + ". Your answers are kept in this browser and saved as soon " +
+        "as it is back; then press Enter again to finish this comment.", true);
     } else {
-      say("The other comment did not load (" + (detail.xhr.status || "no answer") + "). " +
+      say("The other comment did not load (" + (code || "no answer") + "). " +
         "Press the key again.", true);
     }
   });
