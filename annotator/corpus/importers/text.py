@@ -28,31 +28,18 @@ records. The heuristics, in the order they apply:
    interjection ("Thanks", "Yes"), and it sits between single blank lines with text after
    it. It starts that author's reply, whose parent is the comment just above (confidence
    ``explicit``). Unnamed comments have an empty author.
-6. **Parents of unnamed comments.** A double blank line does not always mean a new thread,
-   so every unnamed comment gets its likely parents ranked: the article and each of the
-   previous ``WINDOW`` comments (a fixed window keeps the ranking linear in the number of
-   comments). Scrapes list threads depth first, so a reply's parent is the comment just
-   above or one of its ancestors ("the spine"); those get a proximity bonus. Cues add to a
-   comment's score: rare words it shares with the candidate (a word used by only the two
-   counts most, one used by more than an eighth of the comments not at all, so
-   "everything" or "Sun Tzu" count and "Aleppo" does not); for the comment
-   just above, that it asks a question, that the new comment addresses someone ("you",
-   "your" outside quotes), opens like an answer ("No,", "Yes", "Even if", "That saying",
-   "He is"), or is a very short reaction ("Could be, sure"). The article scores a base
-   value, plus words shared with the article and a mention of "the article" itself. The
-   best score wins; without a clear cue the article wins.
-7. **Confidence.** ``explicit`` for a named reply. For inferred links the margin between
-   the best and the second candidate decides ``high``, ``medium`` or ``low``; an article
-   parent with no competing cue at all is ``high``.
+6. **Parents** of unnamed comments are ranked, and confidences given, by
+   ``text_parents.py`` (heuristics 6 and 7 are described there).
 
 Source ids are stable across re-imports and updated scrapes: the article's is
 ``"text-" + sha1(normalised title)[:12]``, a comment's ``"t-" + sha1(author, normalised
 text)[:12]`` with ``-2``, ``-3``... for repeated identical comments, so the loader recognises
 comments it already holds and adds only the new ones.
 
-Unlike the other parsers this one reads the whole file: inferring a tree needs the whole
-thread, and scraped threads are small (a few MB at most). Ranking is linear in the number
-of comments (about 80 microseconds a comment, 2,500 comments in 0.2 s).
+The file is read as a stream, twice (``read_thread``): the first pass counts how often
+each word is used (rare words tie a reply to what it answers), the second ranks each
+comment's parents against the last ``WINDOW`` comments only, so memory stays flat whatever
+the file's size and the time grows linearly with it (about 80 microseconds a comment).
 
 Refusals (``ImportFileError`` with the line): an empty file, invalid UTF-8, NUL bytes
 (binary data), and a file that is JSON or XML rather than scraped text. A title with an
@@ -66,11 +53,14 @@ label. A UTF-8 BOM and CRLF line endings are accepted.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import shutil
+import tempfile
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from annotator.corpus.importers.records import (
@@ -79,16 +69,37 @@ from annotator.corpus.importers.records import (
     ImportFileError,
     Record,
 )
+from annotator.corpus.importers.text_parents import (
+    APOSTROPHE,
+    QUOTED,
+    WINDOW,
+    WORD,
+    Draft,
+    ParentCandidate,
+    ParentRanker,
+    ReconstructedComment,
+    WordCounts,
+)
 
-WINDOW = 15  # earlier comments ranked as possible parents of an unnamed comment
-MAX_CANDIDATES = 5  # parents kept per comment (the article is always among them)
+__all__ = [
+    "WINDOW",
+    "Block",
+    "ParentCandidate",
+    "ReconstructedComment",
+    "ThreadHead",
+    "ThreadReading",
+    "ThreadReconstruction",
+    "confirm_refusal",
+    "parse_text",
+    "read_thread",
+    "reconstruct_thread",
+]
+
 ID_HASH_CHARS = 12
-RARE_WEIGHT = 0.45  # what a word used by just two comments adds to their tie
-NO_CUE_SCORE = 0.3  # the proximity bonus of the comment just above, before any cue
+SNIFF_BYTES = 4096  # what is checked for a PDF, an image or other binary data
+SPOOL_BYTES = 16 * 1024 * 1024  # a stream parse_text reads twice stays in memory up to this
 
-_BOM = "\ufeff"
-_APOSTROPHE = "\u2019"  # the typographic apostrophe scrapes keep, read as "'"
-_OPENING_SINGLE_QUOTE = "\u2018"
+_BOM = b"\xef\xbb\xbf"
 
 
 def _word_set(words: str) -> frozenset[str]:
@@ -111,64 +122,6 @@ _PERSONAL = _word_set(
     lol"""
 )
 _SMILEY = re.compile(r"(?:^|\s)[:;]-?[()DPp](?:\s|$)")
-_QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"|«[^»]*»")
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
-_ADDRESS = _word_set("you your you're yours youre yourself u")
-_ANSWER_OPENERS = (
-    "no,",
-    "no.",
-    "no ",
-    "nope",
-    "not ",
-    "yes",
-    "yeah",
-    "yup",
-    "yep",
-    "even if",
-    "even so",
-    "that saying",
-    "that quote",
-    "that's",
-    "that is ",
-    "exactly",
-    "agreed",
-    "i agree",
-    "i disagree",
-    "true",
-    "indeed",
-    "wrong",
-    "really",
-    "so what",
-    "but ",
-    "one other thing",
-    "also,",
-    "p.s",
-    "ps ",
-    "he is",
-    "he's",
-    "she is",
-    "she's",
-    "his ",
-    "her ",
-    "could be",
-    "maybe so",
-    "well said",
-)
-_ARTICLE_MENTIONS = re.compile(
-    r"\b(?:the|this|above|that) (?:article|report|piece|story)\b|\bthe writer\b|\bsouthfront\b",
-    re.IGNORECASE,
-)
-_STOPWORDS = _word_set(
-    """the and for are but not you your all any can had her was one our out day get has him
-    his how man new now old see two way who boy did its let put say she too use that with
-    have this will from they know want been good much some time very when come here just
-    like long make many more only over such take than them well were what which their there
-    these those would could should about after again also because before being both does
-    doing during each even every into itself most must other same then through under until
-    where while whom why yours them they're don't doesn't isn't it's i'm i've can't won't
-    only own just than very may might shall upon onto off ago yet still however though"""
-)
-_SHORT_REPLY_WORDS = 4
 
 
 @dataclass(slots=True)
@@ -182,26 +135,13 @@ class Block:
 
 
 @dataclass(slots=True)
-class ParentCandidate:
-    """A possible parent: a comment's first line, or None for the article, with its score."""
+class ThreadHead:
+    """What comes before the comments: the title and the article's paragraphs."""
 
-    parent_line: int | None
-    score: float
-    reason: str
-
-
-@dataclass(slots=True)
-class ReconstructedComment:
-    """One comment as inferred from the scrape, with the parent chosen and the alternatives."""
-
-    line: int
-    end_line: int
-    author: str
-    text: str
-    parent_line: int | None
-    confidence: str
-    reason: str
-    candidates: list[ParentCandidate] = field(default_factory=list)
+    title: str
+    title_line: int
+    article_paragraphs: list[Block]
+    article_end: int  # the article's last line (the admin's choice, or the importer's)
 
 
 @dataclass(slots=True)
@@ -215,7 +155,87 @@ class ThreadReconstruction:
     comments: list[ReconstructedComment]
 
 
+Opener = Callable[[], BinaryIO]  # opens the file afresh, at its start, for each pass
+
+
 # --- Reading the file ----------------------------------------------------------------------
+
+
+class ThreadReading:
+    """A scraped thread read as a stream: ``head`` at once, ``comments()`` on demand.
+
+    Made by ``read_thread``, whose first pass over the file gave the head, the number of
+    comments and the word counts; each ``comments()`` is a second pass that ranks the
+    parents as it goes, yielding one comment at a time.
+    """
+
+    def __init__(
+        self,
+        opener: Opener,
+        filename: str,
+        article_end: int | None,
+        on_read: Callable[[int], None] | None,
+    ) -> None:
+        self._opener = opener
+        self._filename = filename
+        self._article_end = article_end
+        self._on_read = on_read
+        counts: WordCounts | None = None
+        self.comment_count = 0
+        with opener() as stream:
+            head, drafts = self._read(stream)
+            counts = WordCounts(_article_text(head))
+            for draft in drafts:
+                counts.add(draft.comment.text)
+                self.comment_count += 1
+        self.head = head
+        self._counts = counts
+
+    def _read(self, stream: BinaryIO) -> tuple[ThreadHead, Iterator[Draft]]:
+        blocks = iter_blocks(iter_lines(stream, self._filename, self._on_read), self._filename)
+        head, rest, separate = _read_head(blocks, self._article_end)
+        return head, _split_comments(rest, separate=separate)
+
+    def comments(self) -> Iterator[ReconstructedComment]:
+        """The comments in file order, each with its parent, confidence and candidates."""
+        ranker = ParentRanker(_article_text(self.head), self._counts)
+        with self._opener() as stream:
+            _, drafts = self._read(stream)
+            for draft in drafts:
+                yield ranker.rank(draft)
+
+
+def read_thread(
+    opener: Opener,
+    filename: str,
+    *,
+    article_end: int | None = None,
+    on_read: Callable[[int], None] | None = None,
+) -> ThreadReading:
+    """Read a scraped thread from the file ``opener`` opens (once now, once per
+    ``comments()``); ``on_read(n)`` is told of every ``n`` bytes read, for progress.
+
+    ``article_end`` is the admin's choice of the article's last line; blocks starting after
+    it become comments. Raises ``ImportFileError`` for a file that is empty, binary,
+    undecodable, or JSON or XML rather than a scraped thread.
+    """
+    return ThreadReading(opener, filename, article_end, on_read)
+
+
+def reconstruct_thread(
+    text: str, filename: str, *, article_end: int | None = None
+) -> ThreadReconstruction:
+    """The whole reading of a thread held in memory as ``text`` (tests, small files)."""
+    data = text.encode("utf-8", errors="surrogatepass")
+    reading = read_thread(lambda: io.BytesIO(data), filename, article_end=article_end)
+    head = reading.head
+    return ThreadReconstruction(
+        title=head.title,
+        title_line=head.title_line,
+        article_paragraphs=head.article_paragraphs,
+        article_end=head.article_end,
+        comments=list(reading.comments()),
+    )
 
 
 def parse_text(stream: BinaryIO, filename: str, options: dict) -> Iterator[Record]:
@@ -224,94 +244,208 @@ def parse_text(stream: BinaryIO, filename: str, options: dict) -> Iterator[Recor
     ``options`` holds the admin's corrections from the preview, as stored in the import job:
     ``{"article_end": <line>, "parents": {"<comment line>": <parent line or None>}}``. A
     parent that is not a comment above the comment it is set for is refused, naming the
-    comment's line, since it would make a cycle or point at nothing.
+    comment's line, since it would make a cycle or point at nothing. The stream is copied
+    once to a spooled file (in memory when small), which the reading then reads twice.
     """
-    text = decode_text(stream.read(), filename)
     article_end = options.get("article_end")
     if article_end is not None and (
         isinstance(article_end, bool) or not isinstance(article_end, int)
     ):
         raise ImportFileError(filename, None, f"the article end {article_end!r} is not a line")
-    reconstruction = reconstruct_thread(text, filename, article_end=article_end)
-    parents = _corrected_parents(reconstruction, options.get("parents") or {}, filename)
+    overrides = _checked_overrides(options.get("parents") or {}, filename)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        shutil.copyfileobj(stream, spool, 1024 * 1024)
 
-    article_id = article_source_id(reconstruction.title)
-    yield ArticleRecord(
-        source_id=article_id,
-        title=reconstruction.title,
-        body="\n\n".join(block.text for block in reconstruction.article_paragraphs),
-        line=reconstruction.title_line,
+        def reopen() -> BinaryIO:
+            spool.seek(0)
+            return _Unclosed(spool)
+
+        reading = read_thread(reopen, filename, article_end=article_end)
+        yield article_record(reading.head)
+        yield from comment_records(reading.comments(), reading.head, overrides, filename)
+
+
+def article_record(head: ThreadHead) -> ArticleRecord:
+    """The article of a reading as a record."""
+    return ArticleRecord(
+        source_id=article_source_id(head.title),
+        title=head.title,
+        body=_article_text(head, "\n\n"),
+        line=head.title_line,
     )
-    ids = comment_source_ids(reconstruction.comments)
-    for comment in reconstruction.comments:
-        parent_line = parents[comment.line]
+
+
+def comment_records(
+    comments: Iterable[ReconstructedComment],
+    head: ThreadHead,
+    overrides: dict[int, int | None],
+    filename: str,
+) -> Iterator[CommentRecord]:
+    """The comments of a reading as records, with the admin's parent ``overrides`` (by
+    comment line, checked by ``_checked_overrides``) applied.
+
+    A parent must be a comment above: one that is not is refused, after the last comment
+    (the loader rolls back whatever it was given).
+    """
+    article_id = article_source_id(head.title)
+    ids = SourceIds()
+    id_of: dict[int, str] = {}
+    later: dict[int, int] = {}  # parent line -> comment line, for parents not seen yet
+    for comment in comments:
+        parent_line = overrides.get(comment.line, comment.parent_line)
+        if comment.line in overrides and parent_line is not None:
+            if parent_line == comment.line:
+                raise ImportFileError(filename, comment.line, "a comment cannot answer itself")
+            if parent_line not in id_of:
+                later.setdefault(parent_line, comment.line)
+                parent_line = None
+        id_of[comment.line] = ids.of(comment)
         yield CommentRecord(
-            source_id=ids[comment.line],
+            source_id=id_of[comment.line],
             article_id=article_id,
             text=comment.text,
-            parent_id=None if parent_line is None else ids[parent_line],
+            parent_id=None if parent_line is None else id_of[parent_line],
             author=comment.author,
             line=comment.line,
         )
-
-
-def decode_text(data: bytes, filename: str) -> str:
-    """The file's bytes as text; refuses binary data and invalid UTF-8, naming the line.
-
-    A UTF-8 byte-order mark is dropped and CRLF (or lone CR) line endings become LF. What
-    is plainly no text (a PDF, an image, binary data at the start) is refused as the upload
-    form refuses it (``importers.refuse_unsupported``), since this is the fallback format.
-    """
-    from annotator.corpus.importers import refuse_unsupported
-
-    refuse_unsupported(data[:4096], filename)
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise ImportFileError(filename, line, "binary data (NUL bytes), not a text file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+    for line in overrides:
+        if line not in id_of:
+            raise ImportFileError(filename, line, "a parent was chosen, but no comment starts here")
+    for parent, line in later.items():
+        if parent in id_of:
+            raise ImportFileError(
+                filename, line, f"the parent at line {parent} comes after the comment"
+            )
         raise ImportFileError(
-            filename,
-            line,
-            f"invalid UTF-8 (byte 0x{data[error.start]:02x} at column {column}); "
-            "save the file as UTF-8",
-        ) from None
-    return text
+            filename, line, f"the parent at line {parent} is not the start of a comment"
+        )
 
 
-def _corrected_parents(
-    reconstruction: ThreadReconstruction, overrides: dict, filename: str
-) -> dict[int, int | None]:
-    """Each comment's parent line after the admin's ``overrides`` (keys are line strings)."""
-    parents = {c.line: c.parent_line for c in reconstruction.comments}
-    order = {c.line: index for index, c in enumerate(reconstruction.comments)}
+def _checked_overrides(overrides: dict, filename: str) -> dict[int, int | None]:
+    """The admin's parent choices by comment line, refusing keys and values of a wrong type."""
+    checked: dict[int, int | None] = {}
     for key, parent in overrides.items():
         try:
             line = int(key)
         except (TypeError, ValueError):
             raise ImportFileError(filename, None, f"no comment starts at line {key!r}") from None
-        if line not in order:
-            raise ImportFileError(filename, line, "a parent was chosen, but no comment starts here")
-        if parent is None:
-            parents[line] = None
-            continue
-        if isinstance(parent, bool) or not isinstance(parent, int):
+        if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
             raise ImportFileError(filename, line, f"the parent {parent!r} is not a line")
-        if parent == line:
-            raise ImportFileError(filename, line, "a comment cannot answer itself")
-        if parent not in order:
+        checked[line] = parent
+    return checked
+
+
+class _Unclosed(io.BufferedReader):
+    """A reader over a spooled file that leaves the file open when it is closed."""
+
+    def __init__(self, spool) -> None:
+        super().__init__(_SpoolRaw(spool), 256 * 1024)
+
+
+class _SpoolRaw(io.RawIOBase):
+    """The spooled file as a raw stream whose ``close`` does not close the spool."""
+
+    def __init__(self, spool) -> None:
+        self._spool = spool
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._spool.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._spool.tell()
+
+    def readinto(self, buffer) -> int:
+        data = self._spool.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def iter_lines(
+    stream: BinaryIO, filename: str, on_read: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, str]]:
+    """The file's lines, decoded and numbered from 1; refuses binary data and invalid UTF-8,
+    naming the line.
+
+    A UTF-8 byte-order mark is dropped and CRLF (or lone CR) line endings become line ends.
+    What is plainly no text (a PDF, an image, binary data at the start) is refused as the
+    upload form refuses it (``importers.refuse_unsupported``), since this is the fallback
+    format.
+    """
+    from annotator.corpus.importers import refuse_unsupported
+
+    if stream.seekable():
+        start = stream.tell()
+        refuse_unsupported(stream.read(SNIFF_BYTES), filename)
+        stream.seek(start)
+    number = 0
+    first = True
+    for raw in stream:
+        if on_read is not None:
+            on_read(len(raw))
+        if first:
+            first = False
+            refuse_unsupported(raw[:SNIFF_BYTES], filename)
+            raw = raw.removeprefix(_BOM)
+        if b"\x00" in raw:
+            raise ImportFileError(filename, number + 1, "binary data (NUL bytes), not a text file")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
             raise ImportFileError(
-                filename, line, f"the parent at line {parent} is not the start of a comment"
-            )
-        if order[parent] > order[line]:
-            raise ImportFileError(
-                filename, line, f"the parent at line {parent} comes after the comment"
-            )
-        parents[line] = parent
-    return parents
+                filename,
+                number + 1 + raw[: error.start].count(b"\r"),
+                f"invalid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
+                "save the file as UTF-8",
+            ) from None
+        text = text.removesuffix("\n").removesuffix("\r")
+        for part in text.split("\r"):  # a lone CR ends a line too
+            number += 1
+            yield number, part
+
+
+def decode_text(data: bytes, filename: str) -> str:
+    """A whole file's bytes as text, with the refusals of ``iter_lines``."""
+    return "\n".join(line for _, line in iter_lines(io.BytesIO(data), filename))
+
+
+def iter_blocks(lines: Iterable[tuple[int, str]], filename: str) -> Iterator[Block]:
+    """The paragraphs of the numbered ``lines``, with the blank lines before each.
+
+    Refuses text with no paragraph, or that is JSON or XML.
+    """
+    paragraph: list[str] = []
+    start = blanks = 0
+    seen = False
+    number = 0
+    for number, raw in lines:
+        line = raw.rstrip()
+        if not line.strip():
+            if paragraph:
+                yield Block(start, number - 1, "\n".join(paragraph), blanks)
+                paragraph, blanks = [], 0
+            blanks += 1
+            continue
+        if not seen:
+            seen = True
+            _refuse_other_formats(line, number, filename)
+        if not paragraph:
+            start = number
+        paragraph.append(line.strip())
+    if paragraph:
+        yield Block(start, start + len(paragraph) - 1, "\n".join(paragraph), blanks)
+    elif not seen:
+        raise ImportFileError(filename, None, "the file is empty")
+
+
+def split_blocks(text: str, filename: str) -> list[Block]:
+    """The paragraphs of ``text`` (``iter_blocks`` over a string)."""
+    return list(iter_blocks(iter_lines(io.BytesIO(text.encode("utf-8")), filename), filename))
 
 
 def article_source_id(title: str) -> str:
@@ -320,21 +454,31 @@ def article_source_id(title: str) -> str:
     return "text-" + digest.hexdigest()[:ID_HASH_CHARS]
 
 
-def comment_source_ids(comments: list[ReconstructedComment]) -> dict[int, str]:
-    """Stable ids by comment line: a hash of author and text, numbered when repeated.
+class SourceIds:
+    """Stable comment ids, given in file order: a hash of author and text, numbered when
+    repeated.
 
     The n-th identical comment (same author, same normalised text) gets ``-n`` from the
     second on, so an updated scrape that adds comments keeps the ids of the old ones.
     """
-    seen: Counter[str] = Counter()
-    ids: dict[int, str] = {}
-    for comment in comments:
+
+    def __init__(self) -> None:
+        self._seen: Counter[str] = Counter()
+
+    def of(self, comment: ReconstructedComment) -> str:
+        """The id of the next comment."""
         key = _normalise(comment.author) + "\x1f" + _normalise(comment.text)
         digest = hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()
         base = "t-" + digest[:ID_HASH_CHARS]
-        seen[base] += 1
-        ids[comment.line] = base if seen[base] == 1 else f"{base}-{seen[base]}"
-    return ids
+        self._seen[base] += 1
+        count = self._seen[base]
+        return base if count == 1 else f"{base}-{count}"
+
+
+def comment_source_ids(comments: Iterable[ReconstructedComment]) -> dict[int, str]:
+    """Stable ids of ``comments`` by line (see ``SourceIds``)."""
+    ids = SourceIds()
+    return {comment.line: ids.of(comment) for comment in comments}
 
 
 def _normalise(text: str) -> str:
@@ -342,55 +486,77 @@ def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
+def _article_text(head: ThreadHead, separator: str = " ") -> str:
+    return separator.join(block.text for block in head.article_paragraphs)
+
+
 # --- Reconstructing the thread -------------------------------------------------------------
 
 
-def reconstruct_thread(
-    text: str, filename: str, *, article_end: int | None = None
-) -> ThreadReconstruction:
-    """Infer title, article and reply tree of a scraped thread (no database; see module doc).
+def _read_head(
+    blocks: Iterator[Block], article_end: int | None
+) -> tuple[ThreadHead, Iterator[Block], int]:
+    """The title and article from the first ``blocks``, the blocks left for the comments,
+    and how many of those are article paragraphs the admin moved out (module doc, 2, 3).
 
-    ``article_end`` is the admin's choice of the article's last line; blocks starting after
-    it become comments. Raises ``ImportFileError`` for text that is empty, binary, or JSON
-    or XML rather than a scraped thread.
+    Only the article's run of blocks (and two more, to see author names) is held.
     """
-    blocks = split_blocks(text, filename)
-    title_block, rest = blocks[0], blocks[1:]
+    title_block = next(blocks)
     title = " ".join(title_block.text.split())
-    if rest and _normalise(rest[0].text) == _normalise(title_block.text):
-        rest = rest[1:]
-
-    guessed = _guess_article_length(rest)
+    buffer: list[Block] = []
+    first = next(blocks, None)
+    if first is not None and _normalise(first.text) != _normalise(title_block.text):
+        buffer.append(first)
+    run_end = None
+    while (
+        run_end is None
+        or len(buffer) < run_end + 3
+        or (article_end is not None and buffer[-1].line <= article_end)
+    ):
+        block = next(blocks, None)
+        if block is None:
+            break
+        buffer.append(block)
+        if run_end is None and len(buffer) > 1 and block.blanks_before >= 2:
+            run_end = len(buffer) - 1
+    guessed = _guess_article_length(buffer)
     if article_end is None:
         article_count = guessed
     else:
-        article_count = sum(1 for block in rest if block.line <= article_end)
-    article = rest[:article_count]
+        article_count = sum(1 for block in buffer if block.line <= article_end)
+    article = buffer[:article_count]
     if article_end is None:
         article_end = article[-1].end_line if article else title_block.end_line
+    head = ThreadHead(title, title_block.line, article, article_end)
     # Paragraphs the admin moved out of the article are whole comments, one each, and the
     # first reader comment stays as it was: each can be moved back, and a re-import of the
     # same file finds the same comments.
-    comments = _split_comments(rest[article_count:], separate=max(0, guessed - article_count))
-    _rank_parents(comments, " ".join(block.text for block in article))
-    return ThreadReconstruction(
-        title=title,
-        title_line=title_block.line,
-        article_paragraphs=article,
-        article_end=article_end,
-        comments=[draft.comment for draft in comments],
-    )
+    rest = _chain(buffer[article_count:], blocks)
+    return head, rest, max(0, guessed - article_count)
 
 
-def confirm_refusal(reconstruction: ThreadReconstruction) -> str | None:
+def _chain(first: list[Block], then: Iterator[Block]) -> Iterator[Block]:
+    yield from first
+    yield from then
+
+
+def confirm_refusal(
+    reconstruction: ThreadReconstruction | None = None, **counts: int
+) -> str | None:
     """Why a previewed reading must not be confirmed, or None when it may be.
 
-    A reading without comments would create an article with nothing to label; the admin
-    can still move the article's end up if the comments were taken for article text.
+    Takes a reconstruction, or its ``comments`` and ``paragraphs`` counts. A reading without
+    comments would create an article with nothing to label; the admin can still move the
+    article's end up if the comments were taken for article text.
     """
-    if reconstruction.comments:
+    if reconstruction is not None:
+        comments = len(reconstruction.comments)
+        paragraphs = len(reconstruction.article_paragraphs)
+    else:
+        comments, paragraphs = counts["comments"], counts["paragraphs"]
+    if comments:
         return None
-    if not reconstruction.article_paragraphs:
+    if not paragraphs:
         return (
             "No article text and no comments were found: this file is not a scraped comment "
             "thread, so there is nothing to import."
@@ -400,39 +566,6 @@ def confirm_refusal(reconstruction: ThreadReconstruction) -> str | None:
         "comments were taken for article text, choose an earlier end of the article; "
         "otherwise this file is not a comment thread."
     )
-
-
-def split_blocks(text: str, filename: str) -> list[Block]:
-    """The paragraphs of ``text`` with their lines and the blank lines before each.
-
-    Refuses text with no paragraph, with NUL characters, or that is JSON or XML.
-    """
-    text = text.removeprefix(_BOM).replace("\r\n", "\n").replace("\r", "\n")
-    blocks: list[Block] = []
-    lines: list[str] = []
-    start = blanks = 0
-    first_seen = False
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.rstrip()
-        if "\x00" in line:
-            raise ImportFileError(filename, number, "binary data (NUL bytes), not a text file")
-        if not line.strip():
-            if lines:
-                blocks.append(Block(start, number - 1, "\n".join(lines), blanks))
-                lines, blanks = [], 0
-            blanks += 1
-            continue
-        if not first_seen:
-            first_seen = True
-            _refuse_other_formats(line, number, filename)
-        if not lines:
-            start = number
-        lines.append(line.strip())
-    if lines:
-        blocks.append(Block(start, start + len(lines) - 1, "\n".join(lines), blanks))
-    if not blocks:
-        raise ImportFileError(filename, None, "the file is empty")
-    return blocks
 
 
 def _refuse_other_formats(first_line: str, number: int, filename: str) -> None:
@@ -459,7 +592,7 @@ def is_author_line(text: str) -> bool:
         return False  # a sentence, not "Jr." or a lone dot
     has_letters = False
     for word in words:
-        core = word.strip("().'-" + _APOSTROPHE)
+        core = word.strip("().'-" + APOSTROPHE)
         if not core:
             continue
         has_letters = has_letters or any(char.isalpha() for char in core)
@@ -471,14 +604,12 @@ def is_author_line(text: str) -> bool:
     return has_letters
 
 
-def _is_author_block(blocks: list[Block], index: int) -> bool:
+def _is_author_block(block: Block, following: Block | None) -> bool:
     """An author line between single blank lines, followed by a block that is not a name."""
-    block = blocks[index]
-    if block.blanks_before != 1 or index + 1 >= len(blocks):
-        return False
-    following = blocks[index + 1]
     return (
-        following.blanks_before == 1
+        following is not None
+        and block.blanks_before == 1
+        and following.blanks_before == 1
         and is_author_line(block.text)
         and not is_author_line(following.text)
     )
@@ -486,10 +617,10 @@ def _is_author_block(blocks: list[Block], index: int) -> bool:
 
 def _reads_like_a_reader(text: str) -> bool:
     """First- or second-person voice or a smiley outside quotes: how readers write."""
-    unquoted = _QUOTED.sub(" ", text)
+    unquoted = QUOTED.sub(" ", text)
     if _SMILEY.search(unquoted):
         return True
-    words = {word.casefold().replace(_APOSTROPHE, "'") for word in _WORD.findall(unquoted)}
+    words = {word.casefold().replace(APOSTROPHE, "'") for word in WORD.findall(unquoted)}
     return bool(words & _PERSONAL)
 
 
@@ -501,46 +632,49 @@ def _guess_article_length(blocks: list[Block]) -> int:
     for index in range(1, run):
         if _reads_like_a_reader(blocks[index].text):
             return index
-        if index + 1 < len(blocks) and _is_author_block(blocks, index + 1):
+        if index + 2 <= len(blocks) - 1 and _is_author_block(blocks[index + 1], blocks[index + 2]):
             return index
     return run
 
 
-@dataclass(slots=True)
-class _Draft:
-    """A comment being built, with the cues used to rank its parents."""
+def _with_next(blocks: Iterable[Block]) -> Iterator[tuple[Block, Block | None]]:
+    """Each block with the one after it (None after the last)."""
+    previous: Block | None = None
+    for block in blocks:
+        if previous is not None:
+            yield previous, block
+        previous = block
+    if previous is not None:
+        yield previous, None
 
-    comment: ReconstructedComment
-    named: bool
-    words: frozenset[str] = frozenset()
 
-
-def _split_comments(blocks: list[Block], separate: int = 0) -> list[_Draft]:
-    """Group the blocks after the article into comments (module doc, 4 and 5).
+def _split_comments(blocks: Iterable[Block], separate: int = 0) -> Iterator[Draft]:
+    """Group the blocks after the article into comments (module doc, 4 and 5), in order.
 
     The first ``separate`` blocks (article paragraphs the admin moved out) are a comment
     each, and the block after them starts a comment of its own.
     """
-    drafts: list[_Draft] = []
     paragraphs: list[str] = []
     author: str | None = None
-    current: _Draft | None = None
+    current: Draft | None = None
 
-    def finish() -> None:
-        if current is not None:
-            current.comment.text = "\n\n".join(paragraphs)
+    def finished(draft: Draft) -> Draft:
+        draft.comment.text = "\n\n".join(paragraphs)
+        return draft
 
-    for index, block in enumerate(blocks):
-        if _is_author_block(blocks, index):
-            finish()
+    for index, (block, following) in enumerate(_with_next(blocks)):
+        if _is_author_block(block, following):
+            if current is not None:
+                yield finished(current)
             current = None
             author = " ".join(block.text.split())
             continue
         forced = index <= separate and separate > 0
         if current is None or block.blanks_before >= 2 or author is not None or forced:
-            finish()
+            if current is not None:
+                yield finished(current)
             paragraphs = []
-            current = _Draft(
+            current = Draft(
                 ReconstructedComment(
                     line=block.line,
                     end_line=block.end_line,
@@ -552,183 +686,8 @@ def _split_comments(blocks: list[Block], separate: int = 0) -> list[_Draft]:
                 ),
                 named=author is not None,
             )
-            drafts.append(current)
             author = None
         paragraphs.append(block.text)
         current.comment.end_line = block.end_line
-    finish()
-    return drafts
-
-
-# --- Ranking parents -------------------------------------------------------------------------
-
-
-def _content_words(text: str) -> frozenset[str]:
-    """The words that can tie a reply to what it answers: no stop words, no short words."""
-    words = (word.casefold().replace(_APOSTROPHE, "'") for word in _WORD.findall(text))
-    return frozenset(w for w in words if len(w) > 3 and w not in _STOPWORDS and not w.isdigit())
-
-
-def _asks(text: str) -> bool:
-    """Whether a comment's last paragraph asks something (outside quotes)."""
-    last = _QUOTED.sub(" ", text.rsplit("\n\n", 1)[-1])
-    return "?" in last
-
-
-def _addresses(text: str) -> bool:
-    """Whether a comment speaks to someone ("you", "your") outside quotes."""
-    words = {w.casefold().replace(_APOSTROPHE, "'") for w in _WORD.findall(_QUOTED.sub(" ", text))}
-    return bool(words & _ADDRESS)
-
-
-def _opener(text: str) -> str | None:
-    """The answer-like opening of a comment ("No,", "Even if", ...), if it has one."""
-    start = text.lstrip("“\"' " + _OPENING_SINGLE_QUOTE).casefold().replace(_APOSTROPHE, "'")
-    for opener in _ANSWER_OPENERS:
-        if start.startswith(opener):
-            return text[: len(opener)].strip()
-    return None
-
-
-def _rank_parents(drafts: list[_Draft], article_text: str) -> None:
-    """Choose each comment's parent and rank the alternatives (module doc, 6 and 7).
-
-    Linear in the number of comments: each looks at most ``WINDOW`` comments back.
-    """
-    article_words = _content_words(article_text)
-    documents = Counter()
-    documents.update(article_words)
-    for draft in drafts:
-        draft.words = _content_words(draft.comment.text)
-        documents.update(draft.words)
-    total = len(drafts) + 1
-
-    rare_limit = max(2, total // 8)
-
-    def rarity(word: str) -> float:
-        """How much sharing ``word`` ties two comments: 0 for common words, most for a word
-        only those two use (independent of the thread's length)."""
-        count = documents[word]
-        return RARE_WEIGHT / (count - 1) if 1 < count <= rare_limit else 0.0
-
-    parent_of: dict[int, int | None] = {}
-    for index, draft in enumerate(drafts):
-        comment = draft.comment
-        window = drafts[max(0, index - WINDOW) : index]
-        spine = _spine(window, parent_of)
-        ranked = _score_candidates(draft, window, spine, article_words, rarity)
-        if draft.named and window:
-            above = window[-1].comment.line
-            comment.parent_line = above
-            comment.confidence = "explicit"
-            comment.reason = f"named reply by {comment.author}: answers the comment just above"
-            explicit = ParentCandidate(above, 1.0 + ranked[0].score, "named reply")
-            ranked = [explicit] + [c for c in ranked if c.parent_line != above]
-        elif draft.named:
-            comment.parent_line = None
-            comment.confidence = "explicit"
-            comment.reason = f"named reply by {comment.author} right after the article"
-        else:
-            best = ranked[0]
-            runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-            comment.parent_line = best.parent_line
-            comment.confidence = _confidence(best, runner_up)
-            comment.reason = best.reason
-        comment.candidates = _shortlist(ranked)
-        parent_of[comment.line] = comment.parent_line
-
-
-def _spine(window: list[_Draft], parent_of: dict[int, int | None]) -> dict[int, int]:
-    """The comment just above and its ancestors, by line, with their distance up the tree."""
-    spine: dict[int, int] = {}
-    if not window:
-        return spine
-    in_window = {draft.comment.line for draft in window}
-    line: int | None = window[-1].comment.line
-    level = 1
-    while line is not None and line in in_window and line not in spine:
-        spine[line] = level
-        line = parent_of.get(line)
-        level += 1
-    return spine
-
-
-def _score_candidates(draft, window, spine, article_words, rarity) -> list[ParentCandidate]:
-    """Every candidate parent of ``draft`` with its score and reason, best first."""
-    text = draft.comment.text
-    words = draft.words
-    opener = _opener(text)
-    short = len(text.split()) <= _SHORT_REPLY_WORDS
-    addresses = _addresses(text)
-
-    shared_article = sorted(words & article_words, key=rarity, reverse=True)
-    article_score = 0.6 + min(0.2, 0.5 * sum(rarity(w) for w in shared_article))
-    article_reasons = []
-    if _ARTICLE_MENTIONS.search(text):
-        article_score += 1.0
-        article_reasons.append("mentions the article")
-    if shared_article:
-        article_reasons.append(
-            "shares words with the article (" + ", ".join(shared_article[:3]) + ")"
-        )
-    candidates = [
-        ParentCandidate(
-            None,
-            round(article_score, 3),
-            "; ".join(article_reasons) or "no cue ties it to an earlier comment",
-        )
-    ]
-
-    above = window[-1].comment.line if window else None
-    for distance, other in enumerate(reversed(window), start=1):
-        line = other.comment.line
-        reasons: list[str] = []
-        # Depth-first order puts a parent on the spine; a comment off it is a long shot.
-        score = NO_CUE_SCORE / spine[line] if line in spine else -0.3 - 0.01 * distance
-        rare = sorted((w for w in words & other.words if rarity(w)), key=rarity, reverse=True)
-        if rare:
-            score += min(1.2, sum(rarity(w) for w in rare))
-            reasons.append("repeats " + ", ".join(f"“{w}”" for w in rare[:3]) + f" of line {line}")
-        if line == above:
-            if _asks(other.comment.text):
-                score += 0.4
-                reasons.append(f"line {line} asks a question")
-            if opener:
-                score += 0.5
-                reasons.append(f"opens like an answer (“{opener}”)")
-            if addresses:
-                score += 0.3
-                reasons.append("addresses the comment above (“you”)")
-            if short:
-                score += 0.5
-                reasons.append("a short reaction to the comment above")
-        if not reasons:
-            reasons.append("near" if line in spine else "earlier in the thread")
-        candidates.append(ParentCandidate(line, round(score, 3), "; ".join(reasons)))
-    candidates.sort(key=lambda c: -c.score)
-    return candidates
-
-
-def _confidence(best: ParentCandidate, runner_up: float) -> str:
-    """How sure an inferred link is, from the margin over the second-best candidate.
-
-    The article wins with ``high`` confidence when no comment has more than its proximity
-    bonus (``NO_CUE_SCORE``): nothing at all suggests a reply.
-    """
-    if best.parent_line is None and runner_up <= NO_CUE_SCORE:
-        return "high"
-    margin = best.score - runner_up
-    if margin >= 0.5:
-        return "high"
-    if margin >= 0.2:
-        return "medium"
-    return "low"
-
-
-def _shortlist(ranked: list[ParentCandidate]) -> list[ParentCandidate]:
-    """The best ``MAX_CANDIDATES`` parents, always including the article."""
-    shortlist = ranked[:MAX_CANDIDATES]
-    if all(c.parent_line is not None for c in shortlist):
-        article = next(c for c in ranked if c.parent_line is None)
-        shortlist = [*shortlist[: MAX_CANDIDATES - 1], article]
-    return shortlist
+    if current is not None:
+        yield finished(current)

@@ -477,6 +477,6 @@ def test_a_reading_without_comments_cannot_be_confirmed_and_says_why():
 
 
 def test_a_title_alone_cannot_be_confirmed_as_an_empty_article():
-    refusal = confirm_refusal(reconstruct_thread("%PDF-1.4 1 0 obj\n", "t.txt"))
+    refusal = confirm_refusal(reconstruct_thread("Just a headline\n", "t.txt"))
 
     assert refusal.startswith("No article text and no comments were found")
