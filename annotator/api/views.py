@@ -51,7 +51,7 @@ from annotator.corpus.import_forms import ImportUploadForm
 
 # The upload's steps live in the browser's import views; the API calls them rather than
 # copying them, so an upload is stored, detected and started the same way from both.
-from annotator.corpus.import_views import _check_readable, _create_job, _start
+from annotator.corpus.import_views import _create_job, start_upload
 from annotator.corpus.models import Article, Comment, ImportJob, Membership, Project
 from annotator.corpus.permissions import Action, role_of, visible_projects
 from annotator.corpus.uploads import NoSpaceLeft
@@ -480,7 +480,8 @@ class ImportPagination(ApiCursorPagination):
         "(201, the job is finished: check `status`; a refused file is `failed` with an "
         "`error` naming the line, and nothing was written); a large one is queued for the "
         "background worker (202: poll the job's `url` until `status` is `succeeded` or "
-        "`failed`). Scraped text is never imported blind: the job waits in `preview` (202) "
+        "`failed`). Scraped text is never imported blind: it is read (`reading`, in the "
+        "background when large) and the job waits in `preview` (202) "
         "until an admin reviews the reconstructed reply tree at the job's `page` in the "
         "browser and confirms. A file that is no thread at all (a PDF, an image, an archive, "
         "binary data) is refused with a 400 saying what it is under `file`, and no job is "
@@ -518,10 +519,7 @@ class ImportList(ImportJobMixin, generics.ListCreateAPIView):
             job = _create_job(request, self.project, form)
         except NoSpaceLeft as error:
             raise InsufficientStorage(str(error)) from error
-        if job.format == ImportJob.Format.TEXT:
-            _check_readable(job)
-        else:
-            _start(job)
+        start_upload(job)
         serializer = self.get_serializer(job)
         code = status.HTTP_201_CREATED if job.is_finished else status.HTTP_202_ACCEPTED
         return Response(serializer.data, status=code, headers={"Location": serializer.data["url"]})
@@ -531,7 +529,8 @@ class ImportList(ImportJobMixin, generics.ListCreateAPIView):
     get=extend_schema(
         summary="One import",
         tags=["imports"],
-        description="Status (`queued`, `running`, `succeeded`, `failed`; `preview` while a "
+        description="Status (`queued`, `running`, `succeeded`, `failed`; `reading`, then "
+        "`preview` while a "
         "scraped thread awaits review in the browser), progress in bytes and percent, "
         "counts, and the error of a refused file. Project admins only.",
         parameters=[SLUG, JOB_ID],

@@ -25,6 +25,8 @@ from django.db import OperationalError, connection, models
 from django.utils import timezone
 
 RUNNING = "running"  # the same value in ImportJob.Status and ExportJob.Status
+READING = "reading"  # an import reading a scraped-text thread for its preview
+WORKING = (RUNNING, READING)  # the states in which a job has a worker that must beat
 FAILED = "failed"
 SQLITE_LOCK_WAIT_MS = 200  # how long the reaper waits for SQLite's write lock
 
@@ -37,7 +39,7 @@ def stale_cutoff(now: datetime | None = None) -> datetime:
 def stale(cutoff: datetime) -> models.Q:
     """Running jobs with no heartbeat since ``cutoff`` (rows started before heartbeats
     existed count from their start)."""
-    return models.Q(status=RUNNING) & (
+    return models.Q(status__in=WORKING) & (
         models.Q(heartbeat_at__lt=cutoff)
         | models.Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
@@ -95,7 +97,7 @@ class StoppableJob:
 
     def fail_if_stale(self) -> bool:
         """Fail this job if it is running and its worker stopped; refresh it if so."""
-        if self.status != RUNNING:
+        if self.status not in WORKING:
             return False
         if not type(self).objects.filter(pk=self.pk).fail_stale():
             return False

@@ -4,7 +4,8 @@ and discarding an upload that waits for review.
 All state lives on the ``ImportJob`` row, so an admin can leave any of these pages and come
 back to the same place. Small files are imported during the upload request; large ones go
 to the background worker and the detail page polls the job with htmx until it finishes.
-Scraped plain text is never imported blind: it stops at a preview where the admin fixes the
+Scraped plain text is never imported blind: it is read once (in the background when large,
+see ``previews.py``) and stops at a preview, a page at a time, where the admin fixes the
 article's end and the reply links the importer is unsure of, then confirms.
 """
 
@@ -12,29 +13,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from annotator.corpus.deletions import NotAwaitingReview, discard_import
-from annotator.corpus.import_forms import (
-    ARTICLE,
-    ImportUploadForm,
-    corrections_from,
-    parse_line,
-)
-from annotator.corpus.importers import SNIFF_BYTES, detect_format, refuse_unsupported
-from annotator.corpus.importers.records import ImportFileError
-from annotator.corpus.importers.text import confirm_refusal
-from annotator.corpus.models import ImportJob, Project
+from annotator.corpus.import_forms import ImportUploadForm
+from annotator.corpus.importers import detect_format
+from annotator.corpus.models import ImportJob, PreviewComment, Project
 from annotator.corpus.permissions import Action, project_for
+from annotator.corpus.previews import (
+    ARTICLE,
+    MAX_INDENT,
+    MOVABLE_COMMENTS,
+    OTHER_PARENTS,
+    PAGE_SIZE,
+    UNSURE,
+    candidates_of,
+    has_reading,
+    head_of,
+    keep_valid_choices,
+    kept_parents,
+    label,
+    parse_line,
+    refusal,
+    save_choices,
+    search_comments,
+    start_reading,
+)
 from annotator.corpus.uploads import (
     NoSpaceLeft,
     discard_upload,
@@ -42,15 +57,8 @@ from annotator.corpus.uploads import (
     store_upload,
 )
 
-if TYPE_CHECKING:
-    from annotator.corpus.importers.text import ReconstructedComment, ThreadReconstruction
-
 HEAD_BYTES = 8 * 1024  # what format detection looks at
 LOG_LENGTH = 50  # import log rows shown on the upload page
-MOVABLE_COMMENTS = 3  # the first comments offered as "this is still article text"
-OTHER_PARENTS = 10  # nearby comments offered as parents beyond the ranked candidates
-MAX_INDENT = 10  # deeper replies are drawn at this indent (app.css has indent-0..10)
-UNSURE = frozenset({"medium", "low"})
 CONFIDENCE_LABELS = {
     "explicit": "named reply",
     "high": "high confidence",
@@ -73,10 +81,7 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
             form.add_error(None, str(error))
             status = 507  # Insufficient Storage: the server's fault, and it says so
         else:
-            if job.format == ImportJob.Format.TEXT:
-                _check_readable(job)
-            else:
-                _start(job)
+            start_upload(job)
             return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
     ImportJob.objects.fail_stale(project=project)
     jobs = project.import_jobs.select_related("created_by").defer("options", "error")
@@ -98,10 +103,12 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def import_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
-    """One import: preview (scraped text), live progress, final counts or the error.
+    """One import: its reading's progress, the preview (scraped text, a page at a time), live
+    progress, final counts or the error.
 
     htmx requests get only the part that changes: the preview when the admin moves the
-    article's end or a parent, the progress block while the page polls.
+    article's end or a parent, the progress block while the page polls. A poll that finds
+    the reading done reloads the page, which then holds the preview and its form.
     """
     project = project_for(request.user, slug, Action.IMPORT)
     job = get_object_or_404(
@@ -109,12 +116,14 @@ def import_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     )
     job.fail_if_stale()  # a dead worker's job says so at the next poll
     context = {"project": project, "job": job}
+    if job.status == ImportJob.Status.PREVIEW and not has_reading(job):
+        # Uploaded before readings were stored: read it now (or in the worker).
+        start_reading(job, (job.options or {}).get("article_end"))
     if job.status == ImportJob.Status.PREVIEW:
+        if request.htmx and request.htmx.target == "import-progress":
+            return HttpResponseClientRefresh()
         partial = "preview"
-        try:
-            context.update(preview_context(job, request.GET))
-        except ImportFileError as error:
-            context["preview_error"] = str(error)
+        context.update(preview_context(job, request.GET))
     else:
         partial = "progress"
     if request.htmx:
@@ -126,10 +135,9 @@ def import_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
 @require_POST
 def import_preview_save(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     """Keep the admin's choices (article end, parents) on the import waiting for review, as
-    each is made, and answer with the preview they give: a reload or a later visit shows
-    them, nothing is lost before "Confirm". The choices kept are the ones that differ from
-    the importer's reading, so other comments still follow a later change of the article
-    end."""
+    each is made, and answer with the page of the preview they give: a reload or a later
+    visit shows them, nothing is lost before "Confirm". A new article end reads the file
+    again (in the background for a large file: the answer is then the progress block)."""
     project = project_for(request.user, slug, Action.IMPORT)
     job = get_object_or_404(ImportJob, pk=job_id, project=project)
     if job.status != ImportJob.Status.PREVIEW:
@@ -138,60 +146,67 @@ def import_preview_save(request: HttpRequest, slug: str, job_id: int) -> HttpRes
             status=409,
             content_type="text/plain",
         )
-    context = {"project": project, "job": job}
-    try:
-        context.update(preview_context(job, request.POST))
-    except ImportFileError as error:
-        context["preview_error"] = str(error)
-    else:
-        choices = preview_choices(context)
-        # Conditional: a confirmation in another tab wins, and its options stay.
-        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEW).update(options=choices)
+    saved = save_choices(job, request.POST)
+    context = {"project": project, "job": job, "article_end_problem": saved.article_end_problem}
+    if saved.article_end is not None:
+        _reread(job, saved.article_end)
+        if job.status != ImportJob.Status.PREVIEW:
+            return render(request, "corpus/import_detail.html#progress", context)
+    context.update(preview_context(job, request.POST, problems=saved.problems))
     return render(request, "corpus/import_detail.html#preview", context)
 
 
-def preview_choices(context: dict) -> dict:
-    """What of the preview in ``context`` the admin changed, as ``ImportJob.options``."""
-    reconstruction = context["reconstruction"]
-    guessed = {c.line: c.parent_line for c in reconstruction.comments}
-    return {
-        "article_end": context["article_end"],
-        "parents": {
-            str(row.line): row.parent for row in context["rows"] if row.parent != guessed[row.line]
-        },
-    }
+@login_required
+@require_GET
+def import_preview_search(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """The comments above one comment that match what the admin types in its "any comment
+    above" field (a line number or words), as the options of the page's one datalist."""
+    project = project_for(request.user, slug, Action.IMPORT)
+    job = get_object_or_404(ImportJob.objects.only("pk", "project"), pk=job_id, project=project)
+    before = parse_line(request.GET.get("before"))
+    query = request.GET.get(f"other-parent-{before}", request.GET.get("q", ""))
+    matches = search_comments(job, before, query) if before else []
+    return render(
+        request, "corpus/import_detail.html#search-results", {"matches": matches, "job": job}
+    )
+
+
+def _reread(job: ImportJob, article_end: int) -> None:
+    """Read the thread again with the article ending at ``article_end``, keeping the
+    admin's parents that still apply."""
+    start_reading(job, article_end)
+    if job.status == ImportJob.Status.PREVIEW:
+        keep_valid_choices(job)
 
 
 @login_required
 @require_POST
 def import_confirm(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
-    """Apply the admin's corrections to a previewed thread and start the import."""
+    """Keep the page's last choices, then import the previewed thread with every choice."""
     project = project_for(request.user, slug, Action.IMPORT)
     job = get_object_or_404(ImportJob, pk=job_id, project=project)
     back = redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
-    if job.status != ImportJob.Status.PREVIEW:
+    if job.status != ImportJob.Status.PREVIEW or not has_reading(job):
         messages.error(request, "This import is no longer awaiting review: nothing was changed.")
         return back
-    try:
-        text = read_text(job)
-        article_end = _article_end(request.POST.get("article_end"), text, job)
-        reconstruction = reconstruct(text, job, article_end)
-    except ImportFileError as error:
-        messages.error(request, str(error))
-        return back
-    refusal = confirm_refusal(reconstruction)
-    if refusal:
-        messages.error(request, f"Not imported: {refusal}")
-        return back
-    corrections = corrections_from(request.POST, reconstruction)
-    if corrections.errors:
-        for problem in corrections.errors:
+    saved = save_choices(job, request.POST)
+    if saved.refused:
+        for problem in saved.refused:
             messages.error(request, problem)
         return back
+    if saved.article_end is not None:
+        messages.error(request, "The article's end changed: check the thread again, then confirm.")
+        _reread(job, saved.article_end)
+        return back
+    refused = refusal(job)
+    if refused:
+        messages.error(request, f"Not imported: {refused}")
+        return back
+    options = dict(job.options or {}) | {"confirmed": True}
     with transaction.atomic():
         # Only the first of two confirmations (double click, two tabs) starts an import.
         confirmed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEW).update(
-            status=ImportJob.Status.QUEUED, options=corrections.as_options()
+            status=ImportJob.Status.QUEUED, options=options
         )
     if not confirmed:
         messages.error(request, "This import was confirmed already.")
@@ -268,7 +283,7 @@ def _create_job(request: HttpRequest, project: Project, form: ImportUploadForm) 
         format=fmt,
         original_name=upload.name[:255],
         total_bytes=upload.size,
-        status=ImportJob.Status.PREVIEW if is_text else ImportJob.Status.QUEUED,
+        status=ImportJob.Status.READING if is_text else ImportJob.Status.QUEUED,
     )
     # The file first, whole or not at all (NoSpaceLeft), then the row; a row that cannot be
     # written (the database's disk is full too) takes its file with it.
@@ -294,56 +309,23 @@ def _start(job: ImportJob) -> None:
         enqueue_import(job)
 
 
-def _check_readable(job: ImportJob) -> None:
-    """Refuse a scraped-text upload at once if it cannot even be previewed."""
-    try:
-        reconstruct(read_text(job), job)
-    except ImportFileError as error:
-        job.status = ImportJob.Status.FAILED
-        job.error = str(error)
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
+def start_upload(job: ImportJob) -> None:
+    """Start what follows an upload: the reading of scraped text for its preview, or the
+    import of any other format (each now when small, else in the worker)."""
+    if job.format == ImportJob.Format.TEXT:
+        start_reading(job)
+    else:
+        _start(job)
 
 
 # --- The preview of a scraped thread ----------------------------------------------------------
 
 
-def read_text(job: ImportJob) -> str:
-    """The uploaded file as text, or ``ImportFileError`` naming the first undecodable line."""
-    with job.file.open("rb") as stream:
-        data = stream.read()
-    refuse_unsupported(data[: 4 * SNIFF_BYTES], job.original_name)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ImportFileError(job.original_name, line, "not valid UTF-8 text") from None
-
-
-def reconstruct(text: str, job: ImportJob, article_end: int | None = None) -> ThreadReconstruction:
-    """The importer's reading of the thread, with the article ending at ``article_end``."""
-    from annotator.corpus.importers.text import reconstruct_thread
-
-    return reconstruct_thread(text, job.original_name, article_end=article_end)
-
-
-def _article_end(raw: str | None, text: str, job: ImportJob) -> int | None:
-    """The article end the admin chose: None for the importer's guess, or a line of the file."""
-    if raw is None or raw == "":
-        return None
-    line = parse_line(raw)
-    if line is None or line > text.count("\n") + 1:
-        raise ImportFileError(
-            job.original_name, None, f"the article cannot end at line {raw!r}: no such line"
-        )
-    return line
-
-
 @dataclass
-class PreviewComment:
-    """One comment of the preview with what the template shows about its link."""
+class PreviewRow:
+    """One comment of a preview page with what the template shows about its link."""
 
-    comment: ReconstructedComment
+    comment: PreviewComment
     parent: int | None  # the parent chosen now (the importer's guess or the admin's choice)
     depth: int
     changed: bool
@@ -359,7 +341,7 @@ class PreviewComment:
 
     @property
     def indent(self) -> int:
-        """How far the comment is drawn to the right (app.css has indent-0..10)."""
+        """How far the comment is drawn to the right (import.css has indent-0..10)."""
         return min(self.depth, MAX_INDENT)
 
     @property
@@ -378,45 +360,27 @@ class PreviewComment:
         return ARTICLE if self.parent is None else str(self.parent)
 
 
-def _end_of(block) -> int:
-    """The last line of an article paragraph (blocks carry their first line and text)."""
-    end = getattr(block, "end_line", None)
-    if end is not None:
-        return end
-    return block.line + block.text.strip("\n").count("\n")
-
-
-def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
-    """Everything the preview shows, for the article end and parents chosen in ``query``.
-
-    ``query`` holds ``article_end`` and ``parent-<line>`` values when the admin has changed
-    them (the preview re-renders through htmx with the whole form); without them, the
-    choices kept on the job (``import_preview_save``) are shown. Invalid ones fall back to
-    the importer's guess.
-    """
-    query = _with_kept_choices(job, query)
-    text = read_text(job)
-    try:
-        article_end = _article_end(query.get("article_end"), text, job)
-    except ImportFileError:
-        article_end = None
-    reconstruction = reconstruct(text, job, article_end)
-    corrections = corrections_from(query, reconstruction)
-    chosen = corrections.parents
-
-    paragraphs = []
-    blocks = list(reconstruction.article_paragraphs)
-    for index, block in enumerate(blocks):
-        is_last = index == len(blocks) - 1
-        end = reconstruction.article_end if is_last else _end_of(block)
-        paragraphs.append({"text": block.text, "line": block.line, "end": end})
-
-    labels: dict[int, str] = {}
-    depth: dict[int, int] = {}
-    rows: list[PreviewComment] = []
-    for index, comment in enumerate(reconstruction.comments):
-        parent = chosen.get(str(comment.line), comment.parent_line)
-        depth[comment.line] = 0 if parent is None else depth.get(parent, -1) + 1
+def preview_context(
+    job: ImportJob, query: Mapping[str, str], problems: Mapping[int, str] | None = None
+) -> dict:
+    """Everything one page of the preview shows (``page``, and ``show=unsure`` for only the
+    links to check), with the choices kept on the job. Its queries do not grow with the
+    thread: a page of rows, the comments their menus name, and counts."""
+    parents = kept_parents(job)
+    show_unsure = query.get("show") == "unsure"
+    to_check = job.preview_comments.filter(confidence__in=UNSURE).exclude(line__in=list(parents))
+    rows = to_check if show_unsure else job.preview_comments.all()
+    paginator = Paginator(rows.order_by("position"), PAGE_SIZE)
+    if not show_unsure:
+        paginator.count = job.reading.get("comments", 0)  # known: saves a COUNT
+    page = paginator.get_page(query.get("page"))
+    page_rows = list(page.object_list)
+    labels = _labels_for(job, page_rows, parents)
+    depths = _depths(job, page_rows, parents)
+    problems = problems or {}
+    preview_rows = []
+    for row in page_rows:
+        parent = parents.get(row.line, row.parent_line)
         options: list[tuple[str, str]] = []
         seen: set[str] = set()
 
@@ -424,58 +388,106 @@ def preview_context(job: ImportJob, query: Mapping[str, str]) -> dict:
             value = ARTICLE if line is None else str(line)
             if value not in seen and (line is None or line in labels):
                 seen.add(value)
-                into.append((value, "The article" if line is None else labels[line]))
+                into.append((value, "The article" if line is None else labels[line][1]))
 
-        for candidate in comment.candidates:
+        for candidate in candidates_of(row):
             offer(candidate.parent_line, options)
         offer(parent, options)
         offer(None, options)
         others: list[tuple[str, str]] = []
-        earlier = [c.line for c in reconstruction.comments[:index]]
-        for line in reversed(earlier[-OTHER_PARENTS:]):
-            offer(line, others)
-        rows.append(
-            PreviewComment(
-                comment=comment,
+        for line, (position, _) in sorted(labels.items(), key=lambda item: -item[1][0]):
+            if row.position - OTHER_PARENTS <= position < row.position:
+                offer(line, others)
+        preview_rows.append(
+            PreviewRow(
+                comment=row,
                 parent=parent,
-                depth=depth[comment.line],
-                changed=parent != comment.parent_line,
+                depth=depths[row.line],
+                changed=row.line in parents,
                 options=options,
                 others=others,
-                can_end_article=index < MOVABLE_COMMENTS,
-                problem=corrections.problems.get(comment.line, ""),
+                can_end_article=row.position < MOVABLE_COMMENTS,
+                problem=problems.get(row.line, ""),
             )
         )
-        labels[comment.line] = _label(comment)
-
-    unsure = [row for row in rows if row.unsure]
+    head = head_of(job)
+    paragraphs = []
+    for index, block in enumerate(head.article_paragraphs):
+        is_last = index == len(head.article_paragraphs) - 1
+        paragraphs.append(
+            {
+                "text": block.text,
+                "line": block.line,
+                "end": head.article_end if is_last else block.end_line,
+            }
+        )
+    first_to_check = list(to_check.order_by("position").values_list("line", "position")[:20])
     return {
-        "confirm_refusal": confirm_refusal(reconstruction),
-        "reconstruction": reconstruction,
+        "confirm_refusal": refusal(job),
+        "head": head,
         "paragraphs": paragraphs,
-        "rows": rows,
-        "unsure": unsure,
-        "article_end": reconstruction.article_end,
-        # Every comment, for "answers any comment above" (one list for the page).
-        "comment_labels": list(labels.items()),
+        "rows": preview_rows,
+        "page": page,
+        "show_unsure": show_unsure,
+        "comment_count": job.reading.get("comments", 0),
+        "to_check_count": to_check.count(),
+        "first_to_check": [(line, position // PAGE_SIZE + 1) for line, position in first_to_check],
+        "article_end": head.article_end,
     }
 
 
-def _with_kept_choices(job: ImportJob, query: Mapping[str, str]) -> Mapping[str, str]:
-    """``query``, or when it chooses nothing, the choices kept on the job, in its shape."""
-    if "article_end" in query or any(key.startswith("parent-") for key in query):
-        return query
-    kept = job.options or {}
-    choices: dict[str, str] = {}
-    if kept.get("article_end") is not None:
-        choices["article_end"] = str(kept["article_end"])
-    for line, parent in (kept.get("parents") or {}).items():
-        choices[f"parent-{line}"] = ARTICLE if parent is None else str(parent)
-    return {**choices, **(query.dict() if hasattr(query, "dict") else query)}
+def _labels_for(
+    job: ImportJob, rows: list[PreviewComment], parents: Mapping[int, int | None]
+) -> dict[int, tuple[int, str]]:
+    """(position, label) of every comment the page's menus name: the comments just above
+    each row, its ranked candidates and its chosen parent."""
+    if not rows:
+        return {}
+    near = Q()
+    for row in rows:
+        near |= Q(position__gte=max(0, row.position - OTHER_PARENTS), position__lt=row.position)
+    named = {c[0] for row in rows for c in row.candidates if c[0] is not None}
+    named |= {parents[row.line] for row in rows if parents.get(row.line) is not None}
+    found = (
+        PreviewComment.objects.filter(near | Q(line__in=named), job=job)
+        .annotate(start=Substr("text", 1, 400))
+        .only("line", "position", "author")
+    )
+    labels = {}
+    for comment in found:
+        comment.text = comment.start
+        labels[comment.line] = (comment.position, label(comment))
+    return labels
 
 
-def _label(comment: ReconstructedComment) -> str:
-    """How a comment is named in a parent select: line, author and first words."""
-    words = comment.text.split()
-    start = " ".join(words[:8]) + ("…" if len(words) > 8 else "")
-    return f"line {comment.line} · {comment.author or 'anonymous'} · “{start}”"
+def _depths(
+    job: ImportJob, rows: list[PreviewComment], parents: Mapping[int, int | None]
+) -> dict[int, int]:
+    """Each row's depth under the parents chosen now (up to ``MAX_INDENT``, as drawn).
+
+    Without choices the stored depths are right; with some, the rows' ancestors are looked
+    up a generation per query, at most ``MAX_INDENT`` of them.
+    """
+    if not parents:
+        return {row.line: row.depth for row in rows}
+    stored = {row.line: row.parent_line for row in rows}
+
+    def parent_of(line: int) -> int | None:
+        return parents[line] if line in parents else stored[line]
+
+    frontier = {parent_of(line) for line in stored} - set(stored) - {None}
+    for _ in range(MAX_INDENT):
+        if not frontier:
+            break
+        stored.update(
+            job.preview_comments.filter(line__in=frontier).values_list("line", "parent_line")
+        )
+        frontier = {parent_of(line) for line in frontier if line in stored} - set(stored) - {None}
+    depths = {}
+    for row in rows:
+        depth, line = 0, parent_of(row.line)
+        while line is not None and depth < MAX_INDENT:
+            depth += 1
+            line = parent_of(line) if line in stored else None
+        depths[row.line] = depth
+    return depths

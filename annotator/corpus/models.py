@@ -298,6 +298,7 @@ class ImportJob(StoppableJob, models.Model):
     WORKER_STOPPED = "The worker stopped: nothing was imported. Run it again."
 
     class Status(models.TextChoices):
+        READING = "reading", "Reading the thread"
         PREVIEW = "preview", "Awaiting review"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -333,6 +334,10 @@ class ImportJob(StoppableJob, models.Model):
     # Corrections an admin made in the preview of a scraped-text thread (article boundary,
     # parents), applied when the import runs. See importers/text.py.
     options = models.JSONField(default=dict, blank=True)
+    # The importer's reading of a scraped-text thread, made once (in the background for a
+    # large file) and shown by the preview a page at a time: the title and article here,
+    # each comment a ``PreviewComment`` row. See annotator/corpus/previews.py.
+    reading = models.JSONField(default=dict, blank=True)
 
     objects = ImportJobQuerySet.as_manager()
 
@@ -354,6 +359,38 @@ class ImportJob(StoppableJob, models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+
+class PreviewComment(models.Model):
+    """One comment of a scraped-text thread as the importer read it, for the preview.
+
+    Rows belong to the import waiting for review and go with it; ``position`` is the
+    comment's place in the file, ``line`` its first line (how the preview and the admin's
+    corrections name it), ``depth`` its depth under the importer's parents.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="preview_comments")
+    position = models.PositiveIntegerField()
+    line = models.PositiveIntegerField()
+    end_line = models.PositiveIntegerField()
+    author = models.CharField(max_length=255, blank=True)
+    text = models.TextField()
+    parent_line = models.PositiveIntegerField(null=True, blank=True)
+    depth = models.PositiveIntegerField(default=0)
+    confidence = models.CharField(max_length=10)
+    reason = models.TextField(blank=True)
+    # The ranked parents offered: [[parent line or None, score, reason], ...], best first.
+    candidates = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="preview_comment_position"),
+            models.UniqueConstraint(fields=["job", "line"], name="preview_comment_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.line} of {self.job}"
 
 
 class DiscardedImport(models.Model):

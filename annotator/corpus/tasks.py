@@ -29,6 +29,28 @@ def import_job_task(job_id: int) -> None:
     run_import_job(job)
 
 
+@task()
+def read_text_task(job_id: int, article_end: int | None = None) -> None:
+    """Read the scraped-text upload of job ``job_id`` for its preview (``previews.py``)."""
+    from annotator.corpus.previews import keep_valid_choices, run_reading
+
+    ImportJob.objects.fail_stale()
+    job = ImportJob.objects.select_related("project").get(pk=job_id)
+    if job.status != ImportJob.Status.READING:
+        return  # a task delivered twice, or a job discarded or failed meanwhile
+    run_reading(job, article_end)
+    if job.status == ImportJob.Status.PREVIEW:
+        keep_valid_choices(job)
+
+
+def enqueue_reading(job: ImportJob, article_end: int | None = None) -> None:
+    """Queue the reading of ``job``'s scraped text once the current transaction commits."""
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.READING, processed_bytes=0)
+    job.status = ImportJob.Status.READING
+    job_id = job.pk
+    transaction.on_commit(lambda: read_text_task.enqueue(job_id, article_end))
+
+
 def enqueue_import(job: ImportJob) -> None:
     """Queue ``job`` for the background worker once the current transaction commits."""
     if job.status != ImportJob.Status.QUEUED:
@@ -40,8 +62,13 @@ def enqueue_import(job: ImportJob) -> None:
 
 def retry_import(job: ImportJob, user) -> ImportJob:
     """A new job for the same file, format and corrections as ``job``, started like an upload
-    (now when small, else queued). The failed job stays in the log as it was."""
+    (now when small, else queued). The failed job stays in the log as it was.
+
+    A scraped-text job that stopped before the admin confirmed it is read again and waits
+    for review with the choices kept; a confirmed one imports its file with them.
+    """
     from annotator.corpus.importers.loader import run_import_job
+    from annotator.corpus.previews import start_reading
 
     retry = ImportJob.objects.create(
         project=job.project,
@@ -53,6 +80,9 @@ def retry_import(job: ImportJob, user) -> ImportJob:
         options=job.options,
         status=ImportJob.Status.QUEUED,
     )
+    if job.format == ImportJob.Format.TEXT and not (job.options or {}).get("confirmed"):
+        start_reading(retry, (job.options or {}).get("article_end"))
+        return retry
     if retry.total_bytes < settings.IMPORT_BACKGROUND_BYTES:
         run_import_job(retry)
     else:

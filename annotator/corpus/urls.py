@@ -29,6 +29,11 @@ urlpatterns = [
         name="import_preview_save",
     ),
     path(
+        "p/<slug:slug>/imports/<int:job_id>/preview/comments/",
+        import_views.import_preview_search,
+        name="import_preview_search",
+    ),
+    path(
         "p/<slug:slug>/imports/<int:job_id>/confirm/",
         import_views.import_confirm,
         name="import_confirm",

@@ -95,6 +95,14 @@ def retry_url(job) -> str:
     return reverse("corpus:import_retry", args=[job.project.slug, job.pk])
 
 
+def search(client, job, before: int, typed: str) -> str:
+    """What the "any comment above" field of the comment at ``before`` offers for ``typed``."""
+    url = reverse("corpus:import_preview_search", args=[job.project.slug, job.pk])
+    response = client.get(url, {"before": before, f"other-parent-{before}": typed})
+    assert response.status_code == 200
+    return response.content.decode().strip()
+
+
 def upload(client, project, name: str, content: bytes, fmt: str = "auto", follow: bool = True):
     """Post a file to the upload form as a browser would."""
     return client.post(
@@ -369,22 +377,26 @@ def test_any_comment_above_can_be_chosen_by_its_line_beyond_the_menu(admin_clien
     menu = admin_client.get(detail_url(job)).context["rows"][-1]
     assert str(first.line) not in {v for v, _ in menu.options + menu.others}  # too far up
 
-    # The page lists every comment once, for the field's search by number or words.
+    # The page has one (empty) list for every field; typing searches the comments above.
     html = admin_client.get(detail_url(job)).content.decode()
     assert html.count('<datalist id="preview-comments">') == 1
-    assert f'<option value="{first.line}">line {first.line} · ' in html
-    query = {f"other-parent-{last.line}": str(first.line)}
-    row = admin_client.get(detail_url(job), query).context["rows"][-1]
-    assert row.parent == first.line and row.changed and row.problem == ""
-    assert row.selected == str(first.line)  # the menu now holds it, for the next re-render
+    found = search(admin_client, job, last.line, str(first.line))
+    assert found.startswith(f'<option value="{first.line}">line {first.line} · ')
+    words = " ".join(first.text.split()[:3])
+    assert f'<option value="{first.line}">' in search(admin_client, job, last.line, words)
+    assert search(admin_client, job, first.line, words) == ""  # only comments above
 
     # Words, a later comment, a line that is no comment: said beside it, guess kept.
     for typed in ["sanctions", str(last.line + 1000), str(last.line)]:
-        row = admin_client.get(detail_url(job), {f"other-parent-{last.line}": typed}).context[
-            "rows"
-        ][-1]
-        assert row.parent == last.parent_line
-        assert row.problem, typed
+        response = admin_client.post(save_url(job), {f"other-parent-{last.line}": typed})
+        assert f'id="parent-problem-{last.line}" role="alert"' in response.content.decode(), typed
+        row = admin_client.get(detail_url(job)).context["rows"][-1]
+        assert row.parent == last.parent_line and not row.changed
+    query = {f"other-parent-{last.line}": str(first.line)}
+    assert f"line {last.line}" in admin_client.post(save_url(job), query).content.decode()
+    row = admin_client.get(detail_url(job)).context["rows"][-1]
+    assert row.parent == first.line and row.changed and row.problem == ""
+    assert row.selected == str(first.line)  # the menu now holds it, for the next re-render
 
     # Confirming applies it.
     response = admin_client.post(confirm_url(job), query, follow=True)
@@ -459,15 +471,15 @@ def test_changing_the_article_end_turns_a_paragraph_into_a_comment(admin_client,
     assert len(first["paragraphs"]) == 2
     shorter_end = first["paragraphs"][0]["end"]
 
-    response = admin_client.get(
-        detail_url(job), {"article_end": shorter_end}, headers={"HX-Request": "true"}
+    response = admin_client.post(
+        save_url(job), {"article_end": shorter_end}, headers={"HX-Request": "true"}
     )
 
     html = response.content.decode()
     assert "<html" not in html
     assert html.strip().startswith('<section id="import-preview"')
     assert html.count('<div class="preview-paragraph') == 1
-    comments = html[html.index('<ol class="thread preview-thread">') :]
+    comments = html[html.index('<ol class="thread preview-thread"') :]
     assert "Officials said more would follow during the week." in comments
     assert f'name="article_end" value="{shorter_end}" checked' in html
 
@@ -476,7 +488,8 @@ def test_the_first_comments_can_be_turned_back_into_article_text(admin_client, p
     job = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
     first_comment = admin_client.get(detail_url(job)).context["rows"][0].comment
 
-    context = admin_client.get(detail_url(job), {"article_end": first_comment.end_line}).context
+    admin_client.post(save_url(job), {"article_end": first_comment.end_line})
+    context = admin_client.get(detail_url(job)).context
 
     assert "Good news at last" in context["paragraphs"][-1]["text"]
     assert all("Good news at last" not in row.comment.text for row in context["rows"])
@@ -490,7 +503,9 @@ def test_the_preview_reads_in_a_constant_number_of_queries(admin_client, project
     with CaptureQueriesContext(connection) as seed_queries:
         admin_client.get(detail_url(seed))
     assert len(seed_queries) == len(small_queries)
-    assert len(seed_queries) <= 6
+    # session, user, project and role; the job; a page of comments, those its menus name,
+    # and the links left to check (a count and the first ones).
+    assert len(seed_queries) <= 10
 
 
 def upload_seed_again(client, project) -> ImportJob:
@@ -518,9 +533,9 @@ def test_confirming_imports_the_thread_with_a_corrected_parent(admin_client, pro
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED
-    assert job.options["article_end"] == reconstruction.article_end
+    assert "article_end" not in job.options  # not moved
     assert job.options["parents"][str(target.line)] == new_parent
-    assert len(job.options["parents"]) == len(reconstruction.comments)
+    assert job.options["parents"] == {str(target.line): new_parent}  # only what changed
     assert job.comments_added == len(reconstruction.comments)
     assert "<dt>Comments added</dt>" in response.content.decode()
     by_line = {c.line: c for c in reconstruction.comments}
@@ -533,6 +548,11 @@ def test_confirming_a_shorter_article_saves_the_paragraph_as_a_comment(admin_cli
     job = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
     shorter_end = admin_client.get(detail_url(job)).context["paragraphs"][0]["end"]
 
+    # A new end read the thread again: it is shown to be checked before a confirmation.
+    response = admin_client.post(confirm_url(job), {"article_end": shorter_end}, follow=True)
+    assert "end changed: check the thread again, then confirm" in response.content.decode()
+    assert not Article.objects.exists()
+    assert response.context["article_end"] == shorter_end
     admin_client.post(confirm_url(job), {"article_end": shorter_end})
 
     article = Article.objects.get(project=project)
@@ -563,7 +583,8 @@ def test_confirming_refuses_an_article_end_beyond_the_file(admin_client, project
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.PREVIEW
-    assert "the article cannot end at line" in response.content.decode()
+    assert "The article cannot end at line" in response.content.decode()
+    assert job.reading["article_end"] == seed_reconstruction().article_end
 
 
 def test_a_finished_import_cannot_be_confirmed_again(admin_client, project):
@@ -733,13 +754,28 @@ def test_the_preview_offers_to_discard_the_upload(admin_client, project):
     assert f'href="{discard_url(job)}"' in html
 
 
-def test_a_preview_that_cannot_be_read_still_offers_to_discard_it(admin_client, project, job):
+def test_a_waiting_upload_without_a_reading_is_read_when_its_page_is_opened(
+    admin_client, project, job
+):
+    assert job.reading == {}  # uploaded before readings were stored
+
+    response = admin_client.get(detail_url(job))
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEW
+    assert job.reading["comments"] == len(seed_reconstruction().comments)
+    assert len(response.context["rows"]) == job.reading["comments"]
+
+
+def test_a_waiting_upload_whose_file_cannot_be_read_says_why(admin_client, project, job):
     job.file.save("broken.txt", SimpleUploadedFile("broken.txt", b"{not a thread}\n"))
 
     html = admin_client.get(detail_url(job)).content.decode()
 
-    assert "This file cannot be previewed" in html
-    assert f'href="{discard_url(job)}"' in html
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert "looks like JSON Lines, not scraped text" in html
+    assert "Nothing was imported" in html
 
 
 def test_discarding_asks_first_and_changes_nothing_on_get(admin_client, project, job):

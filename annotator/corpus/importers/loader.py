@@ -56,6 +56,7 @@ from annotator.corpus.models import (
     Article,
     Comment,
     ImportJob,
+    PreviewComment,
     Project,
     path_segment,
 )
@@ -921,19 +922,26 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
         ):
             raise JobAbandoned(job.pk)
 
+    from annotator.corpus.previews import has_reading, import_reading
+
     error = ""
     result = None
     try:
-        result = import_stream(
-            job.project,
-            lambda: storage.open(name, "rb"),
-            size=job.total_bytes,
-            filename=job.original_name or Path(name).name,
-            fmt=job.format,
-            options=job.options,
-            progress=reporter,
-            before_commit=record_success,
-        )
+        if job.format == ImportJob.Format.TEXT and has_reading(job):
+            # What the preview showed, from its stored rows: the file is not read again.
+            result = import_reading(job, progress=reporter, before_commit=record_success)
+            PreviewComment.objects.filter(job=job).delete()
+        else:
+            result = import_stream(
+                job.project,
+                lambda: storage.open(name, "rb"),
+                size=job.total_bytes,
+                filename=job.original_name or Path(name).name,
+                fmt=job.format,
+                options=job.options,
+                progress=reporter,
+                before_commit=record_success,
+            )
     except JobAbandoned:
         logger.warning("import job %s was failed by the reaper while it ran", job.pk)
         job.refresh_from_db()
