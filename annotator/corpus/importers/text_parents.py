@@ -233,7 +233,7 @@ def _phrase_text(text: str) -> str:
 
 def _question_words(text: str) -> frozenset[str]:
     """The content words of the questions ``text`` asks (outside quotes), in any paragraph."""
-    return frozenset().union(*map(content_words, _QUESTION.findall(QUOTED.sub(" ", text))))
+    return content_words(" ".join(_QUESTION.findall(QUOTED.sub(" ", text))))
 
 
 def _quotations(text: str) -> list[list[str]]:
