@@ -31,7 +31,7 @@ SAMPLE = ROOT / "fixtures" / "samples" / "text" / "thread_bom_crlf.txt"
 BROKEN = Path(__file__).resolve().parent / "broken" / "text"
 
 # Measured against seed_reading.py; raise them when the heuristics improve, never lower them.
-AGREEING_PARENTS = 53
+AGREEING_PARENTS = 57
 PARENTS_IN_TOP_3 = 63
 
 HEAD = "A headline\n\nA headline\n\nThe army said the convoy left on Monday.\n"
