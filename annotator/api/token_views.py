@@ -9,7 +9,7 @@ once, for when a laptop is lost or a key leaked somewhere unknown.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib import messages
@@ -23,7 +23,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.api.models import ApiToken
 
-
 # (days, label); 0 means the token never expires.
 EXPIRY_CHOICES = [
     (30, "in 30 days"),
@@ -31,6 +30,7 @@ EXPIRY_CHOICES = [
     (365, "in a year"),
     (0, "never"),
 ]
+DEFAULT_EXPIRY_DAYS = 90
 
 
 class TokenCreateForm(forms.Form):
@@ -43,11 +43,13 @@ class TokenCreateForm(forms.Form):
         label="Expires",
         choices=EXPIRY_CHOICES,
         coerce=int,
-        initial=90,
+        initial=DEFAULT_EXPIRY_DAYS,
+        required=False,  # left out (an old form, a script): the default
+        empty_value=DEFAULT_EXPIRY_DAYS,
         help_text="After this the token is refused; a script then needs a new one.",
     )
 
-    def expires_at(self):
+    def expires_at(self) -> datetime | None:
         """The chosen expiry as a time (call after ``is_valid()``); None: never."""
         days = self.cleaned_data["expires_in"]
         return timezone.now() + timedelta(days=days) if days else None
