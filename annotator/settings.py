@@ -5,6 +5,7 @@ allowed); the quick-start script (`dev.py`) sets the variables a laptop needs.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "csp",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "annotator.corpus",
     "annotator.labelling",
     "annotator.review",
@@ -73,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "annotator.urls"
@@ -123,6 +126,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "corpus:project_list"
@@ -184,6 +192,35 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 )
+if SECURE_PROXY_SSL_HEADER:
+    # Served over TLS only: browsers must not fall back to plain HTTP. Preload is left to
+    # the operator, since it cannot be undone quickly.
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+# --- Login lockout (django-axes) --------------------------------------------------------------
+# After LOGIN_FAILURE_LIMIT wrong passwords for one username, or from one address, logins
+# (the app's, the admin's) and token-authenticated API calls are refused for
+# LOGIN_COOLOFF_MINUTES, even with the right password; see annotator/lockout.py.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = "annotator.lockout.lockout_parameters"
+AXES_LOCKOUT_CALLABLE = "annotator.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client's address is REMOTE_ADDR unless a trusted proxy's header is named, e.g.
+# CLIENT_IP_HEADER=X-Forwarded-For; the address is then taken TRUSTED_PROXY_COUNT entries
+# from the right, where the proxies appended it (what a client sent before is ignored).
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "").strip()
+if CLIENT_IP_HEADER:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = (
+        "HTTP_" + CLIENT_IP_HEADER.upper().replace("-", "_"),
+        "REMOTE_ADDR",
+    )
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+    AXES_IPWARE_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 # Comment text is hostile scraped content: no inline script, no inline event handlers, no
 # plugins, no framing. Scripts come from our own origin (htmx via django-htmx, static/app.js).

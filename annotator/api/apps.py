@@ -10,4 +10,7 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the token scheme with drf-spectacular (extensions register on import).
-        from annotator.api import authentication  # noqa: F401
+        from annotator.api import (
+            authentication,  # noqa: F401
+            signals,  # noqa: F401 - connects the receivers
+        )

@@ -5,13 +5,17 @@ key; the full key is shown once, when it is made. The last four characters are k
 clear so a person can tell their tokens apart. A plain (unsalted) hash is enough because
 the keys are 256 random bits, not passwords: there is nothing to guess with a dictionary,
 and one hash lets authentication find the token with a single indexed lookup.
+
+A token may expire (chosen when it is made); an expired one is refused, not deleted, so
+its owner sees on the token page which script stopped working. Deactivating an account
+deletes its tokens (``annotator.api.signals``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -28,10 +32,21 @@ def hash_key(key: str) -> str:
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def create_token(self, user, name: str) -> tuple[ApiToken, str]:
-        """Make a token for ``user`` and return it with its key (the only time it exists)."""
+    def create_token(
+        self, user, name: str, expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]:
+        """Make a token for ``user`` and return it with its key (the only time it exists).
+
+        ``expires_at`` None: the token works until it is revoked.
+        """
         key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
-        token = self.create(user=user, name=name, key_hash=hash_key(key), last_four=key[-4:])
+        token = self.create(
+            user=user,
+            name=name,
+            key_hash=hash_key(key),
+            last_four=key[-4:],
+            expires_at=expires_at,
+        )
         return token, key
 
     def for_key(self, key: str) -> ApiToken | None:
@@ -50,6 +65,9 @@ class ApiToken(models.Model):
     last_four = models.CharField(max_length=4, help_text="The key's last characters.")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refused from then on; empty: never expires."
+    )
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -64,6 +82,11 @@ class ApiToken(models.Model):
     def masked(self) -> str:
         """How the key is shown after it was made: only its last four characters."""
         return f"…{self.last_four}"
+
+    @property
+    def is_expired(self) -> bool:
+        """Whether the token's expiry has passed (a token without one never expires)."""
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     def touch(self) -> None:
         """Record a use, writing at most once per ``LAST_USED_RESOLUTION`` (one UPDATE)."""

@@ -393,6 +393,11 @@ class ExportOptionsSerializer(serializers.Serializer):
         default=list(DEFAULT_EXPORT.split_ratios),
         help_text="Train, dev and test shares, adding up to 1.",
     )
+    spreadsheet_safe = JsonBooleanField(
+        default=DEFAULT_EXPORT.spreadsheet_safe,
+        help_text="CSV only: text cells starting with = + - @ (or a tab or carriage return) "
+        "get a leading ' so spreadsheets do not run them as formulas. Off: texts verbatim.",
+    )
     changed_since = serializers.DateTimeField(
         allow_null=True,
         default=None,
@@ -412,6 +417,7 @@ class ExportOptionsSerializer(serializers.Serializer):
             split_seed=data["split_seed"],
             split_ratios=tuple(data["split_ratios"]),
             changed_since=data["changed_since"],
+            spreadsheet_safe=data["spreadsheet_safe"],
         )
 
 

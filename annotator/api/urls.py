@@ -9,6 +9,7 @@ app_name = "api"
 urlpatterns = [
     path("tokens/", token_views.token_list, name="token_list"),
     path("tokens/<int:token_id>/revoke/", token_views.token_revoke, name="token_revoke"),
+    path("tokens/revoke-all/", token_views.token_revoke_all, name="token_revoke_all"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", views.ApiDocsView.as_view(), name="docs"),
     path("projects/", views.ProjectList.as_view(), name="project_list"),

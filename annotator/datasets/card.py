@@ -111,6 +111,14 @@ def _options(source: RowSource) -> list[str]:
         f"- unlabelled comments: {'included' if options.include_unlabelled else 'left out'}",
         f"- pseudonymised: {'yes' if options.pseudonymise else 'no'}",
     ]
+    if options.format == ExportFormat.CSV:
+        lines.append(
+            "- spreadsheet-safe cells: yes: text cells that began with `=`, `+`, `-`, `@`, a "
+            "tab or a carriage return start with an added `'` (strip it before analysis)"
+            if options.spreadsheet_safe
+            else "- spreadsheet-safe cells: no: texts are verbatim, so a cell may start with "
+            "`=` or `+`; open the file in a spreadsheet only with formulas disabled"
+        )
     if options.changed_since:
         lines.append(
             f"- only comments whose annotations changed since "

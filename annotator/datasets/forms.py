@@ -68,6 +68,12 @@ class ExportForm(forms.Form):
     split_train = forms.FloatField(label="Train", initial=DEFAULTS.split_ratios[0], required=False)
     split_dev = forms.FloatField(label="Dev", initial=DEFAULTS.split_ratios[1], required=False)
     split_test = forms.FloatField(label="Test", initial=DEFAULTS.split_ratios[2], required=False)
+    spreadsheet_safe = forms.BooleanField(
+        label="Safe for spreadsheets (CSV)",
+        help_text="Texts that start with = + - @ get a leading ' so Excel or LibreOffice "
+        "shows them instead of running them as formulas. Leave off for pandas and scripts.",
+        required=False,
+    )
     changed_since = forms.DateTimeField(
         label="Only comments whose labels changed since",
         help_text="Leave empty to export everything. Times are UTC.",
@@ -119,4 +125,5 @@ class ExportForm(forms.Form):
             split_seed=data["split_seed"] if split else DEFAULTS.split_seed,
             split_ratios=data["split_ratios"] if split else DEFAULTS.split_ratios,
             changed_since=data["changed_since"],
+            spreadsheet_safe=data["spreadsheet_safe"],
         )

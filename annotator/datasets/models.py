@@ -134,6 +134,8 @@ class ExportJob(StoppableJob, models.Model):
             parts.append("labelled only")
         if options.get("pseudonymise"):
             parts.append("pseudonymised")
+        if options.get("spreadsheet_safe"):
+            parts.append("safe for spreadsheets")
         if options.get("split"):
             ratios = "/".join(f"{r:g}" for r in options.get("split_ratios") or ())
             parts.append(f"split {ratios} (seed {options.get('split_seed')})")

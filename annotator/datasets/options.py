@@ -36,6 +36,8 @@ class ExportOptions:
     split_seed: int = 13
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     changed_since: datetime | None = None  # only comments whose labels changed since then
+    # CSV only: cells a spreadsheet would run as a formula get a leading ' (exporters/csv.py)
+    spreadsheet_safe: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:

@@ -1,10 +1,13 @@
 """The browser page for personal API tokens: list, make (key shown once), revoke."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from annotator.api.models import ApiToken, hash_key
 from tests.factories import UserFactory, make_token
@@ -123,3 +126,92 @@ def test_the_page_reads_in_constant_queries(logged_in, annotator):
     for n in range(19):
         make_token(annotator, f"script {n}")
     assert queries() == one
+
+
+# --- Expiry and revoking them all -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("choice", "days"), [("30", 30), ("90", 90), ("365", 365)])
+def test_a_new_token_expires_after_the_chosen_days(logged_in, annotator, choice, days):
+    logged_in.post(PAGE, {"name": "notebook", "expires_in": choice})
+    expected = timezone.now() + timedelta(days=days)
+    assert abs(ApiToken.objects.get().expires_at - expected) < timedelta(minutes=1)
+
+
+def test_a_new_token_can_never_expire(logged_in, annotator):
+    logged_in.post(PAGE, {"name": "server cron", "expires_in": "0"})
+    assert ApiToken.objects.get().expires_at is None
+
+
+def test_tokens_expire_in_90_days_unless_told_otherwise(logged_in, annotator):
+    html = logged_in.get(PAGE).content.decode()
+    assert '<option value="90" selected>in 90 days</option>' in html
+    logged_in.post(PAGE, {"name": "notebook"})
+    expected = timezone.now() + timedelta(days=90)
+    assert abs(ApiToken.objects.get().expires_at - expected) < timedelta(minutes=1)
+
+
+def test_an_unknown_expiry_is_refused_with_a_message(logged_in):
+    response = logged_in.post(PAGE, {"name": "notebook", "expires_in": "-5"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_the_list_shows_expiry_and_expired_tokens(logged_in, annotator):
+    make_token(annotator, "forever")
+    make_token(annotator, "old")
+    ApiToken.objects.filter(name="old").update(expires_at=timezone.now() - timedelta(days=1))
+    html = logged_in.get(PAGE).content.decode()
+    assert "<strong>expired</strong>" in html
+    assert '<th scope="col">Expires</th>' in html
+    assert "updated at most once a minute" in html
+
+
+def test_revoke_all_deletes_only_my_tokens(logged_in, annotator):
+    make_token(annotator, "one")
+    make_token(annotator, "two")
+    theirs = UserFactory(username="someone_else")
+    make_token(theirs)
+    response = logged_in.post(reverse("api:token_revoke_all"), follow=True)
+    assert response.redirect_chain[-1][0] == PAGE
+    assert "Revoked all your tokens (2)." in response.content.decode()
+    assert not ApiToken.objects.filter(user=annotator).exists()
+    assert ApiToken.objects.filter(user=theirs).count() == 1
+
+
+def test_revoke_all_with_no_tokens_says_so(logged_in):
+    response = logged_in.post(reverse("api:token_revoke_all"), follow=True)
+    assert "You had no tokens to revoke." in response.content.decode()
+
+
+def test_the_revoke_all_button_shows_only_when_there_are_tokens(logged_in, annotator):
+    assert "Revoke all my tokens" not in logged_in.get(PAGE).content.decode()
+    make_token(annotator)
+    assert "Revoke all my tokens" in logged_in.get(PAGE).content.decode()
+
+
+def test_revoke_all_needs_a_login(client, annotator):
+    make_token(annotator)
+    response = client.post(reverse("api:token_revoke_all"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert ApiToken.objects.exists()
+
+
+def test_revoke_all_is_a_post_with_the_csrf_token(logged_in, annotator):
+    make_token(annotator)
+    assert logged_in.get(reverse("api:token_revoke_all")).status_code == 405
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(annotator)
+    assert client.post(reverse("api:token_revoke_all")).status_code == 403
+    assert ApiToken.objects.exists()
+
+
+def test_a_token_cannot_revoke_all_tokens(annotator):
+    key = make_token(annotator)
+    response = Client(headers={"authorization": f"Token {key}"}).post(
+        reverse("api:token_revoke_all")
+    )
+    assert response.status_code == 302  # the page is for the browser session only
+    assert ApiToken.objects.exists()

@@ -26,6 +26,13 @@ Cells: multiple-choice answers are joined with ``|``; an empty cell means no val
 (not answered, or a tie: ``votes__<key>`` tells which); times are ISO 8601 in UTC with a
 ``Z``; ``meta`` is JSON text. UTF-8 without a byte-order mark, ``\\n`` line ends, fields
 with commas, quotes or newlines quoted (RFC 4180 style); texts are written unchanged.
+
+Spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return as a formula, and comment text (or an author's name) is written by strangers:
+``=HYPERLINK(...)`` or ``+cmd|...`` would run on the researcher's machine. By default the
+cells stay verbatim, as ``pandas`` and other code want them; with ``spreadsheet_safe``
+every such text cell gets a leading ``'`` (OWASP's advice for CSV injection), which a
+spreadsheet shows as text and code must strip. The dataset card says which was chosen.
 """
 
 from __future__ import annotations
@@ -58,6 +65,15 @@ BASE_COLUMNS = (
 )
 
 GOLD_COLUMNS = ("gold_method", "gold_by", "gold_at")
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def header(source: RowSource, annotators: list[str]) -> list[str]:
@@ -103,6 +119,9 @@ def write(source: RowSource, out: BinaryIO) -> None:
     annotators = [] if source.final else source.annotator_names()
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     writer = csv.writer(text, lineterminator="\n")
+    # Python 3.11's writer leaves a field with a lone carriage return unquoted, which splits
+    # the row for every reader; such rows go through a writer that quotes every field.
+    quoting_writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header(source, annotators))
     keys = source.question_keys
     # Labels are shared between rows: their cells are worked out once (rows.IdentityMemo).
@@ -110,6 +129,7 @@ def write(source: RowSource, out: BinaryIO) -> None:
     majority_cells = IdentityMemo(lambda majority: _majority_cells(majority, keys))
     no_answers = [""] * len(keys)
     final = source.final
+    safe = source.options.spreadsheet_safe
     rows: list[list] = []
     for row in source.comments():
         posted = row.posted_at
@@ -142,6 +162,13 @@ def write(source: RowSource, out: BinaryIO) -> None:
             cells += ["", "", ""]
         else:
             cells += [gold.method, gold.decided_by, _iso(gold.decided_at)]
+        if safe:
+            cells = [spreadsheet_safe(value) for value in cells]
+        if any(type(value) is str and "\r" in value for value in cells):
+            writer.writerows(rows)
+            rows.clear()
+            quoting_writer.writerow(cells)
+            continue
         rows.append(cells)
         if len(rows) == 1_000:
             writer.writerows(rows)

@@ -52,6 +52,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pseudonymise", action="store_true", help="stable codes instead of names"
         )
+        parser.add_argument(
+            "--spreadsheet-safe",
+            action="store_true",
+            help="CSV: prefix cells starting with = + - @ with ' so spreadsheets show them",
+        )
         parser.add_argument("--split", action="store_true", help="train/dev/test split by thread")
         parser.add_argument("--seed", metavar="N", help="the split's random seed (default 13)")
         parser.add_argument(
@@ -146,6 +151,7 @@ def options_from(options: dict[str, Any]) -> ExportOptions:
         split_seed=seed,
         split_ratios=ratios,
         changed_since=parse_since(options["changed_since"]),
+        spreadsheet_safe=options["spreadsheet_safe"],
     )
 
 
