@@ -113,6 +113,7 @@ PAGES = [
         data={"article_end": "3"},
     ),
     Page("corpus:import_retry", Action.IMPORT, lambda w: [w.slug, w.job_id], method="post"),
+    Page("corpus:import_preview_search", Action.IMPORT, lambda w: [w.slug, w.job_id]),
 ]
 
 ROLES = [role.value for role in Role]

@@ -189,7 +189,7 @@ def test_the_preview_shows_one_page_of_comments_and_a_pager(admin_client, projec
     assert [row.line for row in first.context["rows"]] == lines[:PAGE_SIZE]
     assert [row.line for row in third.context["rows"]] == lines[2 * PAGE_SIZE :]
     html = third.content.decode()
-    assert f"Comments {2 * PAGE_SIZE + 1}–250 of 250" in html
+    assert f"Comments {2 * PAGE_SIZE + 1}\u2013250 of 250" in html
     assert 'rel="prev"' in html and 'rel="next"' not in html
     assert 'name="article_end"' not in html  # the article's end is chosen on the first page
     assert 'name="article_end"' in first.content.decode()
