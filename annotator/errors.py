@@ -6,8 +6,8 @@ project the person belongs to says where it is; anyone else gets a plain 404, so
 a person cannot see is ever named. The 500 page renders without the request's context (which
 may be what failed) and falls back to plain HTML if even that fails.
 
-Also here: the log filter that keeps refusals (4xx) to one warning line, the development
-middleware that serves the app's own 404 page with DEBUG on, and the favicon's old address.
+Also here: the development middleware that serves the app's own 404 page with DEBUG on, and
+the favicon's old address. The log filter for refusals is in ``request_logging.py``.
 """
 
 from __future__ import annotations
@@ -130,18 +130,6 @@ def _static_or_none(path: str) -> str:
         return f"/{settings.STATIC_URL.lstrip('/')}{path}"
 
 
-class RefusalsWithoutTraceback(logging.Filter):
-    """Log a refused request (a 4xx such as a 403) as its one warning line, without the
-    traceback Django attaches: a refusal is the app working, not an error."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        status = getattr(record, "status_code", None)
-        if status is not None and status < 500:
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
 class AppNotFoundPageMiddleware:
     """With DEBUG on (``python3 dev.py run``), answer a 404 with the app's own page.
 
@@ -166,4 +154,3 @@ class AppNotFoundPageMiddleware:
         if isinstance(exception, Http404):
             return page_not_found(request, exception)
         return None
-

@@ -212,7 +212,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
     # A refused request (403, 404) is one warning line, without a traceback.
-    "filters": {"refusals": {"()": "annotator.errors.RefusalsWithoutTraceback"}},
+    "filters": {"refusals": {"()": "annotator.request_logging.RefusalsWithoutTraceback"}},
     "loggers": {"django.request": {"filters": ["refusals"]}},
 }
 
