@@ -22,7 +22,7 @@ from django.http import (
     HttpResponse,
     HttpResponseForbidden,
     HttpResponseNotFound,
-    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
     HttpResponseServerError,
 )
 from django.template import loader
@@ -72,6 +72,8 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """The 404 page (``handler404``); for a comment of another project the person may read,
     it says which project and links to the comment there."""
     message = None if isinstance(exception, Resolver404) else _message_of(exception)
+    if message and message.endswith("matches the given query."):
+        message = None  # get_object_or_404's wording names a model class, not a thing people know
     context = {"message": message, "elsewhere": None}
     if isinstance(exception, CommentNotInProject):
         context["elsewhere"] = _comment_elsewhere(request, exception.comment_id)
@@ -89,8 +91,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def favicon(request: HttpRequest) -> HttpResponse:
-    """``/favicon.ico``, which browsers ask of every site: the SVG icon in static/."""
-    return HttpResponsePermanentRedirect(static("favicon.svg"))
+    """``/favicon.ico``, which browsers ask of every site: the SVG icon in static/.
+
+    Not a permanent redirect: in production the icon's address carries its content hash, and
+    a browser must not keep an address that a new release no longer serves.
+    """
+    return HttpResponseRedirect(static("favicon.svg"))
 
 
 def _message_of(exception: Exception) -> str | None:

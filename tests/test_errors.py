@@ -100,6 +100,15 @@ def test_an_unknown_address_is_the_sites_own_404(logged_in, annotator, caplog):
     assert "Traceback" not in caplog.text
 
 
+def test_a_404_says_the_apps_reason_but_not_djangos_model_names(logged_in, project, annotator):
+    client = logged_in(annotator)
+    unknown_project = client.get("/p/no-such-project/").content.decode()
+    assert "No such project." in unknown_project
+    unknown_article = client.get(f"/p/{project.slug}/articles/999999/").content.decode()
+    assert "matches the given query" not in unknown_article
+    assert "There is no page at this address." in unknown_article
+
+
 def test_a_logged_out_person_gets_a_404_with_a_login_link(client):
     response = client.get("/no/such/page/")
     assert response.status_code == 404
@@ -214,7 +223,7 @@ def test_the_favicon_is_linked_from_every_page_and_its_old_address_answers(clien
     page = client.get("/accounts/login/").content.decode()
     assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
     response = client.get("/favicon.ico")
-    assert response.status_code == 301
+    assert response.status_code == 302
     assert response.url == "/static/favicon.svg"
 
 
