@@ -202,6 +202,9 @@ def too_wide(page, pages, values) -> list[str]:
         if response is None or response.status != status:
             problems.append(f"{name} ({url}): status {response and response.status}, not {status}")
             continue
+        unlabelled = page.locator(".table-scroll:not([tabindex='0'][role='region'][aria-label])")
+        if unlabelled.count():
+            problems.append(f"{name} ({url}): a scrolling table is no labelled, focusable region")
         found = page.evaluate(WIDEST)
         if found:
             problems.append(
