@@ -77,6 +77,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
 ]
+# Django answers every 404 with its technical page while DEBUG is on (`python3 dev.py run`);
+# this serves the app's own instead (annotator/errors.py). TECHNICAL_404=1 brings Django's back.
+if DEBUG and not env_bool("TECHNICAL_404"):
+    MIDDLEWARE.append("annotator.errors.AppNotFoundPageMiddleware")
 
 ROOT_URLCONF = "annotator.urls"
 WSGI_APPLICATION = "annotator.wsgi.application"
@@ -244,6 +248,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # A refused request (403, 404) is one warning line, without a traceback.
+    "filters": {"refusals": {"()": "annotator.request_logging.RefusalsWithoutTraceback"}},
+    "loggers": {"django.request": {"filters": ["refusals"]}},
 }
 
 # --- REST API (annotator/api/) ------------------------------------------------------------------

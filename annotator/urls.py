@@ -1,8 +1,10 @@
-"""Top-level URLs: accounts, the Django admin, and each app's pages."""
+"""Top-level URLs: accounts, the Django admin, each app's pages, and the error pages."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+
+from annotator import errors
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -23,4 +25,9 @@ urlpatterns = [
     path("", include("annotator.review.urls")),
     path("", include("annotator.datasets.urls")),
     path("api/", include("annotator.api.urls")),
+    path("favicon.ico", errors.favicon),
 ]
+
+handler403 = "annotator.errors.permission_denied"
+handler404 = "annotator.errors.page_not_found"
+handler500 = "annotator.errors.server_error"

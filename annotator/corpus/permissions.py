@@ -42,6 +42,30 @@ ALLOWED: dict[Action, frozenset[Role]] = {
 User = AbstractBaseUser | AnonymousUser
 
 
+class RoleTooWeak(PermissionDenied):
+    """A member asked for something their role in ``project`` does not allow.
+
+    It carries the project, so the 403 page can say whom to ask (the project's admins) and
+    link back to it.
+    """
+
+    def __init__(self, project: Project) -> None:
+        super().__init__(f"Your role in {project.name} does not allow this.")
+        self.project = project
+
+
+class CommentNotInProject(Http404):
+    """The comment of a URL is not in the URL's project (it may be in another one).
+
+    It carries the comment's id, so the 404 page can point a member of the comment's real
+    project there, and say nothing to anyone else.
+    """
+
+    def __init__(self, comment_id: int) -> None:
+        super().__init__("No such comment in this project.")
+        self.comment_id = comment_id
+
+
 def role_of(user: User, project: Project) -> Role | None:
     """The user's role in ``project``, or None for a non-member (cached on the user)."""
     if not user.is_authenticated:
@@ -91,19 +115,19 @@ def project_for(user: User, slug: str, action: Action) -> Project:
     if not can(user, Action.VIEW, project):
         raise Http404("No such project.")
     if not can(user, action, project):
-        raise PermissionDenied(f"Your role in {project.name} does not allow this.")
+        raise RoleTooWeak(project)
     return project
 
 
-def comment_in(project: Project, comment_id: int) -> Comment:
-    """The comment ``comment_id`` of ``project`` (with its article) for a view, or 404 when it
-    belongs to another project: call it after ``project_for``."""
+def comment_in(project: Project, comment_id: int, *related: str) -> Comment:
+    """The comment ``comment_id`` of ``project`` (with its article, and ``related``) for a
+    view, or 404 when it belongs to another project: call it after ``project_for``."""
     try:
-        comment = Comment.objects.select_related("article").get(
+        comment = Comment.objects.select_related("article", *related).get(
             pk=comment_id, article__project=project
         )
     except Comment.DoesNotExist:
-        raise Http404("No such comment in this project.") from None
+        raise CommentNotInProject(comment_id) from None
     # Its project is the one asked for: saving a label reads its claim length without a query.
     comment.article.project = project
     return comment

@@ -11,6 +11,7 @@ urlpatterns = [
     path("p/<slug:slug>/", views.project_detail, name="project_detail"),
     path("p/<slug:slug>/members/", views.member_list, name="member_list"),
     path("p/<slug:slug>/articles/<int:article_id>/", views.article_thread, name="article_thread"),
+    path("p/<slug:slug>/comments/<int:comment_id>/", views.comment_detail, name="comment_detail"),
     path(
         "p/<slug:slug>/comments/<int:comment_id>/parent/",
         views.comment_reparent,

@@ -41,6 +41,7 @@ from annotator.corpus.permissions import (
     User,
     can,
     can_create_projects,
+    comment_in,
     project_for,
     visible_projects,
 )
@@ -238,6 +239,13 @@ def article_thread(request: HttpRequest, slug: str, article_id: int) -> HttpResp
     return render(request, "corpus/article_thread.html", _thread_context(request, article))
 
 
+@login_required
+def comment_detail(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
+    """A comment's own address: its thread, scrolled to it (links shared between people)."""
+    project = project_for(request.user, slug, Action.VIEW)
+    return redirect(_thread_url(comment_in(project, comment_id)))
+
+
 def _thread_context(request: HttpRequest, article: Article, moving: Comment | None = None):
     """The thread page's context: numbered comments (1.. in tree order) and their parents."""
     comments = list(
@@ -280,9 +288,7 @@ def comment_reparent(request: HttpRequest, slug: str, comment_id: int) -> HttpRe
     ``HX-Redirect`` to the thread once something was done.
     """
     project = project_for(request.user, slug, Action.IMPORT)
-    comment = get_object_or_404(
-        Comment.objects.select_related("article__project"), pk=comment_id, article__project=project
-    )
+    comment = comment_in(project, comment_id)
     if request.method == "GET":
         if request.htmx:
             return render(

@@ -21,7 +21,7 @@ from django_htmx.http import trigger_client_event
 
 from annotator.corpus.models import Comment
 from annotator.corpus.moves import impact_of_move
-from annotator.corpus.permissions import Action, project_for
+from annotator.corpus.permissions import Action, comment_in, project_for
 from annotator.labelling.models import ParentReport
 from annotator.labelling.reports import (
     ARTICLE,
@@ -128,11 +128,7 @@ def report_form(request: HttpRequest, slug: str, comment_id: int) -> HttpRespons
     confirmation, a plain browser with a redirect back to the workspace.
     """
     project = project_for(request.user, slug, Action.LABEL)
-    comment = get_object_or_404(
-        Comment.objects.select_related("article", "parent"),
-        pk=comment_id,
-        article__project=project,
-    )
+    comment = comment_in(project, comment_id, "parent")
     form = ParentReportForm(
         request.POST if request.method == "POST" else None,
         comment=comment,

@@ -79,6 +79,7 @@ PAGES = [
         data={"action": "add", "who": "nobody-by-that-name", "role": "annotator"},
     ),
     Page("corpus:article_thread", Action.VIEW, lambda w: [w.slug, w.article_id]),
+    Page("corpus:comment_detail", Action.VIEW, lambda w: [w.slug, w.comment_id]),
     Page("corpus:comment_reparent", Action.IMPORT, lambda w: [w.slug, w.comment_id]),
     Page(
         "corpus:comment_reparent",
