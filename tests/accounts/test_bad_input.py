@@ -4,7 +4,7 @@ refused request changes nothing (tests/test_bad_input.py does the same for the o
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from annotator.accounts.models import Invitation
 from tests.test_bad_input import HOSTILE_VALUES
@@ -65,7 +65,7 @@ def test_no_hostile_value_in_the_link_gets_a_500(db):
         for method in ("get", "post"):
             try:
                 url = reverse("accounts:invitation_accept", args=[value])
-            except Exception:  # noqa: BLE001, S112 - a value no URL can hold is not sent
+            except NoReverseMatch:  # a value no URL can hold (a slash, nothing) is not sent
                 continue
             response = getattr(client_for(), method)(url)
             if response.status_code >= 500 or response.status_code < 400:
