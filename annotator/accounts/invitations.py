@@ -73,7 +73,7 @@ def invitation_for_token(token: str) -> Invitation:
     404 for a link that was never made here (forged, altered, cut short), 410 for one that
     was used, revoked or has expired."""
     try:
-        pk, nonce = signing.loads(token, salt=TOKEN_SALT)
+        pk, nonce = signing.Signer(salt=TOKEN_SALT).unsign_object(token)
         invitation = Invitation.objects.select_related("project").get(pk=int(pk), nonce=nonce)
     except (signing.BadSignature, ValueError, TypeError, OverflowError, Invitation.DoesNotExist):
         raise InvitationUnusable(

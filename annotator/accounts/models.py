@@ -102,8 +102,9 @@ class Invitation(models.Model):
 
     @property
     def token(self) -> str:
-        """The signed part of the link: the id and the nonce."""
-        return signing.dumps([self.pk, self.nonce], salt=TOKEN_SALT)
+        """The signed part of the link: the id and the nonce (no timestamp, so the link is the
+        same every time it is shown; ``expires_at`` decides how long it works)."""
+        return signing.Signer(salt=TOKEN_SALT).sign_object([self.pk, self.nonce])
 
     @property
     def suggested_username(self) -> str:

@@ -20,8 +20,9 @@ from annotator.corpus.models import Membership, Role
 from tests.factories import MembershipFactory, UserFactory
 
 
-def test_a_link_finds_its_invitation(invitation):
+def test_a_link_finds_its_invitation_and_is_the_same_each_time(invitation):
     assert invitation_for_token(invitation.token) == invitation
+    assert Invitation.objects.get().token == invitation.token
 
 
 def test_an_invitation_by_email_keeps_the_address_and_suggests_its_local_part(invitation):
@@ -48,10 +49,10 @@ def test_it_expires_after_the_configured_days(project, project_admin):
     [
         "",
         "nonsense",
-        signing.dumps([1, "x"], salt="another-salt"),
-        signing.dumps("not a pair", salt=TOKEN_SALT),
-        signing.dumps([2**70, "x"], salt=TOKEN_SALT),
-        signing.dumps(["abc", "x"], salt=TOKEN_SALT),
+        signing.Signer(salt="another-salt").sign_object([1, "x"]),
+        signing.Signer(salt=TOKEN_SALT).sign_object("not a pair"),
+        signing.Signer(salt=TOKEN_SALT).sign_object([2**70, "x"]),
+        signing.Signer(salt=TOKEN_SALT).sign_object(["abc", "x"]),
     ],
     ids=["empty", "nonsense", "other-salt", "not-a-pair", "huge-id", "word-id"],
 )
@@ -63,7 +64,7 @@ def test_a_forged_link_is_not_found(db, token):
 
 
 def test_a_link_with_the_wrong_nonce_is_not_found(invitation):
-    forged = signing.dumps([invitation.pk, "guessed"], salt=TOKEN_SALT)
+    forged = signing.Signer(salt=TOKEN_SALT).sign_object([invitation.pk, "guessed"])
     with pytest.raises(InvitationUnusable) as caught:
         invitation_for_token(forged)
     assert caught.value.status == 404
