@@ -11,7 +11,7 @@ secret is stored.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -29,7 +29,7 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(16)
 
 
-def default_expiry() -> timezone.datetime:
+def default_expiry() -> datetime:
     """When an invitation made now stops working (``INVITATION_MAX_AGE_DAYS``, a week)."""
     return timezone.now() + timedelta(days=settings.INVITATION_MAX_AGE_DAYS)
 

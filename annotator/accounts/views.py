@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
@@ -135,7 +135,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def person_active(request: HttpRequest, user_id: int, active: bool) -> HttpResponse:
     """Deactivate or reactivate an account (never one's own; see ``people.set_active``)."""
-    person: AbstractBaseUser = get_object_or_404(people_for_list().model, pk=user_id)
+    person: AbstractBaseUser = get_object_or_404(get_user_model(), pk=user_id)
     changed = set_active(request.user, person, active)
     name = person.get_username()
     if not changed:
