@@ -3,7 +3,8 @@
 No account probing: a project admin types a username or an e-mail address and always gets
 the same answer, "Invited …", with a link to pass on; no account is looked up. Nobody becomes
 a member until the link is used: a newcomer chooses a username and password on the link's
-page; someone who already has an account logs in there and presses *Join*. So the members
+page; someone who already has an account logs in there and presses *Join* (or finds the
+invitation on their projects page when it names their username or e-mail address). So the members
 page, the messages and the e-mail (sent only to an address the admin typed) are the same
 whether or not the person had an account. The link is a bearer token: whoever holds it may
 use it, once, before it expires (``INVITATION_MAX_AGE_DAYS``), unless an admin revokes it.
@@ -19,6 +20,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -127,6 +129,22 @@ def accept(invitation: Invitation, user: AbstractBaseUser) -> Membership:
         locked.accepted_by = user
         locked.save(update_fields=["accepted_at", "accepted_by"])
     return membership
+
+
+def invitations_for(user: AbstractBaseUser) -> QuerySet[Invitation]:
+    """Pending invitations naming ``user``'s username or e-mail address, to projects they are
+    not in yet: their projects page offers them, so someone with an account who was invited
+    by username needs no link passed on (what they see is only what was sent to them)."""
+    names = Q(invitee__iexact=user.get_username())
+    if user.email:
+        names |= Q(invitee__iexact=user.email)
+    return (
+        Invitation.objects.pending()
+        .filter(names)
+        .exclude(project__memberships__user=user)
+        .select_related("project", "invited_by")
+        .order_by("project__name", "-created_at")
+    )
 
 
 def revoke(invitation: Invitation) -> bool:

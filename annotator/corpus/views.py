@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from annotator.accounts.forms import InviteForm
-from annotator.accounts.invitations import invite, send_invitation
+from annotator.accounts.invitations import invitations_for, invite, send_invitation
 from annotator.accounts.models import Invitation
 from annotator.corpus.deletions import (
     CountsChanged,
@@ -81,14 +81,19 @@ def projects_for_list(user: User) -> QuerySet[Project]:
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    """The projects the person belongs to, with their role in each."""
+    """The projects the person belongs to, with their role in each, and the invitations
+    waiting for them."""
     projects = list(projects_for_list(request.user))
     for project in projects:
         project.role_label = Role(project.member_role).label if project.member_role else ""
     return render(
         request,
         "corpus/project_list.html",
-        {"projects": projects, "can_create": can_create_projects(request.user)},
+        {
+            "projects": projects,
+            "invitations": invitations_for(request.user),
+            "can_create": can_create_projects(request.user),
+        },
     )
 
 

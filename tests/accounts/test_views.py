@@ -13,7 +13,7 @@ from django.utils import timezone
 from annotator.accounts.invitations import invite
 from annotator.accounts.models import Invitation
 from annotator.corpus.models import Membership, Role
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, ProjectFactory, UserFactory
 
 NEW_PASSWORD = "a long and unusual pass phrase 7"
 
@@ -357,3 +357,44 @@ def test_the_link_page_needs_no_csrf_exemption(invitation):
     client = Client(enforce_csrf_checks=True)
     response = client.post(invitation.get_absolute_url(), {"username": "nina"})
     assert response.status_code == 403
+
+
+# --- Invitations on the projects page -------------------------------------------------------
+
+
+def test_someone_invited_by_username_finds_it_on_their_projects_page(
+    client, project, project_admin, other_project
+):
+    bob = UserFactory(username="bob", email="bob@example.org")
+    mine = invite(project, "BOB", Role.REVIEWER, project_admin)
+    by_email = invite(other_project, "bob@example.org", Role.ANNOTATOR, None)
+    invite(project, "carol", Role.ADMIN, project_admin)
+    client.force_login(bob)
+    response = client.get(reverse("corpus:project_list"))
+    assert list(response.context["invitations"]) == [mine, by_email]
+    html = response.content.decode()
+    assert f'href="{mine.get_absolute_url()}">Join Aleppo ceasefire</a> as reviewer' in html
+    assert "(from ada_admin)" in html
+    assert "carol" not in html
+    client.post(mine.get_absolute_url())
+    assert list(client.get(reverse("corpus:project_list")).context["invitations"]) == [by_email]
+
+
+def test_an_invitation_to_a_project_one_is_in_is_not_offered(client, project, annotator):
+    invite(project, annotator.username, Role.ADMIN, None)
+    client.force_login(annotator)
+    response = client.get(reverse("corpus:project_list"))
+    assert list(response.context["invitations"]) == []
+    assert "Invitations for you" not in response.content.decode()
+
+
+def test_the_projects_page_reads_invitations_in_one_query(
+    client, django_assert_num_queries, outsider
+):
+    for n in range(5):
+        invite(ProjectFactory(slug=f"p{n}"), outsider.email, Role.ANNOTATOR, UserFactory())
+    client.force_login(outsider)
+    # session, user, projects with role and counts, invitations with projects and inviters
+    with django_assert_num_queries(4):
+        response = client.get(reverse("corpus:project_list"))
+    assert len(response.context["invitations"]) == 5

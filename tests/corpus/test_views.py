@@ -113,8 +113,8 @@ def test_it_lists_projects_in_a_constant_number_of_queries(
         MembershipFactory(project=other, user=annotator, role=Role.REVIEWER)
         make_thread(ArticleFactory(project=other), i)
     client.force_login(annotator)
-    # session, user, projects with role and counts
-    with django_assert_num_queries(3):
+    # session, user, projects with role and counts, invitations waiting
+    with django_assert_num_queries(4):
         response = client.get(reverse("corpus:project_list"))
     assert len(response.context["projects"]) == 7
 
