@@ -60,7 +60,8 @@ def send_invitation(invitation: Invitation, link: str) -> bool:
     if not invitation.email or not email_enabled():
         return False
     context = {"invitation": invitation, "link": link, "project": invitation.project}
-    subject = render_to_string("accounts/invitation_subject.txt", context).strip()
+    # One line whatever the project's name: a header with a line break is refused.
+    subject = " ".join(render_to_string("accounts/invitation_subject.txt", context).split())
     body = render_to_string("accounts/invitation_email.txt", context)
     try:
         send_mail(subject, body, None, [invitation.email])

@@ -17,7 +17,7 @@ from annotator.accounts.invitations import (
 )
 from annotator.accounts.models import TOKEN_SALT, Invitation
 from annotator.corpus.models import Membership, Role
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 
 def test_a_link_finds_its_invitation_and_is_the_same_each_time(invitation):
@@ -139,3 +139,12 @@ def test_an_invitation_by_username_is_never_emailed(project, project_admin, mail
     invitation = invite(project, "bob", Role.REVIEWER, project_admin)
     assert send_invitation(invitation, "https://example.org/link") is False
     assert mailoutbox == []
+
+
+@override_settings(EMAIL_ENABLED=True)
+def test_a_hostile_project_name_stays_one_line_in_the_subject(project_admin, mailoutbox):
+    project = ProjectFactory(slug="hostile", name="Evil\r\nBcc: all@example.org <b>")
+    invitation = invite(project, "nina@example.org", Role.ANNOTATOR, project_admin)
+    assert send_invitation(invitation, "https://example.org/link") is True
+    assert mailoutbox[0].subject == "You are invited to Evil Bcc: all@example.org <b>"
+    assert mailoutbox[0].to == ["nina@example.org"]

@@ -398,3 +398,15 @@ def test_the_projects_page_reads_invitations_in_one_query(
     with django_assert_num_queries(4):
         response = client.get(reverse("corpus:project_list"))
     assert len(response.context["invitations"]) == 5
+
+
+def test_hostile_names_are_escaped_on_the_members_and_link_pages(client, project_admin, project):
+    project.name = '<script>alert("p")</script>'
+    project.save()
+    client.force_login(project_admin)
+    client.post(member_url(project), {"action": "add", "who": "a@example.org", "role": "admin"})
+    members = client.get(member_url(project)).content.decode()
+    link_page = Client().get(Invitation.objects.get().get_absolute_url()).content.decode()
+    for html in (members, link_page):
+        assert "<script>alert" not in html
+        assert "&lt;script&gt;alert" in html
