@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import dj_email_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "annotator.review",
     "annotator.datasets",
     "annotator.api",
+    "annotator.accounts",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -159,6 +161,24 @@ STORAGES = {
         )
     },
 }
+
+# --- E-mail and invitations (annotator/accounts/) -------------------------------------------
+# EMAIL_URL configures sending (smtp://user:pass@host:587/?tls=True&_default_from_email=...,
+# parsed by dj-email-url): invitations are e-mailed and passwords can be reset by e-mail.
+# Unset, nothing is sent and invitation links are only shown to the admin to pass on; with
+# DEBUG on, e-mails are printed to the console instead, so the whole journey can be tried.
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+if EMAIL_URL:
+    globals().update(
+        {key: value for key, value in dj_email_url.parse(EMAIL_URL).items() if value is not None}
+    )
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+EMAIL_ENABLED = bool(EMAIL_URL) or DEBUG
+# How long an invitation link works, in days.
+INVITATION_MAX_AGE_DAYS = int(os.environ.get("INVITATION_MAX_AGE_DAYS", "7"))
 
 # --- Uploads and imports ----------------------------------------------------------------------
 # Uploads larger than this go to a temporary file instead of memory; imports stream from disk.

@@ -19,6 +19,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("", include("annotator.accounts.urls")),
     path("admin/", admin.site.urls),
     path("", include("annotator.corpus.urls")),
     path("", include("annotator.labelling.urls")),

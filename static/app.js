@@ -3,6 +3,8 @@
  *   <form data-confirm="Remove X?">   asks before submitting
  *   <select data-autosubmit>          submits its form when changed
  *   <input data-slug-from="id_name">  follows that field, slugified, until edited by hand
+ *   <button data-copy="id">           copies that field's value to the clipboard (selects it
+ *                                     when the clipboard is refused), then says "Copied"
  *   <a data-dismiss=".selector">      removes the closest matching element (cancel a form)
  *   <a class="move-link" href="...">  loads the move form into the comment with htmx (the
  *                                     link alone, without script, opens the same form on a page)
@@ -23,6 +25,27 @@
     var select = event.target.closest("select[data-autosubmit]");
     if (select && select.form) {
       select.form.requestSubmit();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    var field = button && document.getElementById(button.dataset.copy);
+    if (!field) { return; }
+    var label = button.firstChild;
+    function done(text) {
+      label.textContent = text;
+      window.setTimeout(function () { label.textContent = "Copy link"; }, 2000);
+    }
+    field.focus();
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(
+        function () { done("Copied"); },
+        function () { done("Press Ctrl+C to copy"); }
+      );
+    } else {
+      done("Press Ctrl+C to copy");
     }
   });
 

@@ -7,13 +7,9 @@ and wrap the writes in transactions.
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.utils.text import slugify
 
-from annotator.corpus.models import Membership, Project, Role
-
-User = get_user_model()
+from annotator.corpus.models import Project, Role
 
 
 class ProjectForm(forms.ModelForm):
@@ -45,41 +41,6 @@ class ProjectForm(forms.ModelForm):
         if taken.exists():
             raise forms.ValidationError(f"A project with the slug “{slug}” already exists.")
         return slug
-
-
-class MemberAddForm(forms.Form):
-    """Add an existing account to a project, found by username or e-mail address."""
-
-    who = forms.CharField(
-        label="Username or e-mail",
-        max_length=254,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-    )
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
-
-    def __init__(self, *args, project: Project, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.project = project
-
-    def clean_who(self):
-        """The one active account with this username or e-mail, not yet a member."""
-        who = self.cleaned_data["who"].strip()
-        matches = list(
-            User.objects.filter(Q(username__iexact=who) | Q(email__iexact=who), is_active=True)[:2]
-        )
-        if not matches:
-            raise forms.ValidationError(f"No account has the username or e-mail “{who}”.")
-        if len(matches) > 1:
-            exact = [u for u in matches if u.get_username() == who]
-            if len(exact) != 1:
-                raise forms.ValidationError(
-                    f"Several accounts match “{who}”; enter the username instead."
-                )
-            matches = exact
-        user = matches[0]
-        if Membership.objects.filter(project=self.project, user=user).exists():
-            raise forms.ValidationError(f"{user.get_username()} is already a member.")
-        return user
 
 
 class MemberRoleForm(forms.Form):

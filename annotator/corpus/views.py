@@ -10,10 +10,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,6 +22,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from annotator.accounts.forms import InviteForm
+from annotator.accounts.invitations import invitations_for, invite, send_invitation
+from annotator.accounts.models import Invitation
 from annotator.corpus.deletions import (
     CountsChanged,
     DeletionImpact,
@@ -30,7 +34,6 @@ from annotator.corpus.deletions import (
 from annotator.corpus.forms import (
     ArticleDeleteForm,
     CommentMoveForm,
-    MemberAddForm,
     MemberRoleForm,
     ProjectForm,
 )
@@ -79,14 +82,19 @@ def projects_for_list(user: User) -> QuerySet[Project]:
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    """The projects the person belongs to, with their role in each."""
+    """The projects the person belongs to, with their role in each, and the invitations
+    waiting for them."""
     projects = list(projects_for_list(request.user))
     for project in projects:
         project.role_label = Role(project.member_role).label if project.member_role else ""
     return render(
         request,
         "corpus/project_list.html",
-        {"projects": projects, "can_create": can_create_projects(request.user)},
+        {
+            "projects": projects,
+            "invitations": invitations_for(request.user),
+            "can_create": can_create_projects(request.user),
+        },
     )
 
 
@@ -133,45 +141,65 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_list(request: HttpRequest, slug: str) -> HttpResponse:
-    """Project admins add people by username or e-mail with a role, change and remove them.
+    """Project admins invite people by username or e-mail with a role, change and remove
+    members, and see and withdraw pending invitations (``annotator/accounts/``).
 
-    One screen, three small forms told apart by ``action``; each POST redirects back here.
+    One screen, three small forms told apart by ``action``; each POST redirects back here,
+    except a refused invitation, which shows the form again with its message (400).
     """
     project = project_for(request.user, slug, Action.MANAGE)
-    add_form = MemberAddForm(project=project)
+    add_form = InviteForm(project=project)
+    status = 200
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "add":
-            add_form = MemberAddForm(request.POST, project=project)
+            add_form = InviteForm(request.POST, project=project)
             if add_form.is_valid():
-                user = add_form.cleaned_data["who"]
-                role = Role(add_form.cleaned_data["role"])
-                try:
-                    with transaction.atomic():
-                        Membership.objects.create(project=project, user=user, role=role)
-                except IntegrityError:  # added by another admin a moment ago
-                    messages.error(request, f"{user.get_username()} is already a member.")
-                else:
-                    messages.success(
-                        request, f"Added {user.get_username()} as {role.label.lower()}."
-                    )
+                _invite(request, project, add_form)
                 return redirect("corpus:member_list", slug=project.slug)
+            status = 400
         elif action in {"role", "remove"}:
             return _change_member(request, project, action)
         else:
             messages.error(request, "Nothing was changed: unknown action.")
             return redirect("corpus:member_list", slug=project.slug)
     memberships = project.memberships.select_related("user").order_by("user__username")
+    invitations = (
+        Invitation.objects.pending()
+        .filter(project=project)
+        .select_related("invited_by")
+        .order_by("-created_at", "-id")
+    )
     return render(
         request,
         "corpus/member_list.html",
         {
             "project": project,
             "memberships": memberships,
+            "invitations": invitations,
+            "invitation_days": settings.INVITATION_MAX_AGE_DAYS,
             "add_form": add_form,
             "roles": Role.choices,
         },
+        status=status,
     )
+
+
+def _invite(request: HttpRequest, project: Project, form: InviteForm) -> None:
+    """Invite whoever the admin typed and say so in the same words whether or not they have
+    an account (``accounts.invitations``): the link is on the page, and e-mailed to an
+    address when the site sends e-mail."""
+    role = Role(form.cleaned_data["role"])
+    with transaction.atomic():
+        invitation = invite(project, form.cleaned_data["who"], role, request.user)
+    link = request.build_absolute_uri(invitation.get_absolute_url())
+    sent = send_invitation(invitation, link)
+    how = (
+        f"We e-mailed the link to {invitation.email}; you can also copy it below."
+        if sent
+        else "Copy the link below and send it to them."
+    )
+    messages.success(request, f"Invited {invitation.invitee} as {role.label.lower()}. {how}")
 
 
 def _posted_id(value: str | None) -> int:

@@ -113,8 +113,8 @@ def test_it_lists_projects_in_a_constant_number_of_queries(
         MembershipFactory(project=other, user=annotator, role=Role.REVIEWER)
         make_thread(ArticleFactory(project=other), i)
     client.force_login(annotator)
-    # session, user, projects with role and counts
-    with django_assert_num_queries(3):
+    # session, user, projects with role and counts, invitations waiting
+    with django_assert_num_queries(4):
         response = client.get(reverse("corpus:project_list"))
     assert len(response.context["projects"]) == 7
 
@@ -218,7 +218,7 @@ def test_it_lists_members_with_their_roles(client, project_admin, annotator, pro
     ]
 
 
-def test_it_adds_a_member_by_email_with_a_role(client, project_admin, project):
+def test_it_invites_a_person_by_email_with_a_role(client, project_admin, project):
     newcomer = UserFactory(username="nina", email="Nina@Example.org")
     client.force_login(project_admin)
     response = client.post(
@@ -226,25 +226,21 @@ def test_it_adds_a_member_by_email_with_a_role(client, project_admin, project):
         {"action": "add", "who": "nina@example.org", "role": "reviewer"},
         follow=True,
     )
-    assert Membership.objects.get(project=project, user=newcomer).role == Role.REVIEWER
-    assert messages_of(response) == ["Added nina as reviewer."]
+    # Nobody joins before the link is used (annotator/accounts/invitations.py).
+    assert not Membership.objects.filter(project=project, user=newcomer).exists()
+    invitation = response.context["invitations"].get()
+    assert (invitation.invitee, invitation.role) == ("nina@example.org", Role.REVIEWER)
+    assert messages_of(response) == [
+        "Invited nina@example.org as reviewer. Copy the link below and send it to them."
+    ]
 
 
-def test_it_adds_a_member_by_username(client, project_admin, project):
+def test_it_invites_a_person_by_username(client, project_admin, project):
     UserFactory(username="nina")
     client.force_login(project_admin)
     client.post(member_url(project), {"action": "add", "who": "nina", "role": "annotator"})
-    assert project.memberships.filter(user__username="nina", role=Role.ANNOTATOR).exists()
-
-
-def test_it_says_when_no_account_matches(client, project_admin, project):
-    client.force_login(project_admin)
-    response = client.post(
-        member_url(project), {"action": "add", "who": "ghost@example.org", "role": "annotator"}
-    )
-    assert response.status_code == 200
-    assert "No account has the username or e-mail" in response.content.decode()
-    assert project.memberships.count() == 1
+    assert project.invitations.filter(invitee="nina", role=Role.ANNOTATOR).exists()
+    assert not project.memberships.filter(user__username="nina").exists()
 
 
 def test_it_says_when_the_person_is_already_a_member(client, project_admin, annotator, project):
@@ -252,8 +248,10 @@ def test_it_says_when_the_person_is_already_a_member(client, project_admin, anno
     response = client.post(
         member_url(project), {"action": "add", "who": annotator.username, "role": "admin"}
     )
+    assert response.status_code == 400
     assert "ann_annotator is already a member." in response.content.decode()
     assert Membership.objects.get(user=annotator).role == Role.ANNOTATOR
+    assert not project.invitations.exists()
 
 
 def test_it_changes_a_role(client, project_admin, annotator, project):
@@ -339,8 +337,8 @@ def test_it_shows_members_in_a_constant_number_of_queries(
     for _ in range(8):
         MembershipFactory(project=project)
     client.force_login(project_admin)
-    # session, user, project, membership, members with users
-    with django_assert_num_queries(5):
+    # session, user, project, membership, members with users, pending invitations
+    with django_assert_num_queries(6):
         client.get(member_url(project))
 
 

@@ -1,0 +1,1 @@
+"""People: invitations into projects, the site admins' list of accounts, password reset."""
