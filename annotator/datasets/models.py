@@ -48,6 +48,8 @@ class ExportJob(StoppableJob, models.Model):
     """One export of a project's corpus: what was asked, how far it got, and the file."""
 
     WORKER_STOPPED = "The worker stopped: no file was kept. Run it again."
+    # Its task in django-tasks-db, whose row the reaper fails with the job (heartbeats.py).
+    TASK = "annotator.datasets.tasks.export_job_task"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

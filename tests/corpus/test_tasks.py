@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from annotator.corpus.importers import loader
 from annotator.corpus.models import Article, Comment, ImportJob, Role
@@ -318,6 +319,8 @@ def test_an_import_whose_worker_is_killed_fails_having_written_nothing_and_runs_
     job.refresh_from_db()
     assert job.worker_stopped
     assert [p for p in media.rglob("*") if p.is_file()] == [media / job.file.name]
+    # The worker's own row of the task says so too, not RUNNING for ever.
+    assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["FAILED"]
 
     with database_tasks():
         response = client.post(reverse("corpus:import_retry", args=[project.slug, job.pk]))
