@@ -38,7 +38,7 @@ FAILED = "failed"
 SQLITE_LOCK_WAIT_MS = 200  # how long the reaper waits for SQLite's write lock
 
 
-class WorkerStopped(Exception):  # noqa: N818 (named as the task row shows it, like a status)
+class WorkerStopped(Exception):
     """What a task row failed by the reaper says it raised: its worker stopped."""
 
 

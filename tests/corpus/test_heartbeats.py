@@ -168,5 +168,5 @@ def test_each_job_names_the_task_whose_row_the_reaper_fails():
     from annotator.datasets.models import ExportJob
     from annotator.datasets.tasks import export_job_task
 
-    assert ImportJob.TASK == import_job_task.module_path
-    assert ExportJob.TASK == export_job_task.module_path
+    assert import_job_task.module_path == ImportJob.TASK
+    assert export_job_task.module_path == ExportJob.TASK
