@@ -35,7 +35,9 @@ from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.importers.text import confirm_refusal
 from annotator.corpus.models import ImportJob, Project
 from annotator.corpus.permissions import Action, project_for
+from annotator.corpus.upload_handlers import upload_ran_out_of_space
 from annotator.corpus.uploads import (
+    NO_SPACE_MESSAGE,
     NoSpaceLeft,
     discard_upload,
     is_disk_full,
@@ -66,7 +68,11 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.IMPORT)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if upload_ran_out_of_space(request):  # while Django spooled it (upload_handlers.py)
+        form = ImportUploadForm()
+        messages.error(request, NO_SPACE_MESSAGE)
+        status = 507
+    elif request.method == "POST" and form.is_valid():
         try:
             job = _create_job(request, project, form)
         except NoSpaceLeft as error:
