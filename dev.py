@@ -189,10 +189,12 @@ def run(args: list[str]) -> int:
     ensure_installed("")
     env = local_env()
     manage("migrate", "--noinput", env=env)
-    manage("load_demo", "--password-file", str(LOCAL / "admin-password"), env=env)
+    url = site_url(host, port)
+    # load_demo prints the login with the address: the one served, not runserver's default.
+    manage("load_demo", "--password-file", str(LOCAL / "admin-password"), "--url", url, env=env)
     signal.signal(signal.SIGTERM, _interrupted)
     worker = start([str(PYTHON), "manage.py", "db_worker"], env)
-    print(f"\nOpen {site_url(host, port)} (Ctrl-C stops the server and the worker)\n", flush=True)
+    print(f"\nOpen {url} (Ctrl-C stops the server and the worker)\n", flush=True)
     try:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         server = start([str(PYTHON), "manage.py", "runserver", address, "--noreload"], env)

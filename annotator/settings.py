@@ -183,6 +183,11 @@ INVITATION_MAX_AGE_DAYS = int(os.environ.get("INVITATION_MAX_AGE_DAYS", "7"))
 # --- Uploads and imports ----------------------------------------------------------------------
 # Uploads larger than this go to a temporary file instead of memory; imports stream from disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Larger uploads are spooled to FILE_UPLOAD_TEMP_DIR; a full disk there is a 507, not a 500.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "annotator.corpus.upload_handlers.FullDiskAwareUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # The largest import file accepted through the browser (the command line has no limit).
 IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", str(2 * 1024**3)))

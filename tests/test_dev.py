@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -131,6 +132,38 @@ def test_run_serves_on_the_port_given_and_prints_its_url(monkeypatch, capsys):
     assert worker[-1] == "db_worker"
     assert server[-3:] == ["runserver", f"127.0.0.1:{port}", "--noreload"]
     assert len(stopped) == 2  # the server and the worker
+
+
+def test_run_prints_only_the_url_it_serves_with_the_demo_login(db, monkeypatch, capsys, tmp_path):
+    """load_demo once printed runserver's default address whatever port was chosen."""
+    pytest.importorskip("annotator.corpus.importers.text")  # the seed is scraped text
+    from django.core.management import call_command
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class Finished:
+        def wait(self):
+            return 0
+
+    def manage(*args, env):
+        if args[0] != "migrate":  # the test database is migrated already
+            call_command(*args, stdout=sys.stdout)
+
+    monkeypatch.setattr(dev, "LOCAL", tmp_path)
+    monkeypatch.setattr(dev, "ensure_installed", lambda extras: None)
+    monkeypatch.setattr(dev, "manage", manage)
+    monkeypatch.setattr(dev, "start", lambda command, env: Finished())
+    monkeypatch.setattr(dev, "stop", lambda process: None)
+    monkeypatch.setattr(dev.signal, "signal", lambda *args: None)
+
+    assert dev.run(["--port", str(port)]) == 0
+
+    out = capsys.readouterr().out
+    assert "Username: admin" in out
+    urls = set(re.findall(r"http://\S+/", out))
+    assert urls == {f"http://127.0.0.1:{port}/"}, out
 
 
 @pytest.mark.skipif(os.name == "nt", reason="process groups are POSIX")

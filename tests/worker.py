@@ -52,6 +52,13 @@ def database_tasks() -> Iterator[None]:
 
 def start_worker(media_root: Path, *args: str) -> subprocess.Popen:
     """A ``db_worker`` on the test database with the production settings and ``media_root``."""
+    command = ["db_worker", "--no-startup-delay", "--interval", "0.1"]
+    return start_manage(media_root, *command, *args)
+
+
+def start_manage(media_root: Path, *args: str, **popen) -> subprocess.Popen:
+    """``manage.py ARGS`` on the test database with the production settings and
+    ``media_root``; its output (stdout and stderr together) is piped."""
     env = {key: value for key, value in os.environ.items() if key not in {"TASKS_BACKEND", "DEBUG"}}
     env.update(
         DJANGO_SETTINGS_MODULE="annotator.settings",
@@ -61,13 +68,13 @@ def start_worker(media_root: Path, *args: str) -> subprocess.Popen:
         CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
     )
-    command = [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.1"]
     return subprocess.Popen(
-        [*command, *args],
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        **popen,
     )
 
 

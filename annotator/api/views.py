@@ -54,7 +54,8 @@ from annotator.corpus.import_forms import ImportUploadForm
 from annotator.corpus.import_views import _create_job, start_upload
 from annotator.corpus.models import Article, Comment, ImportJob, Membership, Project
 from annotator.corpus.permissions import Action, role_of, visible_projects
-from annotator.corpus.uploads import NoSpaceLeft
+from annotator.corpus.upload_handlers import upload_ran_out_of_space
+from annotator.corpus.uploads import NO_SPACE_MESSAGE, NoSpaceLeft
 from annotator.datasets.figures import agreement_figures, agreement_records
 from annotator.datasets.jobs import InvalidExportOptions, default_filename, start_export
 from annotator.datasets.models import ExportJob
@@ -508,6 +509,8 @@ class ImportList(ImportJobMixin, generics.ListCreateAPIView):
         # checks, format detection, job row, and start: in the request or queued by size, or
         # for scraped text a preview that waits for an admin to review it in the browser.
         upload = ImportUploadSerializer(data=request.data)
+        if upload_ran_out_of_space(request):  # while Django spooled it (upload_handlers.py)
+            raise InsufficientStorage(NO_SPACE_MESSAGE)
         upload.is_valid(raise_exception=True)
         form = ImportUploadForm(
             data={"format": upload.validated_data["format"]},

@@ -12,23 +12,36 @@ The failing is one conditional UPDATE (still running, still stale), and a job fi
 records its outcome with the mirror condition (still running), so a late worker and the
 reaper never both win; an import also records its success inside its write transaction,
 so a reaped import rolls back instead of committing rows under a "nothing was imported".
+
+django-tasks-db's own row of the task (``DBTaskResult``) is left RUNNING by a killed worker
+too, so the reaper fails it as well (``fail_task_results``): the worker's table and the
+admin then agree with the job. A job names its task by path (``TASK``), and the task's
+argument is the job's id, which is the link between the two rows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.conf import settings
-from django.db import OperationalError, connection, models
+from django.db import DatabaseError, OperationalError, connection, models, transaction
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 RUNNING = "running"  # the same value in ImportJob.Status and ExportJob.Status
 READING = "reading"  # an import reading a scraped-text thread for its preview
 WORKING = (RUNNING, READING)  # the states in which a job has a worker that must beat
 FAILED = "failed"
 SQLITE_LOCK_WAIT_MS = 200  # how long the reaper waits for SQLite's write lock
+
+
+class WorkerStopped(Exception):
+    """What a task row failed by the reaper says it raised: its worker stopped."""
 
 
 def stale_cutoff(now: datetime | None = None) -> datetime:
@@ -68,6 +81,40 @@ def fail_stale(queryset: models.QuerySet, message: str) -> list[int]:
             )
         if changed:
             failed.append(pk)
+    task = getattr(queryset.model, "TASK", None)
+    if failed and task:
+        fail_task_results(task, failed, message)
+    return failed
+
+
+def fail_task_results(task_path: str, job_ids: list[int], message: str) -> int:
+    """Fail django-tasks-db's RUNNING rows of the task ``task_path`` for ``job_ids``.
+
+    A worker that was killed leaves its task row RUNNING for ever, as it leaves the job; the
+    row is found by the task's path and its one argument, the job's id. Rows that are gone,
+    a backend without the table, or a database that refuses are no reason to leave the job
+    running: they are logged and skipped. Returns the number of task rows failed.
+    """
+    if not apps.is_installed("django_tasks_db"):
+        return 0
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    running = DBTaskResult.objects.filter(task_path=task_path, status=TaskResultStatus.RUNNING)
+    failed = 0
+    try:
+        for job_id in job_ids:
+            # A savepoint: a refusal must not break the caller's transaction on PostgreSQL.
+            with _short_lock_wait(), transaction.atomic():
+                failed += running.filter(args_kwargs={"args": [job_id], "kwargs": {}}).update(
+                    status=TaskResultStatus.FAILED,
+                    finished_at=timezone.now(),
+                    exception_class_path=f"{__name__}.{WorkerStopped.__qualname__}",
+                    traceback=f"{WorkerStopped.__qualname__}: {message}\n",
+                    return_value=None,
+                )
+    except DatabaseError:
+        logger.warning("could not fail the task rows of %s %s", task_path, job_ids, exc_info=True)
     return failed
 
 

@@ -50,7 +50,9 @@ from annotator.corpus.previews import (
     search_comments,
     start_reading,
 )
+from annotator.corpus.upload_handlers import upload_ran_out_of_space
 from annotator.corpus.uploads import (
+    NO_SPACE_MESSAGE,
     NoSpaceLeft,
     discard_upload,
     is_disk_full,
@@ -74,7 +76,11 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.IMPORT)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if upload_ran_out_of_space(request):  # while Django spooled it (upload_handlers.py)
+        form = ImportUploadForm()
+        messages.error(request, NO_SPACE_MESSAGE)
+        status = 507
+    elif request.method == "POST" and form.is_valid():
         try:
             job = _create_job(request, project, form)
         except NoSpaceLeft as error:

@@ -296,6 +296,8 @@ class ImportJob(StoppableJob, models.Model):
 
     # The error of a job whose worker died: imports are one transaction, so it is true.
     WORKER_STOPPED = "The worker stopped: nothing was imported. Run it again."
+    # Its task in django-tasks-db, whose row the reaper fails with the job (heartbeats.py).
+    TASK = "annotator.corpus.tasks.import_job_task"
 
     class Status(models.TextChoices):
         READING = "reading", "Reading the thread"

@@ -5,7 +5,10 @@ or queues it for the background worker, like imports do. ``run_export_job`` buil
 into a temporary file inside MEDIA_ROOT, streaming, and only moves it into the job's
 ``file`` once it is complete, so a job never points at half a zip. ``export_to_path`` is
 the command line's synchronous variant: it writes to a path of the user's choosing and
-keeps the row as the export log's entry.
+keeps the row as the export log's entry. A command-line export that is interrupted
+(Ctrl-C, SIGTERM) removes its temporary file itself; one that was killed leaves it, and
+the next export into that directory removes it once nobody has written to it for
+``JOB_STALE_AFTER`` (``remove_abandoned_parts``), as the reaper does when it fails the job.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
+from annotator.corpus.heartbeats import stale, stale_cutoff
 from annotator.corpus.models import Comment, Project
-from annotator.datasets.models import TEMP_DIR, ExportJob
+from annotator.datasets.models import STANDARD_OUTPUT, TEMP_DIR, ExportJob
 from annotator.datasets.options import ExportOptions, ExportOptionsError
 from annotator.labelling.schemes import current_scheme_for
 
@@ -35,6 +39,9 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 PROGRESS_INTERVAL = 0.5  # seconds between writes of comments_done to the job's row
+PART_PREFIX = ".export-"  # the command line's temporary zip: .export-<job id>-<random>.zip.part
+PART_SUFFIX = ".zip.part"
+INTERRUPTED = "The export was interrupted before it finished: no file was written."
 RATIO_TOLERANCE = 1e-6
 
 
@@ -221,12 +228,13 @@ def export_to_path(
         None,
         options,
         status=ExportJob.Status.RUNNING,
-        output_path="(standard output)" if to_stdout else str(target),
+        output_path=STANDARD_OUTPUT if to_stdout else str(target),
     )
-    temp_dir = None if to_stdout else target.parent
+    temp_dir = Path(tempfile.gettempdir()) if to_stdout else target.parent
+    remove_abandoned_parts(temp_dir)
     try:
         with tempfile.NamedTemporaryFile(
-            dir=temp_dir, prefix=".export-", suffix=".zip.part", delete=False
+            dir=temp_dir, prefix=f"{PART_PREFIX}{job.pk}-", suffix=PART_SUFFIX, delete=False
         ) as temp:
             temp_path = Path(temp.name)
     except OSError as error:
@@ -249,9 +257,40 @@ def export_to_path(
     except OSError as error:
         _record_failure(job, f"{output}: cannot write there ({error.strerror or error})")
         raise ExportFailed(job.error) from None
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (export_corpus): say so, stop
+        with contextlib.suppress(Exception):
+            _record_failure(job, INTERRUPTED)
+        raise
     finally:
         temp_path.unlink(missing_ok=True)
     return job
+
+
+def remove_abandoned_parts(directory: Path) -> list[Path]:
+    """Remove the command line's temporary zips in ``directory`` that a killed export left.
+
+    A part is abandoned when nobody wrote to it for ``JOB_STALE_AFTER`` seconds and its job
+    (named in the file name) is not running with a fresh heartbeat: a live export, even a
+    slow one, keeps its part. Returns the files removed.
+    """
+    cutoff = stale_cutoff()
+    removed = []
+    for part in directory.glob(f"{PART_PREFIX}*{PART_SUFFIX}"):
+        try:
+            if part.stat().st_mtime >= cutoff.timestamp():
+                continue
+            job_id = part.name.removeprefix(PART_PREFIX).split("-", 1)[0]
+            if job_id.isdigit():
+                running = ExportJob.objects.filter(pk=int(job_id), status=ExportJob.Status.RUNNING)
+                if running.exists() and not running.filter(stale(cutoff)).exists():
+                    continue
+            part.unlink()
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+        removed.append(part)
+    if removed:
+        logger.info("removed %s abandoned temporary export file(s) in %s", len(removed), directory)
+    return removed
 
 
 def default_filename(job: ExportJob) -> str:

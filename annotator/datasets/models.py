@@ -5,6 +5,7 @@ Rows stay after the export as the project's export log; the file is kept for dow
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -26,6 +27,7 @@ LABEL_SET_LABELS = {"all": "all annotators", "final": "final labels", "gold": "g
 
 
 TEMP_DIR = "exports/tmp"  # under MEDIA_ROOT: same file system, so the final move is a rename
+STANDARD_OUTPUT = "(standard output)"  # the output_path of a command-line export to stdout
 
 
 class ExportJobQuerySet(models.QuerySet):
@@ -38,8 +40,9 @@ class ExportJobQuerySet(models.QuerySet):
 
         jobs = self if project is None else self.filter(project=project)
         failed = fail_stale(jobs, ExportJob.WORKER_STOPPED)
+        outputs = dict(ExportJob.objects.filter(pk__in=failed).values_list("pk", "output_path"))
         for pk in failed:
-            for part in ExportJob.partial_files(pk):
+            for part in ExportJob.partial_files(pk, outputs.get(pk, "")):
                 part.unlink(missing_ok=True)
         return failed
 
@@ -48,6 +51,8 @@ class ExportJob(StoppableJob, models.Model):
     """One export of a project's corpus: what was asked, how far it got, and the file."""
 
     WORKER_STOPPED = "The worker stopped: no file was kept. Run it again."
+    # Its task in django-tasks-db, whose row the reaper fails with the job (heartbeats.py).
+    TASK = "annotator.datasets.tasks.export_job_task"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -93,9 +98,18 @@ class ExportJob(StoppableJob, models.Model):
         return f"{self.format} export of {self.project}"
 
     @staticmethod
-    def partial_files(pk: int) -> list[Path]:
-        """The half-written zips of export ``pk`` in MEDIA_ROOT (jobs.py names them so)."""
-        return list((Path(settings.MEDIA_ROOT) / TEMP_DIR).glob(f"export-{pk}-*.zip.part"))
+    def partial_files(pk: int, output_path: str = "") -> list[Path]:
+        """The half-written zips of export ``pk``: the worker's in MEDIA_ROOT, and the
+        command line's beside its ``output_path`` (jobs.py names them so)."""
+        parts = list((Path(settings.MEDIA_ROOT) / TEMP_DIR).glob(f"export-{pk}-*.zip.part"))
+        if output_path:
+            beside = (
+                Path(tempfile.gettempdir())
+                if output_path == STANDARD_OUTPUT
+                else Path(output_path).parent
+            )
+            parts += beside.glob(f".export-{pk}-*.zip.part")
+        return parts
 
     @property
     def percent(self) -> int:

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from annotator.corpus.heartbeats import fail_stale
+from annotator.corpus.heartbeats import WorkerStopped, fail_stale
 from annotator.corpus.models import ImportJob
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +98,75 @@ def test_the_model_helpers_say_when_a_job_lost_its_worker(project):
     assert job.worker_stopped
     assert job.error == ImportJob.WORKER_STOPPED
     assert job.fail_if_stale() is False  # already failed
+
+
+# --- django-tasks-db's own row of the task ------------------------------------------------------
+
+
+def claimed_task_row(job: ImportJob):
+    """The job's task enqueued into django-tasks-db and claimed, as a worker leaves it when it
+    is killed mid-task."""
+    from django_tasks_db.models import DBTaskResult
+
+    from annotator.corpus.tasks import import_job_task
+    from tests.worker import database_tasks
+
+    with database_tasks():
+        result = import_job_task.enqueue(job.pk)
+    row = DBTaskResult.objects.get(pk=result.id)
+    row.claim("killed-worker")
+    return row
+
+
+def test_the_reaper_fails_the_task_row_a_killed_worker_left_running(project):
+    from django_tasks.base import TaskResultStatus
+
+    dead = running_job(project, heartbeat_age=61)
+    alive = running_job(project, heartbeat_age=1)
+    dead_row, alive_row = claimed_task_row(dead), claimed_task_row(alive)
+
+    assert ImportJob.objects.fail_stale() == [dead.pk]
+
+    dead_row.refresh_from_db()
+    assert dead_row.status == TaskResultStatus.FAILED
+    assert dead_row.finished_at is not None
+    assert dead_row.task_result.errors[0].exception_class is WorkerStopped
+    assert ImportJob.WORKER_STOPPED in dead_row.traceback
+    alive_row.refresh_from_db()
+    assert alive_row.status == TaskResultStatus.RUNNING
+
+
+def test_a_task_row_that_is_gone_does_not_keep_the_job_running(project):
+    dead = running_job(project, heartbeat_age=61)
+    claimed_task_row(dead).delete()
+
+    assert ImportJob.objects.fail_stale() == [dead.pk]
+    dead.refresh_from_db()
+    assert dead.worker_stopped
+
+
+def test_a_database_refusing_the_task_rows_does_not_keep_the_job_running(project, monkeypatch):
+    from django.db import DatabaseError
+    from django_tasks_db.models import DBTaskResult
+
+    dead = running_job(project, heartbeat_age=61)
+    row = claimed_task_row(dead)
+
+    def refuse(self, **kwargs):
+        raise DatabaseError("relation does not exist")
+
+    monkeypatch.setattr(type(DBTaskResult.objects.all()), "update", refuse)
+
+    assert ImportJob.objects.fail_stale() == [dead.pk]
+    dead.refresh_from_db()
+    assert dead.worker_stopped
+    assert DBTaskResult.objects.get(pk=row.pk).status == "RUNNING"
+
+
+def test_each_job_names_the_task_whose_row_the_reaper_fails():
+    from annotator.corpus.tasks import import_job_task
+    from annotator.datasets.models import ExportJob
+    from annotator.datasets.tasks import export_job_task
+
+    assert import_job_task.module_path == ImportJob.TASK
+    assert export_job_task.module_path == ExportJob.TASK

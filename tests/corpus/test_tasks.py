@@ -1,5 +1,6 @@
 """Import jobs: run in the background, record success or refusal, report progress."""
 
+import threading
 import time
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from annotator.corpus.importers import loader
 from annotator.corpus.models import Article, Comment, ImportJob, Role
@@ -208,6 +210,54 @@ def test_the_running_import_writes_heartbeats_another_connection_sees(monkeypatc
     assert job.status == ImportJob.Status.SUCCEEDED
 
 
+def reap_from_another_connection() -> list[int]:
+    """Run the reaper as a page polled from another request would: in a thread of its own,
+    on a connection of its own."""
+    failed: list[int] = []
+
+    def reap() -> None:
+        try:
+            failed.extend(ImportJob.objects.fail_stale())
+        finally:
+            connection.close()
+
+    reaper = threading.Thread(target=reap)
+    reaper.start()
+    reaper.join()
+    return failed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_resolve_phase_outlasts_the_stale_time_is_not_reaped(settings, monkeypatch):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite's write lock keeps the reaper off the whole write transaction")
+    settings.JOB_STALE_AFTER = 1
+    monkeypatch.setattr(loader, "PROGRESS_INTERVAL", 0.1)
+    real_place = loader._Skeleton._place
+    reaped: list[int] = []
+
+    def slow_place(self, *args):
+        # Resolving the tree between the passes reads no bytes: 8 x 0.3 s here, over the
+        # stale time, with the reaper looking in from another connection all along.
+        time.sleep(0.3)
+        reaped.extend(reap_from_another_connection())
+        return real_place(self, *args)
+
+    monkeypatch.setattr(loader._Skeleton, "_place", slow_place)
+    records = []
+    for number in range(8):
+        records.append({"type": "article", "id": f"a-{number}", "title": f"Article {number}"})
+        records.append({**comment(f"c{number}"), "article_id": f"a-{number}"})
+    job = make_job(ProjectFactory(slug="slow-resolve"), jsonl(*records))
+
+    result = loader.run_import_job(job)
+
+    assert reaped == []
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert result.comments_added == Comment.objects.count() == 8
+
+
 def test_an_import_the_reaper_failed_meanwhile_writes_nothing_and_the_verdict_stands(
     project, monkeypatch
 ):
@@ -318,6 +368,8 @@ def test_an_import_whose_worker_is_killed_fails_having_written_nothing_and_runs_
     job.refresh_from_db()
     assert job.worker_stopped
     assert [p for p in media.rglob("*") if p.is_file()] == [media / job.file.name]
+    # The worker's own row of the task says so too, not RUNNING for ever.
+    assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["FAILED"]
 
     with database_tasks():
         response = client.post(reverse("corpus:import_retry", args=[project.slug, job.pk]))

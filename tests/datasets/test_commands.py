@@ -1,14 +1,26 @@
 """``manage.py export_corpus``: the formats.md contract, its options and its one-line errors."""
 
 import io
+import os
+import signal
+import subprocess
+import time
 import zipfile
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, ManagementUtility, call_command
+from django.utils import timezone
 
+from annotator.datasets.jobs import INTERRUPTED, create_export_job
 from annotator.datasets.models import ExportJob
 from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 from tests.datasets.corpus import make_labelled_corpus
+from tests.datasets.test_tasks import big_corpus
+from tests.factories import ProjectFactory
+from tests.worker import database_url, kill, start_manage, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +157,119 @@ def test_an_unknown_project_exits_non_zero_from_the_shell(db, tmp_path, capsys):
     assert exit_info.value.code != 0
     err = capsys.readouterr().err
     assert err == "CommandError: no project with the slug 'nope'\n"
+
+
+# --- A real export_corpus process, stopped in the middle of writing -----------------------------
+
+
+def abandoned_part(directory: Path, name: str, age: float) -> Path:
+    """A temporary zip as a killed export leaves it, last written ``age`` seconds ago."""
+    part = directory / name
+    part.write_bytes(b"PK half a zip")
+    moment = time.time() - age
+    os.utime(part, (moment, moment))
+    return part
+
+
+def test_the_next_export_removes_the_parts_killed_exports_left_and_no_live_ones(
+    project, corpus, settings, tmp_path
+):
+    settings.JOB_STALE_AFTER = 60
+    now = timezone.now()
+    live = create_export_job(project, None, ExportOptions(), status=ExportJob.Status.RUNNING)
+    dead = create_export_job(project, None, ExportOptions(), status=ExportJob.Status.RUNNING)
+    ExportJob.objects.filter(pk=dead.pk).update(heartbeat_at=now - timedelta(seconds=120))
+    killed = abandoned_part(tmp_path, f".export-{dead.pk}-a1b2.zip.part", age=120)
+    from_before = abandoned_part(tmp_path, ".export-x9y8.zip.part", age=120)
+    slow = abandoned_part(tmp_path, f".export-{live.pk}-c3d4.zip.part", age=120)
+    writing = abandoned_part(tmp_path, ".export-e5f6.zip.part", age=1)
+    someone_elses = abandoned_part(tmp_path, "notes.zip.part", age=120)
+
+    run("--project", project.slug, "--format", "jsonl", "--output", str(tmp_path / "c.zip"))
+
+    assert not killed.exists() and not from_before.exists()
+    assert slow.exists() and writing.exists() and someone_elses.exists()
+    assert zipfile.is_zipfile(tmp_path / "c.zip")
+
+
+def exporting(out: Path) -> Callable[[], bool]:
+    """The command is writing: its job running with some comments done, its part in ``out``."""
+
+    def check() -> bool:
+        running = ExportJob.objects.filter(status=ExportJob.Status.RUNNING, comments_done__gt=0)
+        return running.exists() and any(out.glob(".export-*"))
+
+    return check
+
+
+def start_export_command(media: Path, project, output: Path) -> subprocess.Popen:
+    """``manage.py export_corpus`` in a process of its own, with Ctrl-C raising
+    KeyboardInterrupt (a process started in the background would otherwise ignore it)."""
+    return start_manage(
+        media,
+        *("export_corpus", "--project", project.slug, "--format", "jsonl"),
+        *("--output", str(output)),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+KILL_TEST_COMMENTS = 60_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_export_leaves_its_part_and_the_reaper_removes_it(settings, tmp_path):
+    settings.MEDIA_ROOT = media = tmp_path / "media"
+    settings.JOB_STALE_AFTER = 60
+    database_url()  # skips where the process cannot share the test database
+    project = ProjectFactory(slug="killed-command")
+    big_corpus(project, KILL_TEST_COMMENTS, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    process = start_export_command(media, project, out / "corpus.zip")
+    try:
+        wait_for(exporting(out), 120, "the export to be writing", worker=process)
+    finally:
+        kill(process)
+
+    [part] = out.iterdir()
+    assert part.name.startswith(".export-") and part.name.endswith(".zip.part")
+    job = ExportJob.objects.get()
+    ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+
+    call_command("fail_stale_jobs", stdout=io.StringIO())
+
+    job.refresh_from_db()
+    assert job.worker_stopped
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_an_export_stopped_by_a_signal_removes_its_part_and_says_so(
+    settings, tmp_path, signum, code, word
+):
+    settings.MEDIA_ROOT = media = tmp_path / "media"
+    database_url()
+    project = ProjectFactory(slug="stopped-command")
+    big_corpus(project, KILL_TEST_COMMENTS, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "corpus.zip"
+
+    process = start_export_command(media, project, target)
+    try:
+        wait_for(exporting(out), 120, "the export to be writing", worker=process)
+        process.send_signal(signum)
+        output = process.communicate(timeout=60)[0].decode(errors="replace")
+    finally:
+        kill(process)
+
+    assert process.returncode == code, output
+    assert output.strip().splitlines() == [f"CommandError: {word}: nothing was written to {target}"]
+    assert list(out.iterdir()) == []
+    job = ExportJob.objects.get()
+    assert (job.status, job.error) == (ExportJob.Status.FAILED, INTERRUPTED)

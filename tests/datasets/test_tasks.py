@@ -5,6 +5,7 @@ import time
 import orjson
 import pytest
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from annotator.corpus.importers.loader import import_file
 from annotator.corpus.models import Role
@@ -143,6 +144,7 @@ def test_an_export_whose_worker_is_killed_fails_keeps_no_half_zip_and_runs_again
     job.refresh_from_db()
     assert job.worker_stopped
     assert not job.file
+    assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["FAILED"]
     assert [p for p in media.rglob("*") if p.is_file()] == []
 
     with database_tasks():

@@ -10,6 +10,8 @@ A file is read twice, so that memory does not grow with the texts:
    the project, resolve parent ids against the file and the database, refuse unknown
    articles, missing parents, cycles and trees too deep for the path column, and work out
    each new comment's position (after its existing siblings), depth and primary key.
+   It reads no bytes, so it reports the same progress again as it goes: a job's heartbeat
+   goes on (heartbeats.py), and the reaper never takes a long resolve for a dead worker.
 3. **Write**: parse the file again and stream the new rows to the database: PostgreSQL's
    ``COPY`` through psycopg 3, batched ``INSERT`` elsewhere (SQLite). Parents may come after
    their replies in the file because primary keys are reserved up front and foreign keys are
@@ -84,6 +86,10 @@ EXTERNAL = -3
 UNKNOWN_DEPTH = 0xFFFF
 VISITING = 0xFFFE
 _SEGMENTS = [path_segment(position) for position in range(1, 1001)]
+
+
+def _no_beat() -> None:
+    """The heartbeat of an import that reports no progress."""
 
 
 @dataclass(slots=True)
@@ -169,7 +175,9 @@ def import_stream(
             reader = io.BufferedReader(_CountingReader(stream, meter.advance), 256 * 1024)
             yield from parse(reader, fmt, filename, options)
 
-    result = load_records(project, read_records, filename, before_commit=before_commit)
+    result = load_records(
+        project, read_records, filename, before_commit=before_commit, heartbeat=meter.beat
+    )
     meter.finish()
     return result
 
@@ -180,15 +188,18 @@ def load_records(
     filename: str,
     *,
     before_commit: Callable[[ImportResult], None] | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> ImportResult:
     """Validate, build and write the records that ``read_records(pass)`` yields, twice.
 
     ``read_records`` must yield the same records in the same order for pass 1 and 2.
     Everything is written in one transaction (a savepoint when the caller has one open);
     ``before_commit(result)`` runs last inside it. A large import is followed by
-    ``ANALYZE`` once it commits (``analyze_after_import``).
+    ``ANALYZE`` once it commits (``analyze_after_import``). ``heartbeat()`` is called often
+    while the tree is resolved between the passes, where no bytes are read (a job's
+    heartbeat must go on there, or the reaper takes a live import for a dead one).
     """
-    skeleton = _Skeleton(filename)
+    skeleton = _Skeleton(filename, beat=heartbeat)
     skeleton.scan(read_records(1))
     with transaction.atomic():
         skeleton.resolve(project)
@@ -276,6 +287,16 @@ class _ProgressMeter:
             self.last = now
             self.progress(min(self.done, self.total), self.total)
 
+    def beat(self) -> None:
+        """Report the same progress again, at most every half second: the import is alive
+        while it resolves the tree between the passes, reading nothing."""
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_INTERVAL:
+            self.last = now
+            self.progress(min(self.done, self.total), self.total)
+
     def finish(self) -> None:
         if self.progress is not None:
             self.progress(self.total, self.total)
@@ -317,8 +338,10 @@ class _ArticleEntry:
 class _Skeleton:
     """Every comment of a file as a few numbers per comment, indexed in file order."""
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, beat: Callable[[], None] | None = None):
         self.filename = filename
+        # Called between the statements and batches of the resolve phase (a job's heartbeat).
+        self.beat: Callable[[], None] = beat or _no_beat
         self.max_chars = settings.IMPORT_MAX_TEXT_CHARS
         path_field = Comment._meta.get_field("path")
         self.max_depth = path_field.max_length // PATH_SEGMENT_WIDTH - 1
@@ -429,9 +452,12 @@ class _Skeleton:
         """Match the skeleton to the database and compute every new comment's place."""
         # Concurrent imports into one project would compute the same positions: queue them.
         list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
+        beat = self.beat
+        beat()
         existing: dict[str, int] = {}
         source_ids = list(self.articles)
         for start in range(0, len(source_ids), LOOKUP_BATCH):
+            beat()
             existing.update(
                 Article.objects.filter(
                     project=project, source_id__in=source_ids[start : start + LOOKUP_BATCH]
@@ -439,6 +465,7 @@ class _Skeleton:
             )
         old_with_comments: list[_ArticleEntry] = []
         for entry in self.slots:
+            beat()
             entry.pk = existing.get(entry.source_id)
             if entry.pk is None:
                 first_comment = entry.first_comment_line
@@ -461,6 +488,7 @@ class _Skeleton:
                 else:
                     self._place(entry, {}, {})
         for start in range(0, len(old_with_comments), LOOKUP_BATCH // 5):
+            beat()
             batch = old_with_comments[start : start + LOOKUP_BATCH // 5]
             old: dict[int, dict[str, tuple[int, str, int]]] = {entry.pk: {} for entry in batch}
             last_position: dict[int, dict[int | None, int]] = {entry.pk: {} for entry in batch}
@@ -470,13 +498,16 @@ class _Skeleton:
             for article_id, source_id, pk, parent_id, position, path, depth in rows.iterator(
                 chunk_size=2000
             ):
+                beat()
                 old[article_id][source_id] = (pk, path, depth)
                 positions = last_position[article_id]
                 if position > positions.get(parent_id, 0):
                     positions[parent_id] = position
             for entry in batch:
+                beat()
                 self._place(entry, old[entry.pk], last_position[entry.pk])
         self._reserve_keys()
+        beat()
 
     def _place(
         self,
@@ -600,13 +631,13 @@ class _Skeleton:
     def _reserve_keys(self) -> None:
         """Primary keys for the new rows, known before writing so replies can name parents."""
         new_articles = [entry for entry in self.slots if entry.pk is None]
-        article_keys = _reserve(Article, len(new_articles))
+        article_keys = _reserve(Article, len(new_articles), self.beat)
         for entry, key in zip(new_articles, article_keys, strict=True):
             entry.pk = key
         position, pk = self.position, self.pk
         new_count = len(position) - position.count(0)
         # Key by key into the array: lists of a million ints would cost 70 MB.
-        keys = iter(_reserve(Comment, new_count))
+        keys = iter(_reserve(Comment, new_count, self.beat))
         for index in range(len(position)):
             if position[index]:
                 pk[index] = next(keys)
@@ -615,7 +646,7 @@ class _Skeleton:
 
     def write(self, project: Project, records: Iterable[Record]) -> ImportResult:
         """Read the file again and write the new articles and comments in batches."""
-        with _RowWriter(project) as writer:
+        with _RowWriter(project, self.beat) as writer:
             added = self._write_rows(writer, records)
             writer.close()
         return ImportResult(
@@ -698,8 +729,11 @@ class _Skeleton:
 # --- Writing ------------------------------------------------------------------------------------
 
 
-def _reserve(model: type[Article] | type[Comment], count: int) -> Iterator[int]:
-    """``count`` fresh primary keys for ``model``, taken inside the write transaction.
+def _reserve(
+    model: type[Article] | type[Comment], count: int, beat: Callable[[], None] = _no_beat
+) -> Iterator[int]:
+    """``count`` fresh primary keys for ``model``, taken inside the write transaction
+    (``beat()`` between the batches of a large reservation).
 
     PostgreSQL hands them out from the table's own sequence, so concurrent writers can
     never get the same ones. Elsewhere (SQLite) the transaction holds the database's write
@@ -715,6 +749,7 @@ def _reserve(model: type[Article] | type[Comment], count: int) -> Iterator[int]:
             sequence = cursor.fetchone()[0]
             done = 0
             while done < count:
+                beat()
                 size = min(RESERVE_BATCH, count - done)
                 # The sequence named once: looking it up for every row is five times slower.
                 cursor.execute(
@@ -759,8 +794,9 @@ class _RowWriter:
     foreign keys are checked at commit, so the order does not matter.
     """
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Project, beat: Callable[[], None] = _no_beat):
         self.project = project
+        self.beat = beat  # between the batches of articles inserted after the comments
         self.postgres = connection.vendor == "postgresql"
         self.empty_meta = "{}"
         self.rows: list[tuple] = []
@@ -810,6 +846,7 @@ class _RowWriter:
             if len(batch) >= 500:
                 Article.objects.bulk_create(batch)
                 batch.clear()
+                self.beat()
         if batch:
             Article.objects.bulk_create(batch)
 

@@ -23,7 +23,7 @@ SEED = Path(settings.BASE_DIR) / "fixtures" / "seed_thread.txt"
 USERNAME = "admin"
 PROJECT_SLUG = "demo"
 PROJECT_NAME = "Demo: Aleppo ceasefire"
-URL = "http://127.0.0.1:8000/"
+URL = "http://127.0.0.1:8000/"  # runserver's default; dev.py passes the one it serves
 
 
 class Command(BaseCommand):
@@ -35,6 +35,11 @@ class Command(BaseCommand):
             type=Path,
             default=Path(settings.LOCAL_DIR) / "admin-password.txt",
             help="where the admin's password is kept (created with mode 0600)",
+        )
+        parser.add_argument(
+            "--url",
+            default=URL,
+            help=f"the site's address, printed with the login (default {URL})",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -48,7 +53,7 @@ class Command(BaseCommand):
                 f"Imported the seed thread: {result.comments_added} comments "
                 f"in {result.articles_added} article(s)."
             )
-        self.stdout.write(f"Open {URL}")
+        self.stdout.write(f"Open {options['url']}")
         self.stdout.write(f"Username: {USERNAME}")
         if password is None:
             self.stdout.write(

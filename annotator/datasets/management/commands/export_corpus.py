@@ -5,12 +5,17 @@ card), written synchronously to PATH (``-``: standard output), with a progress b
 terminal. It exits non-zero with one line on an unknown project, format or option, and
 when the export stops; a half-written zip is never left at PATH. Each run is recorded as an
 ``ExportJob`` too, so the project's export log is complete: the row says where the file went
-and keeps no copy of it.
+and keeps no copy of it. Ctrl-C and SIGTERM stop it cleanly: its temporary file is removed,
+the row says it was interrupted, and it exits with 130 or 143 and one line.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +28,28 @@ from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 
 FORMATS = tuple(str(fmt) for fmt in ExportFormat)
 DEFAULTS = ExportOptions()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the export is, so it cleans up as it does for Ctrl-C."""
+
+
+@contextmanager
+def terminated_as_interrupt() -> Iterator[None]:
+    """While the export runs, SIGTERM raises ``Terminated`` instead of ending the process
+    on the spot (which would leave the temporary file behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Command(BaseCommand):
@@ -83,15 +110,27 @@ class Command(BaseCommand):
         show_bar = options["progress"] or sys.stderr.isatty()
         bar = ProgressBar(self.stderr, "export") if show_bar else None
         try:
-            job = export_to_path(
-                project,
-                export_options,
-                output,
-                progress=bar,
-                stdout=sys.stdout.buffer if output == "-" else None,
-            )
+            with terminated_as_interrupt():
+                job = export_to_path(
+                    project,
+                    export_options,
+                    output,
+                    progress=bar,
+                    stdout=sys.stdout.buffer if output == "-" else None,
+                )
         except (InvalidExportOptions, ExportFailed) as error:
             raise CommandError(str(error)) from None
+        except KeyboardInterrupt as stop:
+            terminated = isinstance(stop, Terminated)
+            raise CommandError(
+                f"{'terminated' if terminated else 'interrupted'}: "
+                + (
+                    "the zip on standard output is incomplete"
+                    if output == "-"
+                    else f"nothing was written to {output}"
+                ),
+                returncode=143 if terminated else 130,
+            ) from None
         finally:
             if bar is not None:
                 bar.close()
