@@ -219,6 +219,7 @@ class SavedChoices:
     problems: dict[int, str] = field(default_factory=dict)
     article_end: int | None = None  # a new article end, when the admin moved it
     article_end_problem: str = ""  # an end that is not one of those offered
+    stale: bool = False  # older than a save already kept: ignored
 
     @property
     def refused(self) -> list[str]:
@@ -238,6 +239,10 @@ def save_choices(job: ImportJob, data: Mapping[str, str]) -> SavedChoices:
     page, or words typed without picking a comment). Only a job in review is changed.
     """
     saved = SavedChoices()
+    seq = parse_line(data.get("seq")) if data.get("seq") else None
+    if seq is not None and seq <= (job.options or {}).get("seq", 0):
+        saved.stale = True  # an older save that arrived after a newer one: it changes nothing
+        return saved
     lines = {}
     for key in data:
         for prefix in ("parent-", "other-parent-"):
@@ -286,6 +291,8 @@ def save_choices(job: ImportJob, data: Mapping[str, str]) -> SavedChoices:
             parents[line] = parent
     options = dict(job.options or {})
     options["parents"] = {str(line): parent for line, parent in sorted(parents.items())}
+    if seq is not None:
+        options["seq"] = seq
     raw_end = data.get("article_end")
     if raw_end and str(raw_end).strip() != str(job.reading.get("article_end")):
         end = parse_line(raw_end)
@@ -335,7 +342,7 @@ def keep_valid_choices(job: ImportJob) -> None:
 def parse_line(value: object) -> int | None:
     """A positive line number from a query or form value, or None if it is not one."""
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 12:
+    if not text.isdigit() or len(text) > 18:
         return None
     line = int(text)
     return line if line >= 1 else None

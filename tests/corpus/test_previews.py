@@ -347,3 +347,19 @@ def test_a_large_confirmed_import_runs_in_the_worker_from_the_stored_rows(
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED, job.error
     assert Comment.objects.filter(article__project=project).count() == 300
+
+
+def test_a_save_older_than_one_kept_changes_nothing(admin_client, project):
+    upload(admin_client, project, SEED.name, SEED.read_bytes())
+    job = ImportJob.objects.get()
+    last = job.preview_comments.order_by("-position").first()
+    first = job.preview_comments.order_by("position").first()
+
+    # The newer change reaches the server first; the older one, given up on by the
+    # browser (htmx replaced it), arrives late.
+    admin_client.post(save_url(job), {f"parent-{last.line}": str(first.line), "seq": "2000"})
+    admin_client.post(save_url(job), {f"parent-{last.line}": "article", "seq": "1000"})
+
+    job.refresh_from_db()
+    assert job.options["parents"] == {str(last.line): first.line}
+    assert job.options["seq"] == 2000

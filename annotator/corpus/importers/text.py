@@ -27,7 +27,8 @@ records. The heuristics, in the order they apply:
    (ARTforU)"), without sentence punctuation (no comma, colon, "?" or "!"), that is not an
    interjection ("Thanks", "Yes"), and it sits between single blank lines with text after
    it. It starts that author's reply, whose parent is the comment just above (confidence
-   ``explicit``) unless it names or quotes a comment further up (``text_parents.py``). Unnamed comments have an empty author.
+   ``explicit``) unless it names or quotes a comment further up (``text_parents.py``).
+   Unnamed comments have an empty author.
 6. **Parents** of unnamed comments are ranked, and confidences given, by
    ``text_parents.py`` (heuristics 6 and 7 are described there).
 
