@@ -233,6 +233,19 @@ def collect_errors(page) -> list[str]:
 
 
 @pytest.fixture
+def admin_and_project(settings, tmp_path):
+    """A project admin (not staff) and their empty project; uploads go to a temp dir."""
+    from annotator.corpus.models import Role
+    from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = ProjectFactory(name="Aleppo ceasefire", slug="aleppo")
+    admin = UserFactory(username="ada")
+    MembershipFactory(project=project, user=admin, role=Role.ADMIN)
+    return admin, project
+
+
+@pytest.fixture
 def page_errors(page):
     """What ``collect_errors`` finds on the ``page`` fixture's tab."""
     return collect_errors(page)

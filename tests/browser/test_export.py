@@ -29,14 +29,6 @@ def researcher_and_project(settings, tmp_path):
     return researcher, project
 
 
-@pytest.fixture
-def console_errors(page):
-    """Anything the Content-Security-Policy blocks (inline script or style) shows up here."""
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    return errors
-
-
 def serious_accessibility_problems(page) -> list[str]:
     """axe-core's serious and critical findings on the page: rule and element."""
     violations = Axe().run(page).response["violations"]
@@ -60,7 +52,7 @@ def read_csv_from(path) -> pandas.DataFrame:
 
 
 def test_a_researcher_exports_a_pseudonymised_split_csv_and_loads_it(
-    page, login, screenshot, researcher_and_project, console_errors, tmp_path
+    page, login, screenshot, researcher_and_project, page_errors, tmp_path
 ):
     researcher, project = researcher_and_project
 
@@ -110,11 +102,11 @@ def test_a_researcher_exports_a_pseudonymised_split_csv_and_loads_it(
     expect(row).to_contain_text("rosa")
     expect(row.get_by_role("link", name="Download")).to_be_visible()
     screenshot("log")
-    assert console_errors == []
+    assert page_errors == []
 
 
 def test_the_progress_bar_follows_a_background_export_until_it_is_ready(
-    page, login, screenshot, researcher_and_project, console_errors
+    page, login, screenshot, researcher_and_project, page_errors
 ):
     researcher, project = researcher_and_project
     job = create_export_job(project, researcher, ExportOptions())
@@ -138,7 +130,7 @@ def test_the_progress_bar_follows_a_background_export_until_it_is_ready(
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the zip").click()
     assert download_info.value.suggested_filename.endswith(".zip")
-    assert console_errors == []
+    assert page_errors == []
 
 
 def call_api(base: str, path: str, key: str, body: dict | None = None) -> requests.Response:
@@ -151,7 +143,7 @@ def call_api(base: str, path: str, key: str, body: dict | None = None) -> reques
 
 
 def test_a_researcher_makes_a_token_and_exports_from_a_script(
-    page, login, live_server, screenshot, researcher_and_project, console_errors
+    page, login, live_server, screenshot, researcher_and_project, page_errors
 ):
     """Researcher journey, step 3: a personal token from the browser, the OpenAPI docs, then
     a script that starts an export, follows it, downloads the zip and loads it with pandas."""
@@ -192,4 +184,4 @@ def test_a_researcher_makes_a_token_and_exports_from_a_script(
     page.get_by_role("button", name="Revoke notebook").click()
     expect(page.get_by_text("You have no tokens yet.")).to_be_visible()
     assert call_api(base, f"/api/projects/{project.slug}/", key).status_code == 401
-    assert console_errors == []
+    assert page_errors == []

@@ -4,36 +4,16 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
-from annotator.corpus.models import Article, Comment, ImportJob, Role
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from annotator.corpus.models import Article, Comment, ImportJob
 
 SEED = Path(__file__).resolve().parents[2] / "fixtures" / "seed_thread.txt"
 
 
-@pytest.fixture
-def admin_and_project(settings, tmp_path):
-    """A project admin (not staff) and their empty project; uploads go to a temp dir."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    project = ProjectFactory(name="Aleppo ceasefire", slug="aleppo")
-    admin = UserFactory(username="ada")
-    MembershipFactory(project=project, user=admin, role=Role.ADMIN)
-    return admin, project
-
-
-@pytest.fixture
-def console_errors(page):
-    """Anything the Content-Security-Policy blocks (inline script or style) shows up here."""
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    return errors
-
-
 def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
-    page, login, screenshot, admin_and_project, console_errors, tmp_path
+    page, login, screenshot, admin_and_project, page_errors, tmp_path
 ):
     from annotator.corpus.importers.text import reconstruct_thread
 
@@ -152,11 +132,11 @@ def test_an_admin_fixes_a_scraped_thread_in_the_preview_and_imports_it(
     log = page.locator(".import-log")
     expect(log.get_by_role("link", name=SEED.name)).to_be_visible()
     expect(log.get_by_role("link", name="broken.jsonl")).to_be_visible()
-    assert console_errors == []
+    assert page_errors == []
 
 
 def test_a_large_upload_goes_to_the_background_and_shows_its_counts(
-    page, login, admin_and_project, settings, console_errors, tmp_path
+    page, login, admin_and_project, settings, page_errors, tmp_path
 ):
     admin, project = admin_and_project
     settings.IMPORT_BACKGROUND_BYTES = 10  # every file is "large"
@@ -182,11 +162,11 @@ def test_a_large_upload_goes_to_the_background_and_shows_its_counts(
     expect(page.locator(".import-counts dd").nth(1)).to_have_text("2")
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.SUCCEEDED
-    assert console_errors == []
+    assert page_errors == []
 
 
 def test_the_progress_bar_follows_the_worker_and_stops_polling_when_done(
-    page, login, screenshot, admin_and_project, console_errors
+    page, login, screenshot, admin_and_project, page_errors
 ):
     admin, project = admin_and_project
     job = ImportJob.objects.create(
@@ -221,11 +201,11 @@ def test_the_progress_bar_follows_the_worker_and_stops_polling_when_done(
     ImportJob.objects.filter(pk=job.pk).update(comments_added=5)
     page.wait_for_timeout(2500)
     expect(page.locator(".import-counts dd").nth(1)).to_have_text("99")
-    assert console_errors == []
+    assert page_errors == []
 
 
 def test_an_admin_uploading_a_pdf_is_told_it_is_a_pdf_and_nothing_is_stored(
-    page, login, screenshot, admin_and_project, console_errors
+    page, login, screenshot, admin_and_project, page_errors
 ):
     admin, project = admin_and_project
     pdf = SEED.parents[0] / "samples" / "refused" / "article.pdf"
@@ -245,4 +225,4 @@ def test_an_admin_uploading_a_pdf_is_told_it_is_a_pdf_and_nothing_is_stored(
     screenshot("pdf-refused")
     assert not ImportJob.objects.exists()
     assert not Article.objects.exists()
-    assert console_errors == []
+    assert page_errors == []

@@ -3,34 +3,16 @@ time, with a parent found by searching and every choice kept across pages and a 
 
 from __future__ import annotations
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
-from annotator.corpus.models import Comment, ImportJob, Role
+from annotator.corpus.models import Comment, ImportJob
 from annotator.corpus.previews import PAGE_SIZE, build_reading
 from tests.corpus.test_previews import long_thread
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-
-
-@pytest.fixture
-def admin_and_project(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    project = ProjectFactory(name="Geneva talks", slug="geneva")
-    admin = UserFactory(username="ada")
-    MembershipFactory(project=project, user=admin, role=Role.ADMIN)
-    return admin, project
-
-
-@pytest.fixture
-def console_errors(page):
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    return errors
 
 
 def test_the_page_shows_the_reading_then_turns_into_the_preview_when_it_is_done(
-    page, login, admin_and_project, console_errors
+    page, login, admin_and_project, page_errors
 ):
     admin, project = admin_and_project
     content = long_thread(120)
@@ -56,11 +38,11 @@ def test_the_page_shows_the_reading_then_turns_into_the_preview_when_it_is_done(
 
     expect(page.get_by_role("heading", name="Check the reconstructed thread")).to_be_visible()
     expect(page.locator(".preview-thread > li.comment")).to_have_count(PAGE_SIZE)
-    assert console_errors == []
+    assert page_errors == []
 
 
 def test_an_admin_pages_through_a_long_thread_and_finds_a_far_parent_by_its_words(
-    page, login, screenshot, admin_and_project, console_errors
+    page, login, screenshot, admin_and_project, page_errors
 ):
     admin, project = admin_and_project
     login(admin)
@@ -125,4 +107,4 @@ def test_an_admin_pages_through_a_long_thread_and_finds_a_far_parent_by_its_word
     expect(page.locator(".import-counts dd").nth(1)).to_have_text("250")
     saved = Comment.objects.select_related("parent").get(article__project=project, text=child.text)
     assert saved.parent.text == far_parent.text
-    assert console_errors == []
+    assert page_errors == []

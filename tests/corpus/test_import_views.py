@@ -18,7 +18,7 @@ from annotator.corpus.tasks import enqueue_import
 from annotator.corpus.uploads import NO_SPACE_MESSAGE
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("uploads_in_tmp")]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SEED = FIXTURES / "seed_thread.txt"
@@ -54,20 +54,6 @@ SMALL_THREAD = (
     b"Good news at last, if it lasts.\n\n\n"
     b"Who is paying for the convoys?\n"
 )
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    """Uploads go to a temporary directory, never to the developer's media folder."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.IMPORT_BACKGROUND_BYTES = 1024 * 1024
-
-
-@pytest.fixture
-def admin_client(client, project_admin):
-    """A client logged in as the project's admin."""
-    client.force_login(project_admin)
-    return client
 
 
 def list_url(project) -> str:
@@ -131,8 +117,8 @@ def upload_seed(client, project) -> ImportJob:
 # --- Upload of files with ids -----------------------------------------------------------------
 
 
-def test_it_shows_the_upload_form_and_an_empty_log(admin_client, project):
-    response = admin_client.get(list_url(project))
+def test_it_shows_the_upload_form_and_an_empty_log(importer_client, project):
+    response = importer_client.get(list_url(project))
     html = response.content.decode()
     assert 'enctype="multipart/form-data"' in html
     assert '<input type="file" name="file"' in html
@@ -140,8 +126,8 @@ def test_it_shows_the_upload_form_and_an_empty_log(admin_client, project):
     assert "Nothing imported yet." in html
 
 
-def test_it_imports_a_small_jsonl_file_during_the_upload(admin_client, project, project_admin):
-    response = upload(admin_client, project, "thread.jsonl", JSONL)
+def test_it_imports_a_small_jsonl_file_during_the_upload(importer_client, project, project_admin):
+    response = upload(importer_client, project, "thread.jsonl", JSONL)
 
     job = ImportJob.objects.get()
     assert response.redirect_chain == [(detail_url(job), 302)]
@@ -158,8 +144,8 @@ def test_it_imports_a_small_jsonl_file_during_the_upload(admin_client, project, 
     assert 'hx-trigger="every 1s"' not in html
 
 
-def test_it_imports_a_csv_file_detected_from_its_header(admin_client, project):
-    upload(admin_client, project, "dump.csv", CSV)
+def test_it_imports_a_csv_file_detected_from_its_header(importer_client, project):
+    upload(importer_client, project, "dump.csv", CSV)
 
     job = ImportJob.objects.get()
     assert (job.format, job.status) == ("csv", ImportJob.Status.SUCCEEDED)
@@ -167,10 +153,10 @@ def test_it_imports_a_csv_file_detected_from_its_header(admin_client, project):
 
 
 @pytest.mark.parametrize(("sample", "fmt"), [("thread.jsonl", "jsonl"), ("thread.csv", "csv")])
-def test_it_imports_the_sample_files(admin_client, project, sample, fmt):
+def test_it_imports_the_sample_files(importer_client, project, sample, fmt):
     content = (SAMPLES / sample).read_bytes()
 
-    response = upload(admin_client, project, sample, content)
+    response = upload(importer_client, project, sample, content)
 
     job = ImportJob.objects.get()
     assert (job.format, job.status, job.error) == (fmt, ImportJob.Status.SUCCEEDED, "")
@@ -178,16 +164,16 @@ def test_it_imports_the_sample_files(admin_client, project, sample, fmt):
     assert f"<dt>Comments added</dt><dd>{job.comments_added}</dd>" in response.content.decode()
 
 
-def test_the_chosen_format_wins_over_detection(admin_client, project):
-    upload(admin_client, project, "thread.txt", JSONL, fmt="jsonl")
+def test_the_chosen_format_wins_over_detection(importer_client, project):
+    upload(importer_client, project, "thread.txt", JSONL, fmt="jsonl")
 
     job = ImportJob.objects.get()
     assert (job.format, job.status) == ("jsonl", ImportJob.Status.SUCCEEDED)
 
 
-def test_importing_the_same_file_twice_reports_the_comments_as_unchanged(admin_client, project):
-    upload(admin_client, project, "thread.jsonl", JSONL)
-    response = upload(admin_client, project, "thread.jsonl", JSONL)
+def test_importing_the_same_file_twice_reports_the_comments_as_unchanged(importer_client, project):
+    upload(importer_client, project, "thread.jsonl", JSONL)
+    response = upload(importer_client, project, "thread.jsonl", JSONL)
 
     latest = ImportJob.objects.order_by("-pk").first()
     assert (latest.comments_added, latest.comments_unchanged) == (0, 3)
@@ -195,10 +181,10 @@ def test_importing_the_same_file_twice_reports_the_comments_as_unchanged(admin_c
     assert Comment.objects.count() == 3
 
 
-def test_a_broken_file_is_refused_with_its_line_and_writes_nothing(admin_client, project):
+def test_a_broken_file_is_refused_with_its_line_and_writes_nothing(importer_client, project):
     broken = JSONL.replace(b'"text": "Maybe."', b'"text": "Maybe.', 1)
 
-    response = upload(admin_client, project, "broken.jsonl", broken)
+    response = upload(importer_client, project, "broken.jsonl", broken)
 
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.FAILED
@@ -211,18 +197,18 @@ def test_a_broken_file_is_refused_with_its_line_and_writes_nothing(admin_client,
     assert Comment.objects.count() == 0
 
 
-def test_it_refuses_an_empty_file_and_stores_no_job(admin_client, project):
-    response = upload(admin_client, project, "empty.jsonl", b"")
+def test_it_refuses_an_empty_file_and_stores_no_job(importer_client, project):
+    response = upload(importer_client, project, "empty.jsonl", b"")
 
     assert response.status_code == 200
     assert "empty.jsonl is empty" in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
-def test_it_refuses_a_file_over_the_upload_limit(admin_client, project, settings):
+def test_it_refuses_a_file_over_the_upload_limit(importer_client, project, settings):
     settings.IMPORT_MAX_UPLOAD_BYTES = 100
 
-    response = upload(admin_client, project, "big.jsonl", JSONL)
+    response = upload(importer_client, project, "big.jsonl", JSONL)
 
     html = response.content.decode()
     assert "big.jsonl is" in html
@@ -230,11 +216,11 @@ def test_it_refuses_a_file_over_the_upload_limit(admin_client, project, settings
     assert not ImportJob.objects.exists()
 
 
-def test_the_log_lists_imports_with_who_status_and_counts(admin_client, project):
-    upload(admin_client, project, "thread.jsonl", JSONL)
-    upload(admin_client, project, "broken.jsonl", b"{not json\n")
+def test_the_log_lists_imports_with_who_status_and_counts(importer_client, project):
+    upload(importer_client, project, "thread.jsonl", JSONL)
+    upload(importer_client, project, "broken.jsonl", b"{not json\n")
 
-    html = admin_client.get(list_url(project)).content.decode()
+    html = importer_client.get(list_url(project)).content.decode()
     for job in ImportJob.objects.all():
         assert f'href="{detail_url(job)}">{job.original_name}</a>' in html
     assert '<span class="badge status-succeeded">Done</span>' in html
@@ -242,14 +228,14 @@ def test_the_log_lists_imports_with_who_status_and_counts(admin_client, project)
     assert "ada_admin" in html
 
 
-def test_the_log_reads_in_a_constant_number_of_queries(admin_client, project):
-    upload(admin_client, project, "thread.jsonl", JSONL)
+def test_the_log_reads_in_a_constant_number_of_queries(importer_client, project):
+    upload(importer_client, project, "thread.jsonl", JSONL)
     with CaptureQueriesContext(connection) as one:
-        admin_client.get(list_url(project))
+        importer_client.get(list_url(project))
     for n in range(5):
-        upload(admin_client, project, f"thread-{n}.jsonl", JSONL)
+        upload(importer_client, project, f"thread-{n}.jsonl", JSONL)
     with CaptureQueriesContext(connection) as six:
-        admin_client.get(list_url(project))
+        importer_client.get(list_url(project))
     assert len(six) == len(one)
 
 
@@ -257,19 +243,21 @@ def test_the_log_reads_in_a_constant_number_of_queries(admin_client, project):
 
 
 @pytest.fixture
-def queued_job(admin_client, project, settings, monkeypatch):
+def queued_job(importer_client, project, settings, monkeypatch):
     """A large upload left in the queue (the worker is not running)."""
     settings.IMPORT_BACKGROUND_BYTES = 10
     enqueued = []
     monkeypatch.setattr("annotator.corpus.tasks.enqueue_import", enqueued.append)
-    upload(admin_client, project, "large.jsonl", JSONL, follow=False)
+    upload(importer_client, project, "large.jsonl", JSONL, follow=False)
     job = ImportJob.objects.get()
     assert enqueued == [job]
     return job
 
 
-def test_a_large_file_goes_to_the_worker_and_the_page_polls_its_progress(admin_client, queued_job):
-    html = admin_client.get(detail_url(queued_job)).content.decode()
+def test_a_large_file_goes_to_the_worker_and_the_page_polls_its_progress(
+    importer_client, queued_job
+):
+    html = importer_client.get(detail_url(queued_job)).content.decode()
 
     assert queued_job.status == ImportJob.Status.QUEUED
     assert f'hx-get="{detail_url(queued_job)}" hx-trigger="every 1s"' in html
@@ -278,12 +266,12 @@ def test_a_large_file_goes_to_the_worker_and_the_page_polls_its_progress(admin_c
     assert Comment.objects.count() == 0
 
 
-def test_the_progress_request_returns_only_the_progress_block(admin_client, queued_job):
+def test_the_progress_request_returns_only_the_progress_block(importer_client, queued_job):
     ImportJob.objects.filter(pk=queued_job.pk).update(
         status=ImportJob.Status.RUNNING, processed_bytes=queued_job.total_bytes // 2
     )
 
-    response = admin_client.get(detail_url(queued_job), headers={"HX-Request": "true"})
+    response = importer_client.get(detail_url(queued_job), headers={"HX-Request": "true"})
 
     html = response.content.decode()
     assert "<html" not in html
@@ -292,24 +280,26 @@ def test_the_progress_request_returns_only_the_progress_block(admin_client, queu
     assert "<strong>50%</strong>" in html
 
 
-def test_polling_stops_when_the_job_has_finished(admin_client, queued_job):
+def test_polling_stops_when_the_job_has_finished(importer_client, queued_job):
     ImportJob.objects.filter(pk=queued_job.pk).update(
         status=ImportJob.Status.SUCCEEDED, articles_added=1, comments_added=3
     )
 
-    html = admin_client.get(detail_url(queued_job), headers={"HX-Request": "true"}).content.decode()
+    html = importer_client.get(
+        detail_url(queued_job), headers={"HX-Request": "true"}
+    ).content.decode()
 
     assert "hx-trigger" not in html
     assert "<dt>Comments added</dt><dd>3</dd>" in html
 
 
 def test_a_large_file_is_imported_by_the_task(
-    admin_client, project, settings, django_capture_on_commit_callbacks
+    importer_client, project, settings, django_capture_on_commit_callbacks
 ):
     settings.IMPORT_BACKGROUND_BYTES = 10
     # The immediate tasks backend runs the import as soon as the upload's transaction commits.
     with django_capture_on_commit_callbacks(execute=True):
-        upload(admin_client, project, "large.jsonl", JSONL, follow=False)
+        upload(importer_client, project, "large.jsonl", JSONL, follow=False)
 
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.SUCCEEDED
@@ -319,8 +309,8 @@ def test_a_large_file_is_imported_by_the_task(
 # --- Scraped text: the preview ----------------------------------------------------------------
 
 
-def test_a_scraped_thread_stops_at_a_preview_and_writes_nothing(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_a_scraped_thread_stops_at_a_preview_and_writes_nothing(importer_client, project):
+    job = upload_seed(importer_client, project)
 
     assert (job.status, job.format) == (ImportJob.Status.PREVIEW, "text")
     assert Article.objects.count() == 0
@@ -328,12 +318,12 @@ def test_a_scraped_thread_stops_at_a_preview_and_writes_nothing(admin_client, pr
 
 
 def test_the_preview_shows_the_article_the_comments_and_how_sure_each_link_is(
-    admin_client, project
+    importer_client, project
 ):
-    job = upload_seed(admin_client, project)
+    job = upload_seed(importer_client, project)
     reconstruction = seed_reconstruction()
 
-    response = admin_client.get(detail_url(job))
+    response = importer_client.get(detail_url(job))
 
     html = response.content.decode()
     assert "Why Does Syrian Army Stop Active Military Operation In Aleppo?" in html
@@ -352,11 +342,11 @@ def test_the_preview_shows_the_article_the_comments_and_how_sure_each_link_is(
     assert "Confirm and import</button>" in html
 
 
-def test_each_parent_select_offers_the_ranked_candidates_best_first(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_each_parent_select_offers_the_ranked_candidates_best_first(importer_client, project):
+    job = upload_seed(importer_client, project)
     reconstruction = seed_reconstruction()
 
-    rows = admin_client.get(detail_url(job)).context["rows"]
+    rows = importer_client.get(detail_url(job)).context["rows"]
 
     for row, comment in zip(rows, reconstruction.comments, strict=True):
         ranked = [
@@ -369,50 +359,50 @@ def test_each_parent_select_offers_the_ranked_candidates_best_first(admin_client
         assert row.selected == chosen
 
 
-def test_any_comment_above_can_be_chosen_by_its_line_beyond_the_menu(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_any_comment_above_can_be_chosen_by_its_line_beyond_the_menu(importer_client, project):
+    job = upload_seed(importer_client, project)
     reconstruction = seed_reconstruction()
     last = reconstruction.comments[-1]
     first = reconstruction.comments[0]
-    menu = admin_client.get(detail_url(job)).context["rows"][-1]
+    menu = importer_client.get(detail_url(job)).context["rows"][-1]
     assert str(first.line) not in {v for v, _ in menu.options + menu.others}  # too far up
 
     # The page has one (empty) list for every field; typing searches the comments above.
-    html = admin_client.get(detail_url(job)).content.decode()
+    html = importer_client.get(detail_url(job)).content.decode()
     assert html.count('<datalist id="preview-comments">') == 1
-    found = search(admin_client, job, last.line, str(first.line))
+    found = search(importer_client, job, last.line, str(first.line))
     assert found.startswith(f'<option value="{first.line}">line {first.line} · ')
     words = " ".join(first.text.split()[:3])
-    assert f'<option value="{first.line}">' in search(admin_client, job, last.line, words)
-    assert search(admin_client, job, first.line, words) == ""  # only comments above
+    assert f'<option value="{first.line}">' in search(importer_client, job, last.line, words)
+    assert search(importer_client, job, first.line, words) == ""  # only comments above
 
     # Words, a later comment, a line that is no comment: said beside it, guess kept.
     for typed in ["sanctions", str(last.line + 1000), str(last.line)]:
-        response = admin_client.post(save_url(job), {f"other-parent-{last.line}": typed})
+        response = importer_client.post(save_url(job), {f"other-parent-{last.line}": typed})
         assert f'id="parent-problem-{last.line}" role="alert"' in response.content.decode(), typed
-        row = admin_client.get(detail_url(job)).context["rows"][-1]
+        row = importer_client.get(detail_url(job)).context["rows"][-1]
         assert row.parent == last.parent_line and not row.changed
     query = {f"other-parent-{last.line}": str(first.line)}
-    assert f"line {last.line}" in admin_client.post(save_url(job), query).content.decode()
-    row = admin_client.get(detail_url(job)).context["rows"][-1]
+    assert f"line {last.line}" in importer_client.post(save_url(job), query).content.decode()
+    row = importer_client.get(detail_url(job)).context["rows"][-1]
     assert row.parent == first.line and row.changed and row.problem == ""
     assert row.selected == str(first.line)  # the menu now holds it, for the next re-render
 
     # Confirming applies it.
-    response = admin_client.post(confirm_url(job), query, follow=True)
+    response = importer_client.post(confirm_url(job), query, follow=True)
     assert response.status_code == 200
     job.refresh_from_db()
     assert job.options["parents"][str(last.line)] == first.line
 
 
-def test_each_correction_is_kept_on_the_import_and_survives_a_reload(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_each_correction_is_kept_on_the_import_and_survives_a_reload(importer_client, project):
+    job = upload_seed(importer_client, project)
     reconstruction = seed_reconstruction()
     last, first = reconstruction.comments[-1], reconstruction.comments[0]
     shorter_end = reconstruction.article_paragraphs[-2].line
 
     # The page posts the whole form on every change; the answer is the preview.
-    response = admin_client.post(
+    response = importer_client.post(
         save_url(job),
         {"article_end": str(shorter_end), f"other-parent-{last.line}": str(first.line)},
         headers={"HX-Request": "true"},
@@ -424,40 +414,40 @@ def test_each_correction_is_kept_on_the_import_and_survives_a_reload(admin_clien
     assert job.status == ImportJob.Status.PREVIEW
 
     # A reload (or coming back tomorrow) shows them; the confirmation applies them.
-    context = admin_client.get(detail_url(job)).context
+    context = importer_client.get(detail_url(job)).context
     assert context["article_end"] == shorter_end
     assert context["rows"][-1].parent == first.line and context["rows"][-1].changed
-    admin_client.post(
+    importer_client.post(
         confirm_url(job), {"article_end": str(shorter_end), f"parent-{last.line}": str(first.line)}
     )
     job.refresh_from_db()
     assert job.options["parents"][str(last.line)] == first.line
     # Confirmed: later choices are refused and change nothing.
-    late = admin_client.post(save_url(job), {"article_end": str(reconstruction.article_end)})
+    late = importer_client.post(save_url(job), {"article_end": str(reconstruction.article_end)})
     assert late.status_code == 409
     job.refresh_from_db()
     assert job.options["article_end"] == shorter_end
 
 
-def test_a_kept_correction_can_be_undone(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_a_kept_correction_can_be_undone(importer_client, project):
+    job = upload_seed(importer_client, project)
     reconstruction = seed_reconstruction()
     last = reconstruction.comments[-1]
     other = "article" if last.parent_line is not None else str(reconstruction.comments[0].line)
-    admin_client.post(save_url(job), {f"parent-{last.line}": other})
+    importer_client.post(save_url(job), {f"parent-{last.line}": other})
     job.refresh_from_db()
     assert job.options["parents"] == {str(last.line): None if other == "article" else int(other)}
     guess = "article" if last.parent_line is None else str(last.parent_line)
-    admin_client.post(save_url(job), {f"parent-{last.line}": guess})
+    importer_client.post(save_url(job), {f"parent-{last.line}": guess})
     job.refresh_from_db()
     assert job.options["parents"] == {}
-    assert not admin_client.get(detail_url(job)).context["rows"][-1].changed
+    assert not importer_client.get(detail_url(job)).context["rows"][-1].changed
 
 
-def test_comment_text_in_the_preview_is_escaped(admin_client, project):
+def test_comment_text_in_the_preview_is_escaped(importer_client, project):
     hostile = SMALL_THREAD + b"\n\n<script>alert('x')</script> <b>bold</b>\n"
 
-    response = upload(admin_client, project, "hostile.txt", hostile)
+    response = upload(importer_client, project, "hostile.txt", hostile)
 
     html = response.content.decode()
     assert "<script>alert" not in html
@@ -465,13 +455,13 @@ def test_comment_text_in_the_preview_is_escaped(admin_client, project):
     assert "<b>bold</b>" not in html
 
 
-def test_changing_the_article_end_turns_a_paragraph_into_a_comment(admin_client, project):
-    job = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
-    first = admin_client.get(detail_url(job)).context
+def test_changing_the_article_end_turns_a_paragraph_into_a_comment(importer_client, project):
+    job = upload(importer_client, project, "small.txt", SMALL_THREAD).context["job"]
+    first = importer_client.get(detail_url(job)).context
     assert len(first["paragraphs"]) == 2
     shorter_end = first["paragraphs"][0]["end"]
 
-    response = admin_client.post(
+    response = importer_client.post(
         save_url(job), {"article_end": shorter_end}, headers={"HX-Request": "true"}
     )
 
@@ -484,24 +474,24 @@ def test_changing_the_article_end_turns_a_paragraph_into_a_comment(admin_client,
     assert f'name="article_end" value="{shorter_end}" checked' in html
 
 
-def test_the_first_comments_can_be_turned_back_into_article_text(admin_client, project):
-    job = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
-    first_comment = admin_client.get(detail_url(job)).context["rows"][0].comment
+def test_the_first_comments_can_be_turned_back_into_article_text(importer_client, project):
+    job = upload(importer_client, project, "small.txt", SMALL_THREAD).context["job"]
+    first_comment = importer_client.get(detail_url(job)).context["rows"][0].comment
 
-    admin_client.post(save_url(job), {"article_end": first_comment.end_line})
-    context = admin_client.get(detail_url(job)).context
+    importer_client.post(save_url(job), {"article_end": first_comment.end_line})
+    context = importer_client.get(detail_url(job)).context
 
     assert "Good news at last" in context["paragraphs"][-1]["text"]
     assert all("Good news at last" not in row.comment.text for row in context["rows"])
 
 
-def test_the_preview_reads_in_a_constant_number_of_queries(admin_client, project):
-    small = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
-    seed = upload_seed_again(admin_client, project)
+def test_the_preview_reads_in_a_constant_number_of_queries(importer_client, project):
+    small = upload(importer_client, project, "small.txt", SMALL_THREAD).context["job"]
+    seed = upload_seed_again(importer_client, project)
     with CaptureQueriesContext(connection) as small_queries:
-        admin_client.get(detail_url(small))
+        importer_client.get(detail_url(small))
     with CaptureQueriesContext(connection) as seed_queries:
-        admin_client.get(detail_url(seed))
+        importer_client.get(detail_url(seed))
     assert len(seed_queries) == len(small_queries)
     # session, user, project and role; the job; a page of comments, those its menus name,
     # and the links left to check (a count and the first ones).
@@ -517,8 +507,8 @@ def upload_seed_again(client, project) -> ImportJob:
 # --- Confirming a preview ---------------------------------------------------------------------
 
 
-def test_confirming_imports_the_thread_with_a_corrected_parent(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_confirming_imports_the_thread_with_a_corrected_parent(importer_client, project):
+    job = upload_seed(importer_client, project)
     reconstruction = seed_reconstruction()
     # A comment whose guess is wrong: take its second-best candidate, as the admin would.
     target = next(
@@ -529,7 +519,7 @@ def test_confirming_imports_the_thread_with_a_corrected_parent(admin_client, pro
     new_parent = target.candidates[1].parent_line
     data = {"article_end": reconstruction.article_end, f"parent-{target.line}": new_parent}
 
-    response = admin_client.post(confirm_url(job), data, follow=True)
+    response = importer_client.post(confirm_url(job), data, follow=True)
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED
@@ -544,16 +534,16 @@ def test_confirming_imports_the_thread_with_a_corrected_parent(admin_client, pro
     assert saved.parent.text.startswith(by_line[new_parent].text.strip()[:40])
 
 
-def test_confirming_a_shorter_article_saves_the_paragraph_as_a_comment(admin_client, project):
-    job = upload(admin_client, project, "small.txt", SMALL_THREAD).context["job"]
-    shorter_end = admin_client.get(detail_url(job)).context["paragraphs"][0]["end"]
+def test_confirming_a_shorter_article_saves_the_paragraph_as_a_comment(importer_client, project):
+    job = upload(importer_client, project, "small.txt", SMALL_THREAD).context["job"]
+    shorter_end = importer_client.get(detail_url(job)).context["paragraphs"][0]["end"]
 
     # A new end read the thread again: it is shown to be checked before a confirmation.
-    response = admin_client.post(confirm_url(job), {"article_end": shorter_end}, follow=True)
+    response = importer_client.post(confirm_url(job), {"article_end": shorter_end}, follow=True)
     assert "end changed: check the thread again, then confirm" in response.content.decode()
     assert not Article.objects.exists()
     assert response.context["article_end"] == shorter_end
-    admin_client.post(confirm_url(job), {"article_end": shorter_end})
+    importer_client.post(confirm_url(job), {"article_end": shorter_end})
 
     article = Article.objects.get(project=project)
     assert "eastern districts" in article.body
@@ -561,12 +551,14 @@ def test_confirming_a_shorter_article_saves_the_paragraph_as_a_comment(admin_cli
     assert Comment.objects.filter(article=article, text__contains="more would follow").exists()
 
 
-def test_confirming_refuses_a_parent_below_the_comment(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_confirming_refuses_a_parent_below_the_comment(importer_client, project):
+    job = upload_seed(importer_client, project)
     comments = seed_reconstruction().comments
     first, last = comments[0], comments[-1]
 
-    response = admin_client.post(confirm_url(job), {f"parent-{first.line}": last.line}, follow=True)
+    response = importer_client.post(
+        confirm_url(job), {f"parent-{first.line}": last.line}, follow=True
+    )
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.PREVIEW
@@ -576,10 +568,10 @@ def test_confirming_refuses_a_parent_below_the_comment(admin_client, project):
     assert Comment.objects.count() == 0
 
 
-def test_confirming_refuses_an_article_end_beyond_the_file(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_confirming_refuses_an_article_end_beyond_the_file(importer_client, project):
+    job = upload_seed(importer_client, project)
 
-    response = admin_client.post(confirm_url(job), {"article_end": 99999}, follow=True)
+    response = importer_client.post(confirm_url(job), {"article_end": 99999}, follow=True)
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.PREVIEW
@@ -587,10 +579,10 @@ def test_confirming_refuses_an_article_end_beyond_the_file(admin_client, project
     assert job.reading["article_end"] == seed_reconstruction().article_end
 
 
-def test_a_finished_import_cannot_be_confirmed_again(admin_client, project):
-    job = upload(admin_client, project, "thread.jsonl", JSONL).context["job"]
+def test_a_finished_import_cannot_be_confirmed_again(importer_client, project):
+    job = upload(importer_client, project, "thread.jsonl", JSONL).context["job"]
 
-    response = admin_client.post(confirm_url(job), {}, follow=True)
+    response = importer_client.post(confirm_url(job), {}, follow=True)
 
     assert "no longer awaiting review" in response.content.decode()
     job.refresh_from_db()
@@ -598,9 +590,9 @@ def test_a_finished_import_cannot_be_confirmed_again(admin_client, project):
     assert Comment.objects.count() == 3
 
 
-def test_confirm_only_accepts_post(admin_client, project):
-    job = upload_seed(admin_client, project)
-    assert admin_client.get(confirm_url(job)).status_code == 405
+def test_confirm_only_accepts_post(importer_client, project):
+    job = upload_seed(importer_client, project)
+    assert importer_client.get(confirm_url(job)).status_code == 405
 
 
 # --- Who may import ---------------------------------------------------------------------------
@@ -673,8 +665,8 @@ PDF = (SAMPLES / "refused" / "article.pdf").read_bytes()
 
 
 @pytest.mark.parametrize("fmt", ["auto", "text", "jsonl"])
-def test_a_pdf_is_refused_as_a_pdf_and_nothing_is_stored(admin_client, project, fmt, settings):
-    response = upload(admin_client, project, "article.pdf", PDF, fmt=fmt)
+def test_a_pdf_is_refused_as_a_pdf_and_nothing_is_stored(importer_client, project, fmt, settings):
+    response = upload(importer_client, project, "article.pdf", PDF, fmt=fmt)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -686,18 +678,18 @@ def test_a_pdf_is_refused_as_a_pdf_and_nothing_is_stored(admin_client, project, 
     assert not any(Path(settings.MEDIA_ROOT).rglob("*.pdf"))
 
 
-def test_an_image_is_refused_as_an_image(admin_client, project):
-    response = upload(admin_client, project, "photo.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+def test_an_image_is_refused_as_an_image(importer_client, project):
+    response = upload(importer_client, project, "photo.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
 
     assert "This is a JPEG image, not a comment thread." in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
-def test_a_preview_without_comments_disables_confirm_and_says_why(admin_client, project):
-    upload(admin_client, project, "notes.txt", b"Meeting notes\n\nWe met on Monday.\n")
+def test_a_preview_without_comments_disables_confirm_and_says_why(importer_client, project):
+    upload(importer_client, project, "notes.txt", b"Meeting notes\n\nWe met on Monday.\n")
     job = ImportJob.objects.get()
 
-    html = admin_client.get(detail_url(job)).content.decode()
+    html = importer_client.get(detail_url(job)).content.decode()
 
     assert "1 article paragraph, 0 comments" in html
     assert 'id="confirm-refusal"' in html
@@ -705,20 +697,20 @@ def test_a_preview_without_comments_disables_confirm_and_says_why(admin_client, 
     assert html.count('disabled aria-describedby="confirm-refusal"') == 2
 
 
-def test_a_preview_with_comments_keeps_confirm_enabled(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_a_preview_with_comments_keeps_confirm_enabled(importer_client, project):
+    job = upload_seed(importer_client, project)
 
-    html = admin_client.get(detail_url(job)).content.decode()
+    html = importer_client.get(detail_url(job)).content.decode()
 
     assert "confirm-refusal" not in html
     assert "disabled" not in html
 
 
-def test_the_server_refuses_to_confirm_a_reading_without_comments(admin_client, project):
-    upload(admin_client, project, "notes.txt", b"Meeting notes\n\nWe met on Monday.\n")
+def test_the_server_refuses_to_confirm_a_reading_without_comments(importer_client, project):
+    upload(importer_client, project, "notes.txt", b"Meeting notes\n\nWe met on Monday.\n")
     job = ImportJob.objects.get()
 
-    response = admin_client.post(confirm_url(job), {}, follow=True)
+    response = importer_client.post(confirm_url(job), {}, follow=True)
 
     assert response.status_code == 200
     assert "Not imported: No comments were found after the article" in response.content.decode()
@@ -727,12 +719,12 @@ def test_the_server_refuses_to_confirm_a_reading_without_comments(admin_client, 
     assert not Article.objects.exists()
 
 
-def test_moving_the_article_end_up_makes_a_reading_confirmable(admin_client, project):
+def test_moving_the_article_end_up_makes_a_reading_confirmable(importer_client, project):
     text = b"Meeting notes\n\nWe met on Monday.\n\nI think it went well.\n"
-    upload(admin_client, project, "notes.txt", text)
+    upload(importer_client, project, "notes.txt", text)
     job = ImportJob.objects.get()
 
-    admin_client.post(confirm_url(job), {"article_end": "3"})
+    importer_client.post(confirm_url(job), {"article_end": "3"})
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED
@@ -746,20 +738,20 @@ def discard_url(job) -> str:
     return reverse("corpus:import_discard", args=[job.project.slug, job.pk])
 
 
-def test_the_preview_offers_to_discard_the_upload(admin_client, project):
-    job = upload_seed(admin_client, project)
+def test_the_preview_offers_to_discard_the_upload(importer_client, project):
+    job = upload_seed(importer_client, project)
 
-    html = admin_client.get(detail_url(job)).content.decode()
+    html = importer_client.get(detail_url(job)).content.decode()
 
     assert f'href="{discard_url(job)}"' in html
 
 
 def test_a_waiting_upload_without_a_reading_is_read_when_its_page_is_opened(
-    admin_client, project, job
+    importer_client, project, job
 ):
     assert job.reading == {}  # uploaded before readings were stored
 
-    response = admin_client.get(detail_url(job))
+    response = importer_client.get(detail_url(job))
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.PREVIEW
@@ -767,10 +759,10 @@ def test_a_waiting_upload_without_a_reading_is_read_when_its_page_is_opened(
     assert len(response.context["rows"]) == job.reading["comments"]
 
 
-def test_a_waiting_upload_whose_file_cannot_be_read_says_why(admin_client, project, job):
+def test_a_waiting_upload_whose_file_cannot_be_read_says_why(importer_client, project, job):
     job.file.save("broken.txt", SimpleUploadedFile("broken.txt", b"{not a thread}\n"))
 
-    html = admin_client.get(detail_url(job)).content.decode()
+    html = importer_client.get(detail_url(job)).content.decode()
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
@@ -778,8 +770,8 @@ def test_a_waiting_upload_whose_file_cannot_be_read_says_why(admin_client, proje
     assert "Nothing was imported" in html
 
 
-def test_discarding_asks_first_and_changes_nothing_on_get(admin_client, project, job):
-    response = admin_client.get(discard_url(job))
+def test_discarding_asks_first_and_changes_nothing_on_get(importer_client, project, job):
+    response = importer_client.get(discard_url(job))
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -789,13 +781,13 @@ def test_discarding_asks_first_and_changes_nothing_on_get(admin_client, project,
 
 
 def test_discarding_removes_the_upload_and_its_file_and_the_log_says_who(
-    admin_client, project, job, django_capture_on_commit_callbacks
+    importer_client, project, job, django_capture_on_commit_callbacks
 ):
     stored = Path(job.file.path)
     assert stored.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(discard_url(job), follow=True)
+        response = importer_client.post(discard_url(job), follow=True)
 
     assert response.redirect_chain[-1][0] == list_url(project)
     html = response.content.decode()
@@ -805,15 +797,15 @@ def test_discarding_removes_the_upload_and_its_file_and_the_log_says_who(
     assert not ImportJob.objects.exists()
     assert not stored.exists()
     assert not Article.objects.exists()
-    assert admin_client.get(detail_url(job)).status_code == 404
-    assert admin_client.post(confirm_url(job)).status_code == 404
+    assert importer_client.get(detail_url(job)).status_code == 404
+    assert importer_client.post(confirm_url(job)).status_code == 404
 
 
 @pytest.mark.parametrize("status", ["queued", "running", "succeeded", "failed"])
-def test_an_upload_no_longer_in_review_is_not_discarded(admin_client, job, status):
+def test_an_upload_no_longer_in_review_is_not_discarded(importer_client, job, status):
     ImportJob.objects.filter(pk=job.pk).update(status=status)
 
-    response = admin_client.post(discard_url(job), follow=True)
+    response = importer_client.post(discard_url(job), follow=True)
 
     assert "no longer awaiting review: nothing was discarded" in response.content.decode()
     assert ImportJob.objects.filter(pk=job.pk).exists()
@@ -848,12 +840,12 @@ def test_outsiders_and_other_projects_cannot_discard(client, outsider, other_pro
 
 
 def test_the_log_lists_discarded_uploads_and_deleted_articles_in_constant_queries(
-    admin_client, project, project_admin
+    importer_client, project, project_admin
 ):
 
     def page_queries() -> tuple[int, str]:
         with CaptureQueriesContext(connection) as queries:
-            response = admin_client.get(list_url(project))
+            response = importer_client.get(list_url(project))
         return len(queries), response.content.decode()
 
     def add_history(n: int) -> None:
@@ -914,11 +906,11 @@ def files_in(root: Path) -> list[Path]:
 
 
 def test_an_upload_onto_a_full_disk_says_so_and_leaves_nothing(
-    admin_client, project, settings, monkeypatch
+    importer_client, project, settings, monkeypatch
 ):
     fill_the_disk(monkeypatch)
 
-    response = upload(admin_client, project, "thread.jsonl", JSONL, follow=False)
+    response = upload(importer_client, project, "thread.jsonl", JSONL, follow=False)
 
     assert response.status_code == 507
     assert NO_SPACE_MESSAGE in response.content.decode()
@@ -929,7 +921,7 @@ def test_an_upload_onto_a_full_disk_says_so_and_leaves_nothing(
 
 
 def test_a_full_database_disk_takes_the_stored_upload_with_it(
-    admin_client, project, settings, monkeypatch
+    importer_client, project, settings, monkeypatch
 ):
     from django.db import OperationalError
 
@@ -938,7 +930,7 @@ def test_a_full_database_disk_takes_the_stored_upload_with_it(
 
     monkeypatch.setattr(ImportJob, "save", full)
 
-    response = upload(admin_client, project, "thread.jsonl", JSONL, follow=False)
+    response = upload(importer_client, project, "thread.jsonl", JSONL, follow=False)
 
     assert response.status_code == 507
     assert NO_SPACE_MESSAGE in response.content.decode()
@@ -957,12 +949,14 @@ def stale_running(job: ImportJob, age: float = 120) -> None:
 
 
 def test_the_poll_of_a_job_whose_worker_died_says_so_and_offers_to_run_it_again(
-    admin_client, queued_job, settings
+    importer_client, queued_job, settings
 ):
     settings.JOB_STALE_AFTER = 60
     stale_running(queued_job)
 
-    html = admin_client.get(detail_url(queued_job), headers={"HX-Request": "true"}).content.decode()
+    html = importer_client.get(
+        detail_url(queued_job), headers={"HX-Request": "true"}
+    ).content.decode()
 
     assert "hx-trigger" not in html  # polling stops
     assert ImportJob.WORKER_STOPPED in html
@@ -973,37 +967,41 @@ def test_the_poll_of_a_job_whose_worker_died_says_so_and_offers_to_run_it_again(
     assert queued_job.status == ImportJob.Status.FAILED
 
 
-def test_a_running_job_with_a_fresh_heartbeat_is_left_running(admin_client, queued_job, settings):
+def test_a_running_job_with_a_fresh_heartbeat_is_left_running(
+    importer_client, queued_job, settings
+):
     settings.JOB_STALE_AFTER = 60
     stale_running(queued_job, age=5)
 
-    html = admin_client.get(detail_url(queued_job), headers={"HX-Request": "true"}).content.decode()
+    html = importer_client.get(
+        detail_url(queued_job), headers={"HX-Request": "true"}
+    ).content.decode()
 
     assert 'hx-trigger="every 1s"' in html
     queued_job.refresh_from_db()
     assert queued_job.status == ImportJob.Status.RUNNING
 
 
-def test_the_import_log_shows_dead_jobs_as_failed(admin_client, project, queued_job, settings):
+def test_the_import_log_shows_dead_jobs_as_failed(importer_client, project, queued_job, settings):
     settings.JOB_STALE_AFTER = 60
     stale_running(queued_job)
 
-    admin_client.get(list_url(project))
+    importer_client.get(list_url(project))
 
     queued_job.refresh_from_db()
     assert queued_job.worker_stopped
 
 
 def test_run_it_again_imports_the_same_file_as_a_new_job(
-    admin_client, project, queued_job, settings, monkeypatch, django_capture_on_commit_callbacks
+    importer_client, project, queued_job, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr("annotator.corpus.tasks.enqueue_import", enqueue_import)  # a worker again
     settings.JOB_STALE_AFTER = 60
     stale_running(queued_job)
-    admin_client.get(detail_url(queued_job))
+    importer_client.get(detail_url(queued_job))
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(retry_url(queued_job))
+        response = importer_client.post(retry_url(queued_job))
 
     retry = ImportJob.objects.exclude(pk=queued_job.pk).get()
     assert response.status_code == 302
@@ -1016,12 +1014,12 @@ def test_run_it_again_imports_the_same_file_as_a_new_job(
     assert queued_job.worker_stopped  # the log keeps what happened
 
 
-def test_only_a_job_whose_worker_stopped_can_be_run_again(admin_client, queued_job):
+def test_only_a_job_whose_worker_stopped_can_be_run_again(importer_client, queued_job):
     ImportJob.objects.filter(pk=queued_job.pk).update(
         status=ImportJob.Status.FAILED, error="thread.jsonl, line 3: not JSON"
     )
 
-    response = admin_client.post(retry_url(queued_job), follow=True)
+    response = importer_client.post(retry_url(queued_job), follow=True)
 
     assert "Only an import whose worker stopped can be run again." in response.content.decode()
     assert ImportJob.objects.count() == 1

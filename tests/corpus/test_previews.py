@@ -19,22 +19,10 @@ from annotator.corpus.importers.text import reconstruct_thread
 from annotator.corpus.models import Article, Comment, ImportJob, PreviewComment
 from annotator.corpus.previews import PAGE_SIZE, build_reading, search_comments
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("uploads_in_tmp")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "fixtures" / "seed_thread.txt"
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.IMPORT_BACKGROUND_BYTES = 1024 * 1024
-
-
-@pytest.fixture
-def admin_client(client, project_admin):
-    client.force_login(project_admin)
-    return client
 
 
 def long_thread(comments: int) -> bytes:
@@ -108,29 +96,29 @@ def test_the_stored_reading_is_the_importers_reading(project, project_admin):
         assert row.depth == (0 if parent is None else parent.depth + 1)
 
 
-def test_the_preview_never_reads_the_file_again(admin_client, project):
-    upload(admin_client, project, SEED.name, SEED.read_bytes())
+def test_the_preview_never_reads_the_file_again(importer_client, project):
+    upload(importer_client, project, SEED.name, SEED.read_bytes())
     job = ImportJob.objects.get()
     Path(job.file.path).write_bytes(b"changed on disk\n")  # a re-read would show this
 
-    html = admin_client.get(detail_url(job)).content.decode()
+    html = importer_client.get(detail_url(job)).content.decode()
 
     assert "Why Does Syrian Army Stop Active Military Operation In Aleppo?" in html
     assert "changed on disk" not in html
 
 
 def test_a_large_text_file_is_read_by_the_worker_with_progress(
-    admin_client, project, settings, django_capture_on_commit_callbacks
+    importer_client, project, settings, django_capture_on_commit_callbacks
 ):
     settings.IMPORT_BACKGROUND_BYTES = 1000
     content = long_thread(300)
 
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        upload(admin_client, project, "long.txt", content)
+        upload(importer_client, project, "long.txt", content)
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.READING  # the request did not read it
     assert not job.preview_comments.exists()
-    page = admin_client.get(detail_url(job)).content.decode()
+    page = importer_client.get(detail_url(job)).content.decode()
     assert "Reading the thread…" in page
     assert 'hx-trigger="every 1s"' in page
 
@@ -141,33 +129,33 @@ def test_a_large_text_file_is_read_by_the_worker_with_progress(
     assert job.status == ImportJob.Status.PREVIEW
     assert job.reading["comments"] == job.preview_comments.count() == 300
     # The page's poll sees it done and reloads itself into the preview.
-    poll = admin_client.get(
+    poll = importer_client.get(
         detail_url(job), headers={"HX-Request": "true", "HX-Target": "import-progress"}
     )
     assert poll.headers["HX-Refresh"] == "true"
 
 
 def test_the_reading_beats_and_a_dead_readers_job_is_failed_and_can_run_again(
-    admin_client, project, project_admin, settings
+    importer_client, project, project_admin, settings
 ):
     job = text_job(project, project_admin, SEED.read_bytes())
     job.heartbeat_at = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER + 5)
     job.started_at = job.heartbeat_at
     job.save()
 
-    page = admin_client.get(detail_url(job)).content.decode()
+    page = importer_client.get(detail_url(job)).content.decode()
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED and job.worker_stopped
     assert "Run it again" in page
-    admin_client.post(reverse("corpus:import_retry", args=[project.slug, job.pk]))
+    importer_client.post(reverse("corpus:import_retry", args=[project.slug, job.pk]))
     retry = ImportJob.objects.exclude(pk=job.pk).get()
     assert retry.status == ImportJob.Status.PREVIEW  # read again, waiting for review
     assert retry.reading["comments"] == retry.preview_comments.count() > 0
 
 
-def test_a_refused_file_keeps_no_rows_and_says_why(admin_client, project):
-    upload(admin_client, project, "thread.txt", b"[1, 2, 3]\n")
+def test_a_refused_file_keeps_no_rows_and_says_why(importer_client, project):
+    upload(importer_client, project, "thread.txt", b"[1, 2, 3]\n")
 
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.FAILED
@@ -178,13 +166,13 @@ def test_a_refused_file_keeps_no_rows_and_says_why(admin_client, project):
 # --- Pages ------------------------------------------------------------------------------------
 
 
-def test_the_preview_shows_one_page_of_comments_and_a_pager(admin_client, project):
-    upload(admin_client, project, "long.txt", long_thread(250))
+def test_the_preview_shows_one_page_of_comments_and_a_pager(importer_client, project):
+    upload(importer_client, project, "long.txt", long_thread(250))
     job = ImportJob.objects.get()
     lines = list(job.preview_comments.order_by("position").values_list("line", flat=True))
 
-    first = admin_client.get(detail_url(job))
-    third = admin_client.get(detail_url(job), {"page": 3})
+    first = importer_client.get(detail_url(job))
+    third = importer_client.get(detail_url(job), {"page": 3})
 
     assert [row.line for row in first.context["rows"]] == lines[:PAGE_SIZE]
     assert [row.line for row in third.context["rows"]] == lines[2 * PAGE_SIZE :]
@@ -194,22 +182,22 @@ def test_the_preview_shows_one_page_of_comments_and_a_pager(admin_client, projec
     assert 'name="article_end"' not in html  # the article's end is chosen on the first page
     assert 'name="article_end"' in first.content.decode()
     # A page past the end shows the last one, nonsense the first.
-    assert admin_client.get(detail_url(job), {"page": 99}).context["page"].number == 3
-    assert admin_client.get(detail_url(job), {"page": "x"}).context["page"].number == 1
+    assert importer_client.get(detail_url(job), {"page": 99}).context["page"].number == 3
+    assert importer_client.get(detail_url(job), {"page": "x"}).context["page"].number == 1
 
 
-def test_a_page_costs_the_same_queries_for_250_as_for_2500_comments(admin_client, project):
-    upload(admin_client, project, "short.txt", long_thread(250))
-    upload(admin_client, project, "long.txt", long_thread(2500))
+def test_a_page_costs_the_same_queries_for_250_as_for_2500_comments(importer_client, project):
+    upload(importer_client, project, "short.txt", long_thread(250))
+    upload(importer_client, project, "long.txt", long_thread(2500))
     short, long = ImportJob.objects.order_by("pk")
     assert long.reading["comments"] == 2500
     for job in (short, long):  # with a correction, depths are walked up the tree
-        admin_client.post(save_url(job), {"parent-" + str(last_line(job)): "article"})
+        importer_client.post(save_url(job), {"parent-" + str(last_line(job)): "article"})
 
     counts = []
     for job in (short, long):
         with CaptureQueriesContext(connection) as queries:
-            response = admin_client.get(detail_url(job), {"page": 2})
+            response = importer_client.get(detail_url(job), {"page": 2})
         assert response.status_code == 200
         counts.append(len(queries))
 
@@ -220,8 +208,8 @@ def last_line(job) -> int:
     return job.preview_comments.order_by("-position").values_list("line", flat=True).first()
 
 
-def test_only_the_links_to_check_can_be_shown(admin_client, project):
-    upload(admin_client, project, "long.txt", long_thread(250))
+def test_only_the_links_to_check_can_be_shown(importer_client, project):
+    upload(importer_client, project, "long.txt", long_thread(250))
     job = ImportJob.objects.get()
     unsure = list(
         job.preview_comments.filter(confidence__in=["medium", "low"])
@@ -230,25 +218,25 @@ def test_only_the_links_to_check_can_be_shown(admin_client, project):
     )
     assert unsure
 
-    response = admin_client.get(detail_url(job), {"show": "unsure"})
+    response = importer_client.get(detail_url(job), {"show": "unsure"})
 
     assert [row.line for row in response.context["rows"]] == unsure[:PAGE_SIZE]
     assert response.context["to_check_count"] == len(unsure)
     # Fixing one takes it off the list.
-    admin_client.post(save_url(job), {f"parent-{unsure[0]}": "article", "show": "unsure"})
-    response = admin_client.get(detail_url(job), {"show": "unsure"})
+    importer_client.post(save_url(job), {f"parent-{unsure[0]}": "article", "show": "unsure"})
+    response = importer_client.get(detail_url(job), {"show": "unsure"})
     assert unsure[0] not in [row.line for row in response.context["rows"]]
     assert response.context["to_check_count"] == len(unsure) - 1
 
 
-def test_choices_made_on_different_pages_are_all_kept(admin_client, project):
-    upload(admin_client, project, "long.txt", long_thread(250))
+def test_choices_made_on_different_pages_are_all_kept(importer_client, project):
+    upload(importer_client, project, "long.txt", long_thread(250))
     job = ImportJob.objects.get()
     rows = list(job.preview_comments.order_by("position"))
     early, late = rows[5], rows[200]
 
-    admin_client.post(save_url(job), {"page": 1, f"parent-{early.line}": "article"})
-    admin_client.post(save_url(job), {"page": 3, f"parent-{late.line}": str(rows[150].line)})
+    importer_client.post(save_url(job), {"page": 1, f"parent-{early.line}": "article"})
+    importer_client.post(save_url(job), {"page": 3, f"parent-{late.line}": str(rows[150].line)})
 
     job.refresh_from_db()
     assert job.options["parents"] == {str(early.line): None, str(late.line): rows[150].line} or (
@@ -256,7 +244,7 @@ def test_choices_made_on_different_pages_are_all_kept(admin_client, project):
     )
     row = next(
         r
-        for r in admin_client.get(detail_url(job), {"page": 3}).context["rows"]
+        for r in importer_client.get(detail_url(job), {"page": 3}).context["rows"]
         if r.line == late.line
     )
     assert row.parent == rows[150].line and row.changed
@@ -285,18 +273,18 @@ def test_the_search_finds_comments_above_by_line_or_words_nearest_first(project,
 
 
 def test_the_search_endpoint_checks_the_role_and_escapes_texts(
-    client, admin_client, project, annotator
+    client, importer_client, project, annotator
 ):
     hostile = b"T\n\nT\n\nBody.\n\n\nFirst <script>alert(1)</script>\n\n\nSecond one.\n"
-    upload(admin_client, project, "hostile.txt", hostile)
+    upload(importer_client, project, "hostile.txt", hostile)
     job = ImportJob.objects.get()
     second = job.preview_comments.order_by("position").last()
     url = reverse("corpus:import_preview_search", args=[project.slug, job.pk])
     query = {"before": second.line, f"other-parent-{second.line}": "script"}
 
-    html = admin_client.get(url, query).content.decode()
+    html = importer_client.get(url, query).content.decode()
     assert "&lt;script&gt;" in html and "<script>" not in html
-    assert admin_client.get(url, {"before": "x" * 5000}).status_code == 200
+    assert importer_client.get(url, {"before": "x" * 5000}).status_code == 200
     client.force_login(annotator)  # the same client: now an annotator of the project
     assert client.get(url, query).status_code == 403
 
@@ -305,13 +293,13 @@ def test_the_search_endpoint_checks_the_role_and_escapes_texts(
 
 
 def test_confirming_imports_the_stored_rows_as_the_command_line_would(
-    admin_client, project, other_project
+    importer_client, project, other_project
 ):
     content = long_thread(250)
-    upload(admin_client, project, "long.txt", content)
+    upload(importer_client, project, "long.txt", content)
     job = ImportJob.objects.get()
 
-    admin_client.post(confirm_url(job), {})
+    importer_client.post(confirm_url(job), {})
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED, job.error
@@ -332,33 +320,33 @@ def test_confirming_imports_the_stored_rows_as_the_command_line_would(
 
 
 def test_a_large_confirmed_import_runs_in_the_worker_from_the_stored_rows(
-    admin_client, project, settings, django_capture_on_commit_callbacks
+    importer_client, project, settings, django_capture_on_commit_callbacks
 ):
     settings.IMPORT_BACKGROUND_BYTES = 1000
     with django_capture_on_commit_callbacks(execute=True):
-        upload(admin_client, project, "long.txt", long_thread(300))
+        upload(importer_client, project, "long.txt", long_thread(300))
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.PREVIEW
     job.file.delete(save=False)  # the import must not need the file any more
 
     with django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(confirm_url(job), {})
+        importer_client.post(confirm_url(job), {})
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.SUCCEEDED, job.error
     assert Comment.objects.filter(article__project=project).count() == 300
 
 
-def test_a_save_older_than_one_kept_changes_nothing(admin_client, project):
-    upload(admin_client, project, SEED.name, SEED.read_bytes())
+def test_a_save_older_than_one_kept_changes_nothing(importer_client, project):
+    upload(importer_client, project, SEED.name, SEED.read_bytes())
     job = ImportJob.objects.get()
     last = job.preview_comments.order_by("-position").first()
     first = job.preview_comments.order_by("position").first()
 
     # The newer change reaches the server first; the older one, given up on by the
     # browser (htmx replaced it), arrives late.
-    admin_client.post(save_url(job), {f"parent-{last.line}": str(first.line), "seq": "2000"})
-    admin_client.post(save_url(job), {f"parent-{last.line}": "article", "seq": "1000"})
+    importer_client.post(save_url(job), {f"parent-{last.line}": str(first.line), "seq": "2000"})
+    importer_client.post(save_url(job), {f"parent-{last.line}": "article", "seq": "1000"})
 
     job.refresh_from_db()
     assert job.options["parents"] == {str(last.line): first.line}

@@ -280,16 +280,11 @@ class _ProgressMeter:
 
     def advance(self, count: int) -> None:
         self.done += count
-        if self.progress is None:
-            return
-        now = time.monotonic()
-        if now - self.last >= PROGRESS_INTERVAL:
-            self.last = now
-            self.progress(min(self.done, self.total), self.total)
+        self.beat()
 
     def beat(self) -> None:
-        """Report the same progress again, at most every half second: the import is alive
-        while it resolves the tree between the passes, reading nothing."""
+        """Report the progress, at most every half second (also while the import resolves
+        the tree between the passes, reading nothing: it is alive)."""
         if self.progress is None:
             return
         now = time.monotonic()
