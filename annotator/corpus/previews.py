@@ -18,7 +18,9 @@ imports the same thread from the file. Confirming imports the stored rows
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -52,6 +54,7 @@ SEARCH_RESULTS = 20  # comments offered by the "any comment above" search
 WRITE_BATCH = 1000  # preview rows written per INSERT
 WRITE_BATCH_CHARS = 2_000_000  # and at most this much comment text per INSERT
 UNSURE = ("medium", "low")
+SPOOL_BYTES = 16 * 1024 * 1024  # stored rows held in memory for the import, beyond on disk
 
 
 # --- Making the reading -----------------------------------------------------------------------
@@ -359,47 +362,60 @@ def import_reading(
 ) -> ImportResult:
     """Import ``job``'s stored reading with the admin's choices: what the preview showed.
 
-    The loader reads the records twice (check, then write); the rows are read a batch at a
-    time by position, so memory stays flat however long the thread.
+    The loader reads the records twice (check, then write), and on PostgreSQL writes them
+    with COPY, during which its connection can run no query: so the rows are first copied,
+    a batch at a time by position, to a spooled file (in memory while small), which both
+    passes read. Memory stays flat however long the thread.
     """
     head = head_of(job)
     overrides = kept_parents(job)
     count = job.reading["comments"]
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        _spool_rows(job, spool)
 
-    def read_records(read_pass: int) -> Iterator[Record]:
-        yield article_record(head)
-        comments = _stored_comments(job, read_pass, count, progress)
-        yield from comment_records(comments, head, overrides, job.original_name)
+        def read_records(read_pass: int) -> Iterator[Record]:
+            spool.seek(0)
+            yield article_record(head)
+            comments = _spooled_comments(spool, read_pass, count, progress)
+            yield from comment_records(comments, head, overrides, job.original_name)
 
-    return load_records(job.project, read_records, job.original_name, before_commit=before_commit)
+        return load_records(
+            job.project, read_records, job.original_name, before_commit=before_commit
+        )
 
 
-def _stored_comments(
-    job: ImportJob, read_pass: int, count: int, progress: Callable[[int, int], None] | None
-) -> Iterator[ReconstructedComment]:
+def _spool_rows(job: ImportJob, spool) -> None:
+    """Write the job's preview rows to ``spool`` in file order, one JSON array a line."""
     position = -1
-    done = 0
+    fields = ("position", "line", "end_line", "author", "text", "parent_line")
     while True:
         batch = list(
             PreviewComment.objects.filter(job=job, position__gt=position)
             .order_by("position")
-            .only("position", "line", "end_line", "author", "text", "parent_line")[:WRITE_BATCH]
+            .values_list(*fields)[:WRITE_BATCH]
         )
         if not batch:
             return
         for row in batch:
-            yield ReconstructedComment(
-                line=row.line,
-                end_line=row.end_line,
-                author=row.author,
-                text=row.text,
-                parent_line=row.parent_line,
-                confidence="",
-                reason="",
-            )
-        position = batch[-1].position
-        done += len(batch)
-        if progress is not None:
+            spool.write(json.dumps(row[1:], ensure_ascii=False).encode("utf-8") + b"\n")
+        position = batch[-1][0]
+
+
+def _spooled_comments(
+    spool, read_pass: int, count: int, progress: Callable[[int, int], None] | None
+) -> Iterator[ReconstructedComment]:
+    for done, raw in enumerate(spool, start=1):
+        line, end_line, author, text, parent_line = json.loads(raw)
+        yield ReconstructedComment(
+            line=line,
+            end_line=end_line,
+            author=author,
+            text=text,
+            parent_line=parent_line,
+            confidence="",
+            reason="",
+        )
+        if progress is not None and done % WRITE_BATCH == 0:
             progress((read_pass - 1) * count + done, 2 * count)
 
 
