@@ -15,6 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from annotator.accounts.invitations import invite
 from annotator.corpus.models import Comment, ImportJob, Role
 from annotator.datasets.jobs import start_export
 from annotator.datasets.options import ExportFormat, ExportOptions
@@ -63,12 +64,18 @@ PAGES: list[tuple[str, str, int]] = [
     ("export detail", "/p/{slug}/exports/{export}/", 200),
     ("API tokens", "/api/tokens/", 200),
     ("password change", "/accounts/password/", 200),
+    ("people (site admins)", "/accounts/people/", 200),
+    ("invitation, logged in", "{invitation}", 200),
+    ("import preview, links to check", "/p/{slug}/imports/{preview_job}/?show=unsure", 200),
     ("403, role too weak", "/p/{empty_slug}/members/", 403),
     ("404, unknown address", "/no/such/page/", 404),
     ("404, comment in another project", "/p/{empty_slug}/comments/{top}/", 404),
 ]
 # Seen before logging in.
-LOGGED_OUT_PAGES: list[tuple[str, str, int]] = [("login", "/accounts/login/", 200)]
+LOGGED_OUT_PAGES: list[tuple[str, str, int]] = [
+    ("login", "/accounts/login/", 200),
+    ("invitation, logged out", "{invitation}", 200),
+]
 
 LONG = "annotator_with_a_rather_long_username_"
 TEXT = (
@@ -177,6 +184,7 @@ def layout_data(settings, tmp_path) -> tuple:
     done = ImportJob.objects.get(status=ImportJob.Status.SUCCEEDED)
     export = start_export(project, admin, ExportOptions(format=ExportFormat.CSV))
     make_token(admin, name="nightly export script on the research server " * 2)
+    invitation = invite(project, f"{LONG}newcomer@example.org", Role.ANNOTATOR, admin)
     deepest = Comment.objects.filter(article=article).order_by("-depth").first()
     return admin, {
         "slug": project.slug,
@@ -188,6 +196,7 @@ def layout_data(settings, tmp_path) -> tuple:
         "preview_job": preview.pk,
         "done_job": done.pk,
         "export": export.pk,
+        "invitation": invitation.get_absolute_url(),
     }
 
 
