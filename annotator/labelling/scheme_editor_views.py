@@ -127,9 +127,7 @@ def scheme_form(request: HttpRequest, slug: str) -> HttpResponse:
     conflict = conflict_with(project, base or "missing")
     if conflict:
         # The next Save replaces their version: the admin has been told and chose to.
-        return render_scheme_page(
-            request, project, draft=draft, status=409, conflict=conflict
-        )
+        return render_scheme_page(request, project, draft=draft, status=409, conflict=conflict)
     return save_and_report(request, project, definition)
 
 
@@ -142,7 +140,10 @@ def scheme_preview(request: HttpRequest, slug: str) -> HttpResponse:
         draft = draft_from_post(request.POST)
     except DraftError as error:
         return render(
-            request, f"{EDITOR_TEMPLATE}#preview", {"preview_error": str(error)}, status=422
+            request,
+            f"{EDITOR_TEMPLATE}#preview",
+            {"project": project, "preview_error": str(error)},
+            status=422,
         )
     fit_choices_to_kind(draft)
     context = {"project": project, **preview_of(draft)}

@@ -30,9 +30,7 @@ urlpatterns = [
         scheme_editor_views.scheme_preview,
         name="scheme_preview",
     ),
-    path(
-        "p/<slug:slug>/scheme/export/", scheme_editor_views.scheme_export, name="scheme_export"
-    ),
+    path("p/<slug:slug>/scheme/export/", scheme_editor_views.scheme_export, name="scheme_export"),
     path(
         "p/<slug:slug>/label/<int:comment_id>/report/",
         report_views.report_form,
