@@ -13,8 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -38,8 +38,8 @@ from annotator.labelling.scheme_forms import (
     SchemeDefinitionForm,
     definition_as_text,
 )
-from annotator.labelling.views import QuestionView, number_shown
 from annotator.labelling.schemes import current_scheme_for, default_definition, save_scheme
+from annotator.labelling.views import QuestionView, number_shown
 
 # -- guidelines ------------------------------------------------------------------------------
 

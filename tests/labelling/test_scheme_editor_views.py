@@ -14,8 +14,8 @@ from annotator.labelling.default_scheme import default_scheme
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import scheme_to_data
 from annotator.labelling.scheme_editor import draft_from_definition
-from annotator.labelling.schemes import current_scheme_for, default_definition, save_scheme
 from annotator.labelling.scheme_views import revision_of
+from annotator.labelling.schemes import current_scheme_for, default_definition, save_scheme
 from tests.factories import ArticleFactory, UserFactory, make_comment
 from tests.labelling.test_scheme_editor import as_post
 
@@ -167,7 +167,7 @@ def test_saving_the_form_edits_an_unused_version_in_place(client, project_admin,
     current = current_scheme_for(project)
     assert (current.version, current.scheme.questions[0].title) == (1, "Stance")
     assert "Saved version 1 in place" in str(
-        list(client.get(response["Location"]).context["messages"])[0]
+        next(iter(client.get(response["Location"]).context["messages"]))
     )
 
 
