@@ -137,23 +137,19 @@
     }
   });
 
-  // Dragging a question by its handle (native drag and drop).
+  // Dragging a question by its handle (native drag and drop; the handle is draggable, so
+  // text in the fields can still be selected with the mouse).
   var dragged = null;
-  document.addEventListener("mousedown", function (event) {
-    var handle = event.target.closest && event.target.closest(".se-handle");
-    if (handle) {
-      handle.closest(".se-question").setAttribute("draggable", "true");
-    }
-  });
   document.addEventListener("dragstart", function (event) {
-    var question = event.target.closest && event.target.closest(".se-question[draggable]");
-    if (!question) {
+    var handle = event.target.closest && event.target.closest("#scheme-form .se-handle");
+    if (!handle) {
       return;
     }
-    dragged = question;
-    question.classList.add("is-dragged");
+    dragged = handle.closest(".se-question");
+    dragged.classList.add("is-dragged");
     event.dataTransfer.effectAllowed = "move";
-    event.dataTransfer.setData("text/plain", question.id);
+    event.dataTransfer.setData("text/plain", dragged.id);
+    event.dataTransfer.setDragImage(dragged, 10, 10);
   });
   document.addEventListener("dragover", function (event) {
     var over = dragged && event.target.closest && event.target.closest(".se-question");
@@ -177,7 +173,6 @@
   document.addEventListener("dragend", function () {
     if (dragged) {
       dragged.classList.remove("is-dragged");
-      dragged.removeAttribute("draggable");
       dragged = null;
     }
   });
