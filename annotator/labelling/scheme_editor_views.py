@@ -2,11 +2,11 @@
 
 Every button of the editor is a plain submit that posts the whole form to ``scheme_form``,
 which applies the edit to the draft and renders the page again; with htmx the same request
-swaps only the editor (and the preview, out of band) and says which field to focus next
-(``HX-Trigger-After-Settle: scheme-editor-focus``). Save is never htmx: it redirects to the
-page with a message, or renders the page with the refusal (422 for a scheme that cannot
-be used, 409 when someone saved since the page was opened). Every endpoint checks
-``Action.MANAGE`` through ``project_for``.
+swaps only the editor and says which field to focus next and that the preview is out of
+date (``HX-Trigger-After-Settle``: ``scheme-editor-focus``, ``scheme-changed``). Save is
+never htmx: it redirects to the page with a message, or renders the page with the refusal
+(422 for a scheme that cannot be used, 409 when someone saved since the page was opened).
+Every endpoint checks ``Action.MANAGE`` through ``project_for``.
 """
 
 from __future__ import annotations
@@ -70,12 +70,11 @@ def _editor_response(
         "form_url": reverse("labelling:scheme_form", args=[project.slug]),
         "kinds": KIND_LABELS,
         "targets": TARGET_LABELS,
-        "preview_oob": True,
-        **preview_of(draft),
     }
-    response = render(request, f"{EDITOR_TEMPLATE}#editor-and-preview", context, status=status)
-    if focus:
-        response["HX-Trigger-After-Settle"] = json.dumps({"scheme-editor-focus": focus})
+    response = render(request, f"{EDITOR_TEMPLATE}#editor", context, status=status)
+    # The preview (outside the editor) refreshes itself on "scheme-changed".
+    events = {"scheme-changed": True, **({"scheme-editor-focus": focus} if focus else {})}
+    response["HX-Trigger-After-Settle"] = json.dumps(events)
     return response
 
 
@@ -141,13 +140,13 @@ def scheme_preview(request: HttpRequest, slug: str) -> HttpResponse:
     except DraftError as error:
         return render(
             request,
-            f"{EDITOR_TEMPLATE}#preview",
+            f"{EDITOR_TEMPLATE}#preview-body",
             {"project": project, "preview_error": str(error)},
             status=422,
         )
     fit_choices_to_kind(draft)
     context = {"project": project, **preview_of(draft)}
-    return render(request, f"{EDITOR_TEMPLATE}#preview", context)
+    return render(request, f"{EDITOR_TEMPLATE}#preview-body", context)
 
 
 @login_required

@@ -80,6 +80,11 @@ def press(button, by_keyboard: bool) -> None:
         button.click()
 
 
+def redrawn(response) -> bool:
+    """The form editor's answer to one of its buttons or menus."""
+    return response.url.endswith("/scheme/form/")
+
+
 def add_question(page, spec, by_keyboard: bool) -> None:
     title, key, kind, choices = spec
     count = page.locator(".se-question").count()
@@ -91,8 +96,9 @@ def add_question(page, spec, by_keyboard: bool) -> None:
     page.keyboard.type(key)
     question.get_by_label("Title", exact=True).fill(title)
     if kind != "single":
-        question.get_by_label("Kind").select_option(kind)
-        expect(question.get_by_label("Kind")).to_have_value(kind)
+        # The editor is redrawn for the new kind: wait for it before typing on.
+        with page.expect_response(redrawn):
+            question.get_by_label("Kind").select_option(kind)
     for index, (label, value, choice_key) in enumerate(choices):
         if index:
             press(question.get_by_role("button", name="Add a choice"), by_keyboard)
@@ -156,9 +162,10 @@ def test_an_admin_builds_the_scheme_by_keyboard_and_mouse_and_annotators_get_the
 
     # The condition, from menus: speculation only for factual and prediction claims.
     speculation = page.locator(".se-question").nth(2)
-    speculation.get_by_label("Shown only when this question is answered").select_option(
-        label="Claim type (claim_type) is…"
-    )
+    with page.expect_response(redrawn):
+        speculation.get_by_label("Shown only when this question is answered").select_option(
+            label="Claim type (claim_type) is…"
+        )
     speculation.get_by_label("Factual").check()
     speculation.get_by_label("Prediction").check()
 
@@ -177,6 +184,7 @@ def test_an_admin_builds_the_scheme_by_keyboard_and_mouse_and_annotators_get_the
 
     page.get_by_role("button", name="Save the scheme").click()
     expect(page.get_by_text("Saved version 1 in place")).to_be_visible()
+    expect(page.locator("h1")).to_have_count(1)  # a page of its own, not swapped into the preview
     scheme = current_scheme_for(project).scheme
     assert [q.key for q in scheme.questions] == FINAL_ORDER
     assert scheme.question("speculation").show_if.values == ("factual", "prediction")

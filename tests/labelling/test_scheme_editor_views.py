@@ -102,7 +102,7 @@ def test_saving_from_the_form_needs_a_csrf_token(project_admin, project):
 # --- the buttons and the preview ---------------------------------------------------------
 
 
-def test_a_button_with_htmx_swaps_the_editor_and_the_preview_and_says_what_to_focus(
+def test_a_button_with_htmx_swaps_the_editor_and_says_what_to_focus_and_to_redraw_the_preview(
     client, project_admin, project
 ):
     client.force_login(project_admin)
@@ -110,8 +110,10 @@ def test_a_button_with_htmx_swaps_the_editor_and_the_preview_and_says_what_to_fo
     assert response.status_code == 200
     html = response.content.decode()
     assert html.count('name="question"') == len(default_scheme().questions) + 1
-    assert 'id="scheme-preview"' in html and 'hx-swap-oob="true"' in html
-    focus = json.loads(response["HX-Trigger-After-Settle"])["scheme-editor-focus"]
+    assert 'id="scheme-preview"' not in html
+    events = json.loads(response["HX-Trigger-After-Settle"])
+    assert events["scheme-changed"] is True
+    focus = events["scheme-editor-focus"]
     assert f'id="{focus}"' in html
     assert current_scheme_for(project).definition == default_definition()  # nothing saved
 
