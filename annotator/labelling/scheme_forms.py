@@ -48,24 +48,50 @@ def read_definition(text: str) -> tuple[dict, Scheme]:
 
 
 class SchemeDefinitionForm(forms.Form):
-    """The scheme as JSON text; ``cleaned_data["definition"]`` is the parsed data."""
+    """The scheme as JSON, typed or uploaded; ``cleaned_data["definition"]`` is the parsed
+    data. A file, when one is sent, wins over the text; its errors show on the text."""
 
     definition = forms.CharField(
         label="Definition (JSON)",
+        required=False,
         max_length=DEFINITION_MAX_LENGTH,
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 30, "spellcheck": "false", "class": "code"}),
-        error_messages={"required": "The definition is empty."},
+        widget=forms.Textarea(attrs={"rows": 20, "spellcheck": "false", "class": "code"}),
+    )
+    definition_file = forms.FileField(
+        label="Or upload a JSON file",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".json,application/json"}),
     )
 
     scheme: Scheme | None = None
 
-    def clean_definition(self) -> dict:
+    def clean_definition(self) -> dict | None:
+        upload = self.files.get("definition_file") if self.files else None
+        text = self.cleaned_data["definition"]
+        if upload is not None:
+            text = self._read_upload(upload)
+        elif not text.strip():
+            raise forms.ValidationError("The definition is empty.", code="required")
         try:
-            data, self.scheme = read_definition(self.cleaned_data["definition"])
+            data, self.scheme = read_definition(text)
         except SchemeError as error:
             raise forms.ValidationError(str(error), code="invalid_scheme") from None
         return data
+
+    @staticmethod
+    def _read_upload(upload) -> str:
+        if upload.size > DEFINITION_MAX_LENGTH:
+            raise forms.ValidationError(
+                f"The file is larger than {DEFINITION_MAX_LENGTH // 1000} kB; a scheme is smaller.",
+                code="too_large",
+            )
+        try:
+            return upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(
+                "The file is not UTF-8 text; save it as UTF-8 JSON.", code="not_text"
+            ) from None
 
 
 class GuidelinesForm(forms.Form):

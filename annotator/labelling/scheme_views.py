@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -22,13 +23,23 @@ from annotator.corpus.permissions import Action, can, project_for
 from annotator.labelling.default_scheme import guidelines_from_scheme
 from annotator.labelling.guidelines import render_markdown
 from annotator.labelling.models import Annotation, Guidelines, LabelScheme
-from annotator.labelling.scheme import SchemeError, scheme_to_data
+from annotator.labelling.scheme import SchemeError, parse_scheme, scheme_to_data
+from annotator.labelling.scheme_editor import (
+    KIND_LABELS,
+    TARGET_LABELS,
+    Draft,
+    definition_from_draft,
+    draft_from_definition,
+    field_errors,
+    prepare_for_display,
+)
 from annotator.labelling.scheme_forms import (
     GuidelinesForm,
     SchemeDefinitionForm,
     definition_as_text,
 )
 from annotator.labelling.schemes import current_scheme_for, default_definition, save_scheme
+from annotator.labelling.views import QuestionView, number_shown
 
 # -- guidelines ------------------------------------------------------------------------------
 
@@ -132,40 +143,45 @@ def _versions_of(project: Project) -> list[LabelScheme]:
     return versions
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def scheme_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    """Admins read the current scheme and its history, and check or save a new definition.
+def revision_of(scheme: LabelScheme) -> str:
+    """What the editors send back to show which version they started from: a save in place
+    keeps the version number but not its time, so both are in it."""
+    return f"{scheme.version}:{scheme.created_at.isoformat()}"
 
-    ``?start=default`` fills the editor with the default scheme. POST ``action=check``
-    parses the text and shows the result (the check partial for htmx); ``action=save``
-    stores it through ``save_scheme``: in place while nobody has answered under the current
-    version, as the next version otherwise. A definition that does not parse changes nothing.
-    """
-    project = project_for(request.user, slug, Action.MANAGE)
-    if request.method == "POST":
-        form = SchemeDefinitionForm(request.POST)
-        action = request.POST.get("action")
-        if action == "save" and form.is_valid():
-            return _save(request, project, form)
-        form.is_valid()  # a check, or a save that failed: show why
-        if request.htmx:
-            return render(
-                request, "labelling/scheme_edit.html#check-result", _check_context(project, form)
-            )
-        context = _check_context(project, form)
-    else:
-        context = {}
-        if request.GET.get("start") == "default":
-            form = SchemeDefinitionForm(
-                initial={"definition": definition_as_text(default_definition())}
-            )
-            messages.info(
-                request,
-                "The editor holds the default scheme. Nothing is saved until you press Save.",
-            )
-        else:
-            form = None  # filled from the current version below
+
+def preview_of(draft: Draft) -> dict:
+    """The preview's context: the draft's questions as the workspace shows them (as for a
+    reply, so that questions about the parent comment show too), or why it cannot be shown."""
+    problems = field_errors(draft)
+    if not draft.questions:
+        return {"preview_error": "Add a question to see the form."}
+    try:
+        scheme = parse_scheme(definition_from_draft(draft))
+    except SchemeError as error:
+        return {"preview_error": str(error), "preview_problems": len(problems)}
+    questions = [QuestionView(q, {}, {}, True) for q in scheme.questions]
+    number_shown(questions)
+    return {
+        "questions": questions,
+        "preview_problems": len(problems),
+        # Stand-ins for what a question is judged against: the preview has no comment.
+        "article": {"title": "the article's title"},
+        "parent": {"author": "another reader", "text": "the comment this one replies to"},
+    }
+
+
+def render_scheme_page(
+    request: HttpRequest,
+    project: Project,
+    *,
+    form: SchemeDefinitionForm | None = None,
+    draft: Draft | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    **extra,
+) -> HttpResponse:
+    """The scheme page: the current version, its history, the form editor (``draft``, or
+    the current version), its preview, and the JSON import and export."""
     versions = _versions_of(project)
     current = versions[0]
     try:
@@ -175,19 +191,93 @@ def scheme_edit(request: HttpRequest, slug: str) -> HttpResponse:
     if form is None:
         data = scheme_to_data(current_scheme) if current_scheme else current.definition
         form = SchemeDefinitionForm(initial={"definition": definition_as_text(data)})
-    return render(
-        request,
-        "labelling/scheme_edit.html",
-        {
-            "project": project,
-            "current": current,
-            "current_scheme": current_scheme,
-            "current_error": current_error,
-            "versions": versions,
-            "form": form,
-            **context,
-        },
-    )
+    if draft is None:
+        draft = draft_from_definition(current_scheme) if current_scheme else Draft()
+    prepare_for_display(draft, errors or {})
+    context = {
+        "project": project,
+        "current": current,
+        "current_scheme": current_scheme,
+        "current_error": current_error,
+        "versions": versions,
+        "form": form,
+        "draft": draft,
+        "errors": errors or {},
+        "base": extra.pop("base", None) or revision_of(current),
+        "kinds": KIND_LABELS,
+        "targets": TARGET_LABELS,
+        "form_url": reverse("labelling:scheme_form", args=[project.slug]),
+        "preview_url": reverse("labelling:scheme_preview", args=[project.slug]),
+        **preview_of(draft),
+        **extra,
+    }
+    return render(request, "labelling/scheme_edit.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scheme_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Admins read the current scheme and its history, edit it in the form editor (see
+    ``scheme_editor_views``), or check, save and export it as JSON.
+
+    ``?start=default`` fills both editors with the default scheme, ``?start=empty`` empties
+    the form editor. POST ``action=check`` parses the JSON (typed, or an uploaded file) and
+    shows the result (the check partial for htmx); ``action=edit`` opens it in the form
+    editor; ``action=save`` stores it through ``save_scheme``: in place while nobody has
+    answered under the current version, as the next version otherwise. A definition that
+    does not parse changes nothing, and neither does one sent from a page older than the
+    current version (``base``): the page says who saved in between.
+    """
+    project = project_for(request.user, slug, Action.MANAGE)
+    if request.method == "GET":
+        start = request.GET.get("start")
+        if start == "default":
+            messages.info(
+                request,
+                "Both editors hold the default scheme. Nothing is saved until you press Save.",
+            )
+            definition = default_definition()
+            return render_scheme_page(
+                request,
+                project,
+                form=SchemeDefinitionForm(initial={"definition": definition_as_text(definition)}),
+                draft=draft_from_definition(definition),
+            )
+        if start == "empty":
+            messages.info(request, "The form editor is empty. Nothing is saved until you Save.")
+            return render_scheme_page(request, project, draft=Draft())
+        return render_scheme_page(request, project)
+    form = SchemeDefinitionForm(request.POST, request.FILES)
+    action = request.POST.get("action")
+    if action == "save" and form.is_valid():
+        conflict = conflict_with(project, request.POST.get("base"))
+        if conflict:
+            return render_scheme_page(request, project, form=form, status=409, conflict=conflict)
+        return save_and_report(request, project, form.cleaned_data["definition"])
+    if action == "edit" and form.is_valid():
+        messages.info(
+            request, "The form editor holds the JSON you sent. Nothing is saved until you Save."
+        )
+        return render_scheme_page(
+            request, project, form=form, draft=draft_from_definition(form.scheme)
+        )
+    form.is_valid()  # a check, or a save that failed: show why
+    context = _check_context(project, form)
+    if request.htmx:
+        return render(request, "labelling/scheme_edit.html#check-result", context)
+    del context["project"], context["form"]
+    return render_scheme_page(request, project, form=form, **context)
+
+
+def conflict_with(project: Project, base: str | None) -> LabelScheme | None:
+    """The current version if it is not the one the page started from (``base``).
+
+    A request without ``base`` (an older page, a script) is not checked.
+    """
+    if not base:
+        return None
+    current = current_scheme_for(project)
+    return None if revision_of(current) == base else current
 
 
 def _check_context(project: Project, form: SchemeDefinitionForm) -> dict:
@@ -201,10 +291,10 @@ def _check_context(project: Project, form: SchemeDefinitionForm) -> dict:
     return context
 
 
-def _save(request: HttpRequest, project: Project, form: SchemeDefinitionForm) -> HttpResponse:
-    """Save a checked definition and say which version it became."""
+def save_and_report(request: HttpRequest, project: Project, definition: dict) -> HttpResponse:
+    """Save a checked definition through ``save_scheme`` and say which version it became."""
     before = current_scheme_for(project)
-    saved = save_scheme(project, form.cleaned_data["definition"], request.user)
+    saved = save_scheme(project, definition, request.user)
     if saved.pk == before.pk and saved.definition == before.definition:
         messages.info(request, f"Nothing to save: this is version {saved.version} as it is.")
     elif saved.pk == before.pk:

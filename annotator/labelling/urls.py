@@ -2,7 +2,13 @@
 
 from django.urls import path
 
-from annotator.labelling import assignment_views, report_views, scheme_views, views
+from annotator.labelling import (
+    assignment_views,
+    report_views,
+    scheme_editor_views,
+    scheme_views,
+    views,
+)
 
 app_name = "labelling"
 urlpatterns = [
@@ -18,6 +24,13 @@ urlpatterns = [
     path("p/<slug:slug>/guidelines/", scheme_views.guidelines, name="guidelines"),
     path("p/<slug:slug>/guidelines/edit/", scheme_views.guidelines_edit, name="guidelines_edit"),
     path("p/<slug:slug>/scheme/", scheme_views.scheme_edit, name="scheme_edit"),
+    path("p/<slug:slug>/scheme/form/", scheme_editor_views.scheme_form, name="scheme_form"),
+    path(
+        "p/<slug:slug>/scheme/preview/",
+        scheme_editor_views.scheme_preview,
+        name="scheme_preview",
+    ),
+    path("p/<slug:slug>/scheme/export/", scheme_editor_views.scheme_export, name="scheme_export"),
     path(
         "p/<slug:slug>/label/<int:comment_id>/report/",
         report_views.report_form,

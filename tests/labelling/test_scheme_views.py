@@ -307,13 +307,15 @@ def test_start_from_the_default_fills_the_editor_without_saving(client, project_
     save_scheme(project, retitled(), project_admin)
     client.force_login(project_admin)
     page = client.get(url("scheme_edit")).content.decode()
-    assert 'data-confirm="Replace the text in the editor with the default scheme?' in page
+    assert 'data-confirm="Replace both editors with the default scheme?' in page
     response = client.get(url("scheme_edit"), {"start": "default"})
     assert response.context["form"]["definition"].value() == definition_as_text(
         default_definition()
     )
+    keys = [q.key for q in response.context["draft"].questions]
+    assert keys == [q["key"] for q in default_definition()["questions"]]
     assert messages_of(response) == [
-        "The editor holds the default scheme. Nothing is saved until you press Save."
+        "Both editors hold the default scheme. Nothing is saved until you press Save."
     ]
     assert current_scheme_for(project).definition == retitled()
 
