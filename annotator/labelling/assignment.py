@@ -24,22 +24,18 @@ round. With k = 1 the queue is the work order alone. Submitting or skipping dele
 claim in the project. Skips by others do not count toward k: a skipped comment still needs
 k labels, so the queue hands it to someone else.
 
-Concurrency. The candidate query reads three tables (comments, annotations, claims) and the
-decision "fewer than k takers" depends on rows other transactions are inserting. Row locks on
-the candidate comment (``SELECT ... FOR UPDATE SKIP LOCKED``) do not make that decision safe
-under PostgreSQL's READ COMMITTED: a transaction that locks the comment just after another
-one committed its claim still evaluated the counts on its older snapshot, so it would need a
-re-count after locking, and a blocking fallback so that a comment skipped because it was
-locked is not reported as "nothing left". We take a transaction-scoped advisory lock per
-project instead (``pg_advisory_xact_lock``): claims in one project run one at a time, and
-each starts its queries after the previous claim committed, so it sees every live claim. The
-critical section is a handful of index-backed queries (milliseconds) while a person asks for
-work every ten seconds or more, so the serialisation costs nothing noticeable; projects do not
-contend with each other. Submitting turns a claim into a label in one transaction (the count
-stays), releasing and expiry lower it, so none of them needs the lock. On SQLite,
+Concurrency. Claims run in parallel, also in one project: the k check is made per comment
+(``claim_guard``). The search below picks a small batch of candidates on READ COMMITTED
+snapshots that may be a few milliseconds old; each candidate is locked with a per-comment
+advisory lock that others skip (as ``SKIP LOCKED`` does), then the claim is written by one
+``INSERT ... WHERE EXISTS`` that re-counts the takers on a snapshot taken after the lock, so
+two claims never both take a comment's last slot. When every candidate is locked by others,
+the claim waits for the first one's lock (only while it holds none, so no deadlock) or, if it
+already holds one, searches again. Submitting turns a claim into a label in one transaction
+(the count stays), releasing and expiry lower it, so none of them needs the guard. On SQLite,
 transactions are ``IMMEDIATE`` (settings.py): the write lock is taken at ``BEGIN``, which
-serialises claims the same way. tests/labelling/test_assignment.py runs eight annotators
-at once on PostgreSQL; without the lock they take a comment more than k times in most runs.
+serialises claims. tests/labelling/test_assignment.py runs 8 and 32 annotators at once on
+PostgreSQL; without the guard they take a comment more than k times.
 
 Speed. Finding the candidate takes 2-6 queries whatever the project's size: the current
 thread's started comments and the rest of it, the first thread others hold claims in with a
@@ -52,7 +48,9 @@ after the annotator's last comment (or, for someone new, where the others are wo
 on 100,000 comments with 90% finished a claim took 5-10 ms on PostgreSQL before the overlap
 step (bench/assignment_concurrency.py prints hand-out latencies); only an annotator with
 nothing left, or the first one to arrive in a mostly finished project, walks the whole
-project (0.2-0.4 s).
+project (0.2-0.4 s). A newcomer starts after the comment most recently handed out, else
+after the newest label of anyone (an index probe each), so arriving in a mostly finished
+project does not walk over the finished part either.
 
 An annotator may still open any comment of the project by its address (a shared link, the
 thread page, previous/next) and label it, even one that already has k labels: that adds an
@@ -63,11 +61,12 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -89,6 +88,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.corpus.models import Article, Comment, Membership, Project, Role, WorkOrder
+from annotator.labelling import claim_guard
 from annotator.labelling.annotations import DONE_STATUSES
 from annotator.labelling.models import Annotation, Claim
 
@@ -96,8 +96,13 @@ from annotator.labelling.models import Annotation, Claim
 # arithmetic that SQLite and PostgreSQL compute exactly as Python does, so the order is one
 # ORDER BY and the position of any comment in it is known without a query.
 SHUFFLE_PRIME = 2_147_483_647
-# First key of the advisory lock that serialises claims in one project ("cla" in ASCII).
-CLAIM_LOCK_NAMESPACE = 0x636C61
+# How many candidates one search hands the guard: enough that annotators arriving together
+# in one thread each find one nobody else is locking.
+CANDIDATES = 8
+# Searches one claim makes at most when its candidates are all locked by others (each waits
+# a little; in practice a second search finds what the first one's holders left).
+MAX_SEARCHES = 50
+SEARCH_PAUSE = 0.002
 PACE_WINDOW = timedelta(days=7)
 # How long a comment handed out on a page view is held before any answer is saved (see the
 # module docstring); never longer than the project's own claim_minutes.
@@ -225,8 +230,9 @@ def waiting_for(annotator, project: Project, now: datetime | None = None) -> Que
 
 def _first_waiting(
     annotator, project: Project, now: datetime, after: Comment | None
-) -> Comment | None:
-    """The comment to hand out after ``after``: overlap first, then work order (1-6 queries).
+) -> list[Comment]:
+    """The comments to hand out after ``after``, best first (up to ``CANDIDATES``): overlap
+    first, then work order (1-6 queries); empty when nothing is waiting.
 
     With k above 1, comments others have started (``0 < takers < k``) come first, so that
     each comment reaches k labels, and agreement can be measured, as early as possible:
@@ -252,17 +258,19 @@ def _first_waiting(
     started = waiting.filter(takers__gt=0)
     if after is not None:
         if overlap:
-            comment = started.filter(article_id=after.article_id).order_by("path").first()
-            if comment is not None:
-                return comment
+            comments = list(
+                started.filter(article_id=after.article_id).order_by("path")[:CANDIDATES]
+            )
+            if comments:
+                return comments
         rest_of_thread = waiting.filter(article_id=after.article_id, path__gt=after.path)
-        comment = rest_of_thread.order_by("path").first()
-        if comment is not None:
-            return comment
+        comments = list(rest_of_thread.order_by("path")[:CANDIDATES])
+        if comments:
+            return comments
     if overlap:
         article_id = _first_started_thread(annotator, project, now, started, after)
         if article_id is not None:
-            return started.filter(article_id=article_id).order_by("path").first()
+            return list(started.filter(article_id=article_id).order_by("path")[:CANDIDATES])
     threads = threads_in_work_order(project).filter(
         Exists(waiting.filter(article_id=OuterRef("pk")))
     )
@@ -273,8 +281,8 @@ def _first_waiting(
     if article_id is None:
         article_id = threads.values_list("pk", flat=True).first()
     if article_id is None:
-        return None
-    return waiting.filter(article_id=article_id).order_by("path").first()
+        return []
+    return list(waiting.filter(article_id=article_id).order_by("path")[:CANDIDATES])
 
 
 def _first_started_thread(
@@ -303,41 +311,33 @@ def _first_started_thread(
 
 
 def _starting_point(annotator, project: Project, now: datetime) -> Comment | None:
-    """Where a search without ``after`` starts: after the comment ``annotator`` last finished,
-    or, for someone new, after the comment most recently handed to anyone (1-2 queries).
+    """Where a search without ``after`` starts: after the newest comment ``annotator``
+    finished, or, for someone new, after the comment most recently handed to anyone, else
+    after the newest submitted label of anyone (1-3 queries, each an index probe).
 
     Either way the finished part of the project is not re-read on every visit, and what
-    was left behind before that point comes round when the search wraps.
+    was left behind before that point comes round when the search wraps. "Newest" is by
+    the annotation's id (when they first saved it), which an index of a person's labels
+    keeps in order; ordering by the time of the last save would sort all of them.
     """
+    fields = ("comment__id", "comment__article_id", "comment__path")
+    annotations = Annotation.objects.filter(project=project).select_related("comment").only(*fields)
     annotation = (
-        Annotation.objects.filter(project=project, annotator=annotator, status__in=DONE_STATUSES)
-        .select_related("comment")
-        .only("comment__id", "comment__article_id", "comment__path")
-        .order_by("-updated_at", "-pk")
-        .first()
+        annotations.filter(annotator=annotator, status__in=DONE_STATUSES).order_by("-pk").first()
     )
     if annotation is not None:
         return annotation.comment
     latest = (
         Claim.objects.filter(project=project, expires_at__gt=now)
         .select_related("comment")
-        .only("comment__id", "comment__article_id", "comment__path")
+        .only(*fields)
         .order_by("-claimed_at", "-pk")
         .first()
     )
-    return latest.comment if latest else None
-
-
-def _lock_claims(project: Project) -> None:
-    """Serialise claims in ``project`` until the transaction ends (see the module docstring)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # JIT compiling the candidate queries (estimated as costly: correlated counts)
-            # takes longer than running them; set_config(..., true) lasts this transaction.
-            cursor.execute(
-                "SELECT set_config('jit', 'off', true), pg_advisory_xact_lock(%s, %s)",
-                [CLAIM_LOCK_NAMESPACE, project.pk % 2**31],
-            )
+    if latest is not None:
+        return latest.comment
+    newest = annotations.filter(status=Annotation.Status.SUBMITTED).order_by("-pk").first()
+    return newest.comment if newest else None
 
 
 def _clear_expired(project: Project, now: datetime) -> None:
@@ -383,7 +383,7 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
     now = timezone.now()
     expires_at = now + viewing_hold(project)
     with transaction.atomic():
-        _lock_claims(project)
+        claim_guard.start()
         own = list(held_by(annotator, project, now).select_related("comment__article"))
         # Moving on from a comment goes forward: a comment of their own left behind (opened,
         # then skipped past) comes round again when the search wraps, as any waiting one does.
@@ -396,21 +396,67 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
         _clear_expired(project, now)
         if after is None:
             after = _starting_point(annotator, project, now)
-        comment = _first_waiting(annotator, project, now, after)
-        if comment is None:
+        return _take_first_waiting(annotator, project, now, after, own, expires_at)
+
+
+def _take_first_waiting(
+    annotator,
+    project: Project,
+    now: datetime,
+    after: Comment | None,
+    own: list[Claim],
+    expires_at: datetime,
+) -> Comment | None:
+    """Search, then claim the first candidate the guard lets through (``claim_guard``).
+
+    Uncontended: one search, one lock, one conditional insert. A candidate locked by someone
+    else is passed over; one whose slot went while it was being locked fails the insert.
+    With none taken, the claim waits for the first candidate's lock if it holds no lock yet
+    (so waiting never closes a cycle), else pauses and searches again on a fresh snapshot.
+    """
+    holding = False
+    for _ in range(MAX_SEARCHES):
+        candidates = _first_waiting(annotator, project, now, after)
+        if not candidates:
             return None
-        mine = next((c for c in own if c.comment_id == comment.pk), None)
-        if mine is not None:  # one of their own, reached again by wrapping round
-            _renew(mine, expires_at)
-            return comment
-        Claim.objects.create(
-            project=project,
-            comment=comment,
-            annotator=annotator,
-            claimed_at=now,
-            expires_at=expires_at,
-        )
-        return comment
+        waiting = waiting_for(annotator, project, now)
+        for comment in candidates:
+            mine = next((c for c in own if c.comment_id == comment.pk), None)
+            if mine is not None:  # one of their own, reached again by wrapping round
+                _renew(mine, expires_at)
+                return comment
+            if not claim_guard.try_lock(comment.pk):
+                continue
+            holding = True
+            if _guarded_insert(waiting, project, comment, annotator, now, expires_at):
+                return comment
+        if not holding:
+            claim_guard.lock(candidates[0].pk)
+            holding = True
+            if _guarded_insert(waiting, project, candidates[0], annotator, now, expires_at):
+                return candidates[0]
+        else:
+            time.sleep(SEARCH_PAUSE)
+    return None
+
+
+def _guarded_insert(
+    waiting: QuerySet[Comment],
+    project: Project,
+    comment: Comment,
+    annotator,
+    now: datetime,
+    expires_at: datetime,
+) -> bool:
+    """The claim of a locked candidate, written only if it still waits (one query)."""
+    return claim_guard.insert_if_waiting(
+        waiting,
+        project_id=project.pk,
+        comment_id=comment.pk,
+        annotator_id=annotator.pk,
+        claimed_at=now,
+        expires_at=expires_at,
+    )
 
 
 def viewing_hold(project: Project) -> timedelta:
@@ -459,7 +505,7 @@ def reassign(from_user, to_user, project: Project) -> int:
         raise ReassignError("Choose someone else to hand the work to.")
     now = timezone.now()
     with transaction.atomic():
-        _lock_claims(project)
+        # Moving claims never raises a comment's count of takers: no guard needed.
         _clear_expired(project, now)
         theirs = Claim.objects.filter(project=project, annotator=from_user)
         already_taken = Exists(
