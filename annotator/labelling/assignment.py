@@ -313,31 +313,23 @@ def _first_started_thread(
 def _starting_point(annotator, project: Project, now: datetime) -> Comment | None:
     """Where a search without ``after`` starts: after the newest comment ``annotator``
     finished, or, for someone new, after the comment most recently handed to anyone, else
-    after the newest submitted label of anyone (1-3 queries, each an index probe).
+    after the newest submitted label of anyone (one query: three index probes).
 
     Either way the finished part of the project is not re-read on every visit, and what
     was left behind before that point comes round when the search wraps. "Newest" is by
     the annotation's id (when they first saved it), which an index of a person's labels
     keeps in order; ordering by the time of the last save would sort all of them.
     """
-    fields = ("comment__id", "comment__article_id", "comment__path")
-    annotations = Annotation.objects.filter(project=project).select_related("comment").only(*fields)
-    annotation = (
-        annotations.filter(annotator=annotator, status__in=DONE_STATUSES).order_by("-pk").first()
-    )
-    if annotation is not None:
-        return annotation.comment
+    annotations = Annotation.objects.filter(project=project).values("comment_id")
+    mine = annotations.filter(annotator=annotator, status__in=DONE_STATUSES).order_by("-pk")
     latest = (
         Claim.objects.filter(project=project, expires_at__gt=now)
-        .select_related("comment")
-        .only(*fields)
         .order_by("-claimed_at", "-pk")
-        .first()
+        .values("comment_id")
     )
-    if latest is not None:
-        return latest.comment
-    newest = annotations.filter(status=Annotation.Status.SUBMITTED).order_by("-pk").first()
-    return newest.comment if newest else None
+    newest = annotations.filter(status=Annotation.Status.SUBMITTED).order_by("-pk")
+    found = Coalesce(Subquery(mine[:1]), Subquery(latest[:1]), Subquery(newest[:1]))
+    return Comment.objects.filter(pk=found).only("id", "article_id", "path").first()
 
 
 def _clear_expired(project: Project, now: datetime) -> None:
