@@ -28,7 +28,7 @@ Concurrency. Claims run in parallel, also in one project: the k check is made pe
 (``claim_guard``). The search below picks a small batch of candidates on READ COMMITTED
 snapshots that may be a few milliseconds old; each candidate is locked with a per-comment
 advisory lock that others skip (as ``SKIP LOCKED`` does), then the claim is written by one
-``INSERT ... WHERE EXISTS`` that re-counts the takers on a snapshot taken after the lock, so
+``INSERT ... SELECT ... WHERE`` that re-counts the takers on a snapshot taken after the lock, so
 two claims never both take a comment's last slot. When every candidate is locked by others,
 the claim waits for the first one's lock (only while it holds none, so no deadlock) or, if it
 already holds one, searches again. Submitting turns a claim into a label in one transaction
@@ -255,48 +255,54 @@ def _first_waiting(
     """
     waiting = waiting_for(annotator, project, now)
     overlap = project.annotators_per_comment > 1
-    started = waiting.filter(takers__gt=0)
+    if overlap:
+        # Started comments first, then tree order: one ORDER BY serves steps 1 and 2.
+        started_first = Case(
+            When(takers__gt=0, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        waiting = waiting.alias(started_first=started_first)
+        best_first = ("started_first", "path")
+    else:
+        best_first = ("path",)
     if after is not None:
+        in_thread = waiting.filter(article_id=after.article_id)
         if overlap:
-            comments = list(
-                started.filter(article_id=after.article_id).order_by("path")[:CANDIDATES]
-            )
-            if comments:
-                return comments
-        rest_of_thread = waiting.filter(article_id=after.article_id, path__gt=after.path)
-        comments = list(rest_of_thread.order_by("path")[:CANDIDATES])
+            in_thread = in_thread.filter(Q(takers__gt=0) | Q(path__gt=after.path))
+        else:
+            in_thread = in_thread.filter(path__gt=after.path)
+        comments = list(in_thread.order_by(*best_first)[:CANDIDATES])
         if comments:
             return comments
-    if overlap:
-        article_id = _first_started_thread(annotator, project, now, started, after)
-        if article_id is not None:
-            return list(started.filter(article_id=article_id).order_by("path")[:CANDIDATES])
-    threads = threads_in_work_order(project).filter(
-        Exists(waiting.filter(article_id=OuterRef("pk")))
+    # Steps 2 and 3 in one query: the thread is the first of the COALESCE that finds one
+    # (PostgreSQL runs each uncorrelated subquery once, and only when reached).
+    threads = (
+        threads_in_work_order(project)
+        .filter(Exists(waiting.filter(article_id=OuterRef("pk"))))
+        .values("pk")
     )
-    article_id = None
+    choices = []
+    if overlap:
+        choices.append(_first_started_thread(annotator, project, now, waiting, after))
     if after is not None:
-        later = threads.filter(_threads_after(project, after.article_id))
-        article_id = later.values_list("pk", flat=True).first()
-    if article_id is None:
-        article_id = threads.values_list("pk", flat=True).first()
-    if article_id is None:
-        return []
-    return list(waiting.filter(article_id=article_id).order_by("path")[:CANDIDATES])
+        choices.append(Subquery(threads.filter(_threads_after(project, after.article_id))[:1]))
+    choices.append(Subquery(threads[:1]))
+    thread = Coalesce(*choices) if len(choices) > 1 else choices[0]
+    return list(waiting.filter(article_id=thread).order_by(*best_first)[:CANDIDATES])
 
 
 def _first_started_thread(
-    annotator, project: Project, now: datetime, started: QuerySet[Comment], after: Comment | None
-) -> int | None:
+    annotator, project: Project, now: datetime, waiting: QuerySet[Comment], after: Comment | None
+) -> Subquery:
     """The thread, among those where others hold live claims, with a comment they started
     that waits for ``annotator``: the first after ``after``'s in work order, wrapping round
-    (one query; the candidates are a handful, so ranking all of them costs nothing)."""
+    (a subquery; the candidates are a handful, so ranking all of them costs nothing)."""
     worked_on = Claim.objects.filter(project=project, expires_at__gt=now).exclude(
         annotator=annotator
     )
     threads = threads_in_work_order(project).filter(
         pk__in=worked_on.values("comment__article_id"),
     )
+    started = waiting.filter(takers__gt=0)
     threads = threads.filter(Exists(started.filter(article_id=OuterRef("pk"))))
     if after is not None:
         later_first = Case(
@@ -307,7 +313,7 @@ def _first_started_thread(
         threads = threads.alias(later_first=later_first).order_by(
             "later_first", *threads.query.order_by
         )
-    return threads.values_list("pk", flat=True).first()
+    return Subquery(threads.values("pk")[:1])
 
 
 def _starting_point(annotator, project: Project, now: datetime) -> Comment | None:
@@ -411,7 +417,6 @@ def _take_first_waiting(
         candidates = _first_waiting(annotator, project, now, after)
         if not candidates:
             return None
-        waiting = waiting_for(annotator, project, now)
         for comment in candidates:
             mine = next((c for c in own if c.comment_id == comment.pk), None)
             if mine is not None:  # one of their own, reached again by wrapping round
@@ -420,12 +425,12 @@ def _take_first_waiting(
             if not claim_guard.try_lock(comment.pk):
                 continue
             holding = True
-            if _guarded_insert(waiting, project, comment, annotator, now, expires_at):
+            if _guarded_insert(project, comment, annotator, now, expires_at):
                 return comment
         if not holding:
             claim_guard.lock(candidates[0].pk)
             holding = True
-            if _guarded_insert(waiting, project, candidates[0], annotator, now, expires_at):
+            if _guarded_insert(project, candidates[0], annotator, now, expires_at):
                 return candidates[0]
         else:
             time.sleep(SEARCH_PAUSE)
@@ -433,19 +438,14 @@ def _take_first_waiting(
 
 
 def _guarded_insert(
-    waiting: QuerySet[Comment],
-    project: Project,
-    comment: Comment,
-    annotator,
-    now: datetime,
-    expires_at: datetime,
+    project: Project, comment: Comment, annotator, now: datetime, expires_at: datetime
 ) -> bool:
     """The claim of a locked candidate, written only if it still waits (one query)."""
     return claim_guard.insert_if_waiting(
-        waiting,
         project_id=project.pk,
         comment_id=comment.pk,
         annotator_id=annotator.pk,
+        k=project.annotators_per_comment,
         claimed_at=now,
         expires_at=expires_at,
     )

@@ -6,7 +6,7 @@ last slot of one comment. The guard works on the comment itself, in two statemen
 1. ``try_lock`` (or ``lock``) takes a transaction-scoped advisory lock on the comment
    (``pg_try_advisory_xact_lock``): claims of *other* comments never wait for it, and a
    claim that finds its candidate locked moves on to the next one, as ``SKIP LOCKED`` does.
-2. ``insert_if_waiting`` writes the claim with ``INSERT ... SELECT ... WHERE EXISTS``: the
+2. ``insert_if_waiting`` writes the claim with ``INSERT ... SELECT ... WHERE``: the
    count of takers is made by that statement, so under READ COMMITTED it reads a snapshot
    taken *after* the lock was granted, and sees the claim of whoever held the lock before
    (a lock is released after its transaction's commit is visible). A candidate chosen on an
@@ -28,9 +28,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import QuerySet
 
-from annotator.labelling.models import Claim
+from annotator.labelling.models import Annotation, Claim
 
 # First key of the per-comment advisory locks ("clc" in ASCII); the second is the comment id.
 COMMENT_LOCK_NAMESPACE = 0x636C63
@@ -67,38 +66,56 @@ def lock(comment_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", _key(comment_id))
 
 
+# The rule of ``assignment.waiting_for`` for one comment: not submitted or skipped by the
+# annotator, and fewer than k takers among the others (submitted labels plus live claims).
+# Plain SQL: built once, where the ORM would compile the correlated counts on every claim.
+_INSERT_IF_WAITING = """
+INSERT INTO {claim} (project_id, comment_id, annotator_id, claimed_at, expires_at)
+SELECT %(project)s, %(comment)s, %(me)s, %(claimed_at)s, %(expires_at)s
+WHERE NOT EXISTS (
+    SELECT 1 FROM {annotation} WHERE comment_id = %(comment)s AND annotator_id = %(me)s
+        AND status IN (%(submitted)s, %(skipped)s)
+) AND (
+    SELECT COUNT(*) FROM {annotation} WHERE comment_id = %(comment)s
+        AND annotator_id <> %(me)s AND status = %(submitted)s
+) + (
+    SELECT COUNT(*) FROM {claim} WHERE comment_id = %(comment)s
+        AND annotator_id <> %(me)s AND expires_at > %(now)s
+) < %(k)s
+"""
+
+
 def insert_if_waiting(
-    waiting: QuerySet,
     *,
     project_id: int,
     comment_id: int,
     annotator_id: int,
+    k: int,
     claimed_at: datetime,
     expires_at: datetime,
 ) -> bool:
-    """Write the claim if ``comment_id`` is still in ``waiting`` (fewer than k takers among
-    the others), counted by this statement; True when it was written (one query)."""
-    check, params = waiting.filter(pk=comment_id).values("pk").query.sql_with_params()
-    table = Claim._meta.db_table
-    columns = ", ".join(
-        connection.ops.quote_name(Claim._meta.get_field(name).column)
-        for name in ("project", "comment", "annotator", "claimed_at", "expires_at")
+    """Write the claim if ``comment_id`` still waits for the annotator (not done by them,
+    fewer than ``k`` takers among the others), counted by this statement; True when it was
+    written (one query). tests/labelling/test_claim_guard.py checks it against
+    ``assignment.waiting_for``."""
+    sql = _INSERT_IF_WAITING.format(
+        claim=connection.ops.quote_name(Claim._meta.db_table),
+        annotation=connection.ops.quote_name(Annotation._meta.db_table),
     )
     adapt = connection.ops.adapt_datetimefield_value
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(table)} ({columns}) "
-        f"SELECT %s, %s, %s, %s, %s WHERE EXISTS ({check})"
-    )
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            [
-                project_id,
-                comment_id,
-                annotator_id,
-                adapt(claimed_at),
-                adapt(expires_at),
-                *params,
-            ],
+            {
+                "project": project_id,
+                "comment": comment_id,
+                "me": annotator_id,
+                "k": k,
+                "now": adapt(claimed_at),
+                "claimed_at": adapt(claimed_at),
+                "expires_at": adapt(expires_at),
+                "submitted": Annotation.Status.SUBMITTED,
+                "skipped": Annotation.Status.SKIPPED,
+            },
         )
         return cursor.rowcount == 1

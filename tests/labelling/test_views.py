@@ -605,10 +605,10 @@ def test_a_submit_with_the_next_comment_runs_a_constant_number_of_queries(
     client.get(url("workspace", project, deep.pk))
     data = {**COMPLETE_REPLY}
     # ... save (with its claim ended), then claim_next: savepoint, own claims, expired claims,
-    # comments of this thread others started (none), the next waiting comment, its claim,
-    # the guarded insert, release; PostgreSQL adds JIT off and the comment's lock; then the
+    # this thread's candidates (started first, then the rest: one query), the guarded
+    # insert, release; PostgreSQL adds JIT off and the comment's lock; then the
     # next comment's workspace (previous/next in one query, progress in one).
-    expected = 25 + 2 * (connection.vendor == "postgresql")
+    expected = 24 + 2 * (connection.vendor == "postgresql")
     with django_assert_num_queries(expected):
         response = post_save(client, project, deep, data, 0, "submit", **HTMX)
     assert response.status_code == 200
