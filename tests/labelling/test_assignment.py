@@ -14,10 +14,8 @@ from annotator.labelling.annotations import Submission, save_annotation
 from annotator.labelling.assignment import (
     VIEWING_HOLD,
     ReassignError,
-    annotator_progress,
     claim_next,
     in_work_order,
-    project_coverage,
     reassign,
     release,
     release_unstarted,
@@ -26,6 +24,7 @@ from annotator.labelling.assignment import (
 )
 from annotator.labelling.models import Annotation, Claim
 from annotator.labelling.schemes import current_scheme_for
+from annotator.labelling.team_progress import annotator_progress, project_coverage
 from tests.factories import (
     COMPLETE_REPLY,
     COMPLETE_TOP_LEVEL,
