@@ -131,8 +131,9 @@ def measure(args: argparse.Namespace, projects: list, annotator) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from annotator.corpus.models import Comment
-    from annotator.labelling.annotations import neighbours_of, next_comment_for
+    from annotator.labelling.annotations import next_comment_for
     from annotator.labelling.assignment import claim_next, release
+    from annotator.labelling.navigation import neighbours_of
 
     for project in projects:
         ids = Comment.objects.filter(article__project=project).values_list("pk", flat=True)

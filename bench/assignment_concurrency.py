@@ -82,6 +82,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="stop every annotator after this long instead of when the queue is empty "
+        "(for large projects: items/s and latency of labelling flat out)",
+    )
+    parser.add_argument(
         "--stagger",
         type=float,
         default=0.0,
@@ -166,7 +173,7 @@ def run_once(
     port = args.port or _free_port()
     log_path = folder / f"gunicorn-{number}.log"
     with Gunicorn(args.workers, port, log_path, code=code) as server:
-        logs = run_annotators(corpus, port, args.seed, args.stagger)
+        logs = run_annotators(corpus, port, args.seed, args.stagger, args.seconds)
         if any("failure" in log for log in logs):
             print(server.log_tail())
     failures = [log["failure"] for log in logs if "failure" in log]
@@ -211,6 +218,7 @@ class Annotator:
         self.handed: list[int] = []  # comment ids, in the order they were handed out
         self.requests: list[tuple[float, float, int, str]] = []  # start, seconds, status, kind
         self.unexpected: list[str] = []
+        self.deadline = float("inf")  # time.monotonic() after which it stops (--seconds)
 
     def header(self, name: str) -> str:
         return self.browser.connection.last.headers.get(name, "")
@@ -255,10 +263,15 @@ class Annotator:
 
     def work(self) -> None:
         comment_id = self.start()
-        while comment_id is not None:
+        while comment_id is not None and time.monotonic() < self.deadline:
             comment_id = self.submit(comment_id)
             if comment_id is None:
                 comment_id = self.start()
+
+    def time_floor(self, comment_id: int, times: int = 20) -> list[float]:
+        """``GET`` on a save URL, answered 405 before the view does anything (seconds)."""
+        path = f"/p/{SLUG}/label/{comment_id}/save/"
+        return [self.browser.request("GET", path)[2] for _ in range(times)]
 
     @staticmethod
     def comment_in(url: str) -> int:
@@ -271,9 +284,11 @@ class Annotator:
         raise RuntimeError(f"{kind} answered {status}: {self.body[:300]!r}")
 
 
-def run_annotators(corpus: dict, port: int, seed: int, stagger: float = 0.0) -> list[dict]:
-    """Every annotator logs in, then all start at once (or ``stagger`` seconds one after the
-    other) and work until the queue is empty."""
+def run_annotators(
+    corpus: dict, port: int, seed: int, stagger: float = 0.0, seconds: float = 0.0
+) -> list[dict]:
+    """Every annotator logs in and times the floor, then all start at once (or ``stagger``
+    seconds one after the other) and work until the queue is empty (or for ``seconds``)."""
     is_reply = dict(corpus["comments"])
     people = [
         Annotator(name, port, is_reply, seed * 1000 + n) for n, name in enumerate(corpus["users"])
@@ -284,10 +299,13 @@ def run_annotators(corpus: dict, port: int, seed: int, stagger: float = 0.0) -> 
     def client(number: int, person: Annotator) -> None:
         try:
             person.browser.log_in(person.username, PASSWORD)
+            floor = person.time_floor(corpus["comments"][0][0])
             barrier.wait(timeout=300)
             time.sleep(number * stagger)
+            if seconds:
+                person.deadline = time.monotonic() + seconds
             person.work()
-            logs[number] = {"handed": person.handed, "requests": person.requests}
+            logs[number] = {"handed": person.handed, "requests": person.requests, "floor": floor}
         except Exception:
             barrier.abort()
             logs[number] = {"failure": f"{person.username}: {traceback.format_exc()}"}
@@ -403,6 +421,13 @@ def report(corpus: dict, logs: list[dict], k: int) -> dict:
             f"  {what}: {len(latencies):,} requests, p50 {latency[kind][0]:.1f} ms, "
             f"p95 {latency[kind][1]:.1f} ms, max {latency[kind][2]:.1f} ms"
         )
+    floor = sorted(ms * 1000 for log in logs for ms in log["floor"])
+    print(
+        f"  floor, GET on a save URL (405 before the view): p50 {percentile(floor, 0.5):.1f} ms, "
+        f"p95 {percentile(floor, 0.95):.1f} ms"
+    )
+    submits = sum(1 for row in requests if row[3] == "submit" and row[2] in (200, 204))
+    print(f"items (complete submits) per second: {submits / span:,.1f}")
     per_person = sorted(len(log["handed"]) for log in logs)
     print(f"comments handed per annotator: {per_person[0]}-{per_person[-1]}")
     met = max(over_server, over_clients, over_labels) == 0

@@ -24,22 +24,18 @@ round. With k = 1 the queue is the work order alone. Submitting or skipping dele
 claim in the project. Skips by others do not count toward k: a skipped comment still needs
 k labels, so the queue hands it to someone else.
 
-Concurrency. The candidate query reads three tables (comments, annotations, claims) and the
-decision "fewer than k takers" depends on rows other transactions are inserting. Row locks on
-the candidate comment (``SELECT ... FOR UPDATE SKIP LOCKED``) do not make that decision safe
-under PostgreSQL's READ COMMITTED: a transaction that locks the comment just after another
-one committed its claim still evaluated the counts on its older snapshot, so it would need a
-re-count after locking, and a blocking fallback so that a comment skipped because it was
-locked is not reported as "nothing left". We take a transaction-scoped advisory lock per
-project instead (``pg_advisory_xact_lock``): claims in one project run one at a time, and
-each starts its queries after the previous claim committed, so it sees every live claim. The
-critical section is a handful of index-backed queries (milliseconds) while a person asks for
-work every ten seconds or more, so the serialisation costs nothing noticeable; projects do not
-contend with each other. Submitting turns a claim into a label in one transaction (the count
-stays), releasing and expiry lower it, so none of them needs the lock. On SQLite,
+Concurrency. Claims run in parallel, also in one project: the k check is made per comment
+(``claim_guard``). The search below picks a small batch of candidates on READ COMMITTED
+snapshots that may be a few milliseconds old; each candidate is locked with a per-comment
+advisory lock that others skip (as ``SKIP LOCKED`` does), then the claim is written by one
+``INSERT ... SELECT ... WHERE`` that re-counts the takers on a snapshot taken after the lock, so
+two claims never both take a comment's last slot. When every candidate is locked by others,
+the claim waits for the first one's lock (only while it holds none, so no deadlock) or, if it
+already holds one, searches again. Submitting turns a claim into a label in one transaction
+(the count stays), releasing and expiry lower it, so none of them needs the guard. On SQLite,
 transactions are ``IMMEDIATE`` (settings.py): the write lock is taken at ``BEGIN``, which
-serialises claims the same way. tests/labelling/test_assignment.py runs eight annotators
-at once on PostgreSQL; without the lock they take a comment more than k times in most runs.
+serialises claims. tests/labelling/test_assignment.py runs 8 and 32 annotators at once on
+PostgreSQL; without the guard they take a comment more than k times.
 
 Speed. Finding the candidate takes 2-6 queries whatever the project's size: the current
 thread's started comments and the rest of it, the first thread others hold claims in with a
@@ -52,7 +48,9 @@ after the annotator's last comment (or, for someone new, where the others are wo
 on 100,000 comments with 90% finished a claim took 5-10 ms on PostgreSQL before the overlap
 step (bench/assignment_concurrency.py prints hand-out latencies); only an annotator with
 nothing left, or the first one to arrive in a mostly finished project, walks the whole
-project (0.2-0.4 s).
+project (0.2-0.4 s). A newcomer starts after the comment most recently handed out, else
+after the newest label of anyone (an index probe each), so arriving in a mostly finished
+project does not walk over the finished part either.
 
 An annotator may still open any comment of the project by its address (a shared link, the
 thread page, previous/next) and label it, even one that already has k labels: that adds an
@@ -62,21 +60,17 @@ extra label and breaks nothing; the queue simply never hands such a comment out.
 from __future__ import annotations
 
 import hashlib
-import statistics
-from dataclasses import dataclass
+import time
 from datetime import datetime, timedelta
 
-from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import (
     BigIntegerField,
     Case,
-    Count,
     Exists,
     ExpressionWrapper,
     F,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -88,7 +82,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotator.corpus.models import Article, Comment, Membership, Project, Role, WorkOrder
+from annotator.corpus.models import Article, Comment, Project, WorkOrder
+from annotator.labelling import claim_guard
 from annotator.labelling.annotations import DONE_STATUSES
 from annotator.labelling.models import Annotation, Claim
 
@@ -96,9 +91,13 @@ from annotator.labelling.models import Annotation, Claim
 # arithmetic that SQLite and PostgreSQL compute exactly as Python does, so the order is one
 # ORDER BY and the position of any comment in it is known without a query.
 SHUFFLE_PRIME = 2_147_483_647
-# First key of the advisory lock that serialises claims in one project ("cla" in ASCII).
-CLAIM_LOCK_NAMESPACE = 0x636C61
-PACE_WINDOW = timedelta(days=7)
+# How many candidates one search hands the guard: enough that annotators arriving together
+# in one thread each find one nobody else is locking.
+CANDIDATES = 8
+# Searches one claim makes at most when its candidates are all locked by others (each waits
+# a little; in practice a second search finds what the first one's holders left).
+MAX_SEARCHES = 50
+SEARCH_PAUSE = 0.002
 # How long a comment handed out on a page view is held before any answer is saved (see the
 # module docstring); never longer than the project's own claim_minutes.
 VIEWING_HOLD = timedelta(minutes=2)
@@ -225,8 +224,9 @@ def waiting_for(annotator, project: Project, now: datetime | None = None) -> Que
 
 def _first_waiting(
     annotator, project: Project, now: datetime, after: Comment | None
-) -> Comment | None:
-    """The comment to hand out after ``after``: overlap first, then work order (1-6 queries).
+) -> list[Comment]:
+    """The comments to hand out after ``after``, best first (up to ``CANDIDATES``): overlap
+    first, then work order (1-6 queries); empty when nothing is waiting.
 
     With k above 1, comments others have started (``0 < takers < k``) come first, so that
     each comment reaches k labels, and agreement can be measured, as early as possible:
@@ -249,46 +249,54 @@ def _first_waiting(
     """
     waiting = waiting_for(annotator, project, now)
     overlap = project.annotators_per_comment > 1
-    started = waiting.filter(takers__gt=0)
-    if after is not None:
-        if overlap:
-            comment = started.filter(article_id=after.article_id).order_by("path").first()
-            if comment is not None:
-                return comment
-        rest_of_thread = waiting.filter(article_id=after.article_id, path__gt=after.path)
-        comment = rest_of_thread.order_by("path").first()
-        if comment is not None:
-            return comment
     if overlap:
-        article_id = _first_started_thread(annotator, project, now, started, after)
-        if article_id is not None:
-            return started.filter(article_id=article_id).order_by("path").first()
-    threads = threads_in_work_order(project).filter(
-        Exists(waiting.filter(article_id=OuterRef("pk")))
-    )
-    article_id = None
+        # Started comments first, then tree order: one ORDER BY serves steps 1 and 2.
+        started_first = Case(
+            When(takers__gt=0, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        waiting = waiting.alias(started_first=started_first)
+        best_first = ("started_first", "path")
+    else:
+        best_first = ("path",)
     if after is not None:
-        later = threads.filter(_threads_after(project, after.article_id))
-        article_id = later.values_list("pk", flat=True).first()
-    if article_id is None:
-        article_id = threads.values_list("pk", flat=True).first()
-    if article_id is None:
-        return None
-    return waiting.filter(article_id=article_id).order_by("path").first()
+        in_thread = waiting.filter(article_id=after.article_id)
+        if overlap:
+            in_thread = in_thread.filter(Q(takers__gt=0) | Q(path__gt=after.path))
+        else:
+            in_thread = in_thread.filter(path__gt=after.path)
+        comments = list(in_thread.order_by(*best_first)[:CANDIDATES])
+        if comments:
+            return comments
+    # Steps 2 and 3 in one query: the thread is the first of the COALESCE that finds one
+    # (PostgreSQL runs each uncorrelated subquery once, and only when reached).
+    threads = (
+        threads_in_work_order(project)
+        .filter(Exists(waiting.filter(article_id=OuterRef("pk"))))
+        .values("pk")
+    )
+    choices = []
+    if overlap:
+        choices.append(_first_started_thread(annotator, project, now, waiting, after))
+    if after is not None:
+        choices.append(Subquery(threads.filter(_threads_after(project, after.article_id))[:1]))
+    choices.append(Subquery(threads[:1]))
+    thread = Coalesce(*choices) if len(choices) > 1 else choices[0]
+    return list(waiting.filter(article_id=thread).order_by(*best_first)[:CANDIDATES])
 
 
 def _first_started_thread(
-    annotator, project: Project, now: datetime, started: QuerySet[Comment], after: Comment | None
-) -> int | None:
+    annotator, project: Project, now: datetime, waiting: QuerySet[Comment], after: Comment | None
+) -> Subquery:
     """The thread, among those where others hold live claims, with a comment they started
     that waits for ``annotator``: the first after ``after``'s in work order, wrapping round
-    (one query; the candidates are a handful, so ranking all of them costs nothing)."""
+    (a subquery; the candidates are a handful, so ranking all of them costs nothing)."""
     worked_on = Claim.objects.filter(project=project, expires_at__gt=now).exclude(
         annotator=annotator
     )
     threads = threads_in_work_order(project).filter(
         pk__in=worked_on.values("comment__article_id"),
     )
+    started = waiting.filter(takers__gt=0)
     threads = threads.filter(Exists(started.filter(article_id=OuterRef("pk"))))
     if after is not None:
         later_first = Case(
@@ -299,45 +307,29 @@ def _first_started_thread(
         threads = threads.alias(later_first=later_first).order_by(
             "later_first", *threads.query.order_by
         )
-    return threads.values_list("pk", flat=True).first()
+    return Subquery(threads.values("pk")[:1])
 
 
 def _starting_point(annotator, project: Project, now: datetime) -> Comment | None:
-    """Where a search without ``after`` starts: after the comment ``annotator`` last finished,
-    or, for someone new, after the comment most recently handed to anyone (1-2 queries).
+    """Where a search without ``after`` starts: after the newest comment ``annotator``
+    finished, or, for someone new, after the comment most recently handed to anyone, else
+    after the newest submitted label of anyone (one query: three index probes).
 
     Either way the finished part of the project is not re-read on every visit, and what
-    was left behind before that point comes round when the search wraps.
+    was left behind before that point comes round when the search wraps. "Newest" is by
+    the annotation's id (when they first saved it), which an index of a person's labels
+    keeps in order; ordering by the time of the last save would sort all of them.
     """
-    annotation = (
-        Annotation.objects.filter(project=project, annotator=annotator, status__in=DONE_STATUSES)
-        .select_related("comment")
-        .only("comment__id", "comment__article_id", "comment__path")
-        .order_by("-updated_at", "-pk")
-        .first()
-    )
-    if annotation is not None:
-        return annotation.comment
+    annotations = Annotation.objects.filter(project=project).values("comment_id")
+    mine = annotations.filter(annotator=annotator, status__in=DONE_STATUSES).order_by("-pk")
     latest = (
         Claim.objects.filter(project=project, expires_at__gt=now)
-        .select_related("comment")
-        .only("comment__id", "comment__article_id", "comment__path")
         .order_by("-claimed_at", "-pk")
-        .first()
+        .values("comment_id")
     )
-    return latest.comment if latest else None
-
-
-def _lock_claims(project: Project) -> None:
-    """Serialise claims in ``project`` until the transaction ends (see the module docstring)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # JIT compiling the candidate queries (estimated as costly: correlated counts)
-            # takes longer than running them; set_config(..., true) lasts this transaction.
-            cursor.execute(
-                "SELECT set_config('jit', 'off', true), pg_advisory_xact_lock(%s, %s)",
-                [CLAIM_LOCK_NAMESPACE, project.pk % 2**31],
-            )
+    newest = annotations.filter(status=Annotation.Status.SUBMITTED).order_by("-pk")
+    found = Coalesce(Subquery(mine[:1]), Subquery(latest[:1]), Subquery(newest[:1]))
+    return Comment.objects.filter(pk=found).only("id", "article_id", "path").first()
 
 
 def _clear_expired(project: Project, now: datetime) -> None:
@@ -383,7 +375,7 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
     now = timezone.now()
     expires_at = now + viewing_hold(project)
     with transaction.atomic():
-        _lock_claims(project)
+        claim_guard.start()
         own = list(held_by(annotator, project, now).select_related("comment__article"))
         # Moving on from a comment goes forward: a comment of their own left behind (opened,
         # then skipped past) comes round again when the search wraps, as any waiting one does.
@@ -396,21 +388,61 @@ def claim_next(annotator, project: Project, after: Comment | None = None) -> Com
         _clear_expired(project, now)
         if after is None:
             after = _starting_point(annotator, project, now)
-        comment = _first_waiting(annotator, project, now, after)
-        if comment is None:
+        return _take_first_waiting(annotator, project, now, after, own, expires_at)
+
+
+def _take_first_waiting(
+    annotator,
+    project: Project,
+    now: datetime,
+    after: Comment | None,
+    own: list[Claim],
+    expires_at: datetime,
+) -> Comment | None:
+    """Search, then claim the first candidate the guard lets through (``claim_guard``).
+
+    Uncontended: one search, one lock, one conditional insert. A candidate locked by someone
+    else is passed over; one whose slot went while it was being locked fails the insert.
+    With none taken, the claim waits for the first candidate's lock if it holds no lock yet
+    (so waiting never closes a cycle), else pauses and searches again on a fresh snapshot.
+    """
+    holding = False
+    for _ in range(MAX_SEARCHES):
+        candidates = _first_waiting(annotator, project, now, after)
+        if not candidates:
             return None
-        mine = next((c for c in own if c.comment_id == comment.pk), None)
-        if mine is not None:  # one of their own, reached again by wrapping round
-            _renew(mine, expires_at)
-            return comment
-        Claim.objects.create(
-            project=project,
-            comment=comment,
-            annotator=annotator,
-            claimed_at=now,
-            expires_at=expires_at,
-        )
-        return comment
+        for comment in candidates:
+            mine = next((c for c in own if c.comment_id == comment.pk), None)
+            if mine is not None:  # one of their own, reached again by wrapping round
+                _renew(mine, expires_at)
+                return comment
+            if not claim_guard.try_lock(comment.pk):
+                continue
+            holding = True
+            if _guarded_insert(project, comment, annotator, now, expires_at):
+                return comment
+        if not holding:
+            claim_guard.lock(candidates[0].pk)
+            holding = True
+            if _guarded_insert(project, candidates[0], annotator, now, expires_at):
+                return candidates[0]
+        else:
+            time.sleep(SEARCH_PAUSE)
+    return None
+
+
+def _guarded_insert(
+    project: Project, comment: Comment, annotator, now: datetime, expires_at: datetime
+) -> bool:
+    """The claim of a locked candidate, written only if it still waits (one query)."""
+    return claim_guard.insert_if_waiting(
+        project_id=project.pk,
+        comment_id=comment.pk,
+        annotator_id=annotator.pk,
+        k=project.annotators_per_comment,
+        claimed_at=now,
+        expires_at=expires_at,
+    )
 
 
 def viewing_hold(project: Project) -> timedelta:
@@ -459,7 +491,7 @@ def reassign(from_user, to_user, project: Project) -> int:
         raise ReassignError("Choose someone else to hand the work to.")
     now = timezone.now()
     with transaction.atomic():
-        _lock_claims(project)
+        # Moving claims never raises a comment's count of takers: no guard needed.
         _clear_expired(project, now)
         theirs = Claim.objects.filter(project=project, annotator=from_user)
         already_taken = Exists(
@@ -473,130 +505,3 @@ def reassign(from_user, to_user, project: Project) -> int:
             claimed_at=now,
             expires_at=now + timedelta(minutes=project.claim_minutes),
         )
-
-
-# -- progress per person, for admins ---------------------------------------------------------
-
-
-@dataclass
-class AnnotatorProgress:
-    """One person's work in a project, as the assignments page shows it."""
-
-    user: object
-    role: str  # the role's label, or "" for someone who has left the project
-    submitted: int = 0
-    skipped: int = 0
-    drafts: int = 0
-    held: int = 0
-    last_activity: datetime | None = None
-    recent_done: int = 0
-    recent_ms: int = 0
-    median_ms: int | None = None
-
-    @property
-    def per_hour(self) -> int | None:
-        """Comments per hour of labelling time over the last 7 days."""
-        if not self.recent_done or not self.recent_ms:
-            return None
-        return round(self.recent_done * 3_600_000 / self.recent_ms)
-
-    @property
-    def median_seconds(self) -> int | None:
-        return None if self.median_ms is None else round(self.median_ms / 1000)
-
-
-@dataclass(frozen=True)
-class ProjectCoverage:
-    """How far the whole project is: comments with their k labels, comments held now."""
-
-    total: int
-    complete: int
-    held: int
-    per_comment: int
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.complete / self.total) if self.total else 0
-
-
-def annotator_progress(project: Project, now: datetime | None = None) -> list[AnnotatorProgress]:
-    """Every person who labels (or labelled) in ``project`` with counts and pace.
-
-    Four or five queries whatever the number of people or comments; the median reads only
-    the last 7 days' time per comment.
-    """
-    now = now or timezone.now()
-    since = now - PACE_WINDOW
-    members = {
-        m.user_id: m
-        for m in Membership.objects.filter(project=project, role__in=[Role.ADMIN, Role.ANNOTATOR])
-        .select_related("user")
-        .order_by("user__username")
-    }
-    annotations = Annotation.objects.filter(project=project)
-    counts = {
-        row["annotator"]: row
-        for row in annotations.order_by()
-        .values("annotator")
-        .annotate(
-            submitted=Count("pk", filter=Q(status=Annotation.Status.SUBMITTED)),
-            skipped=Count("pk", filter=Q(status=Annotation.Status.SKIPPED)),
-            drafts=Count("pk", filter=Q(status=Annotation.Status.DRAFT)),
-            last_activity=Max("updated_at"),
-            recent_done=Count("pk", filter=Q(status__in=DONE_STATUSES, updated_at__gte=since)),
-            recent_ms=Sum(
-                "time_spent_ms", filter=Q(status__in=DONE_STATUSES, updated_at__gte=since)
-            ),
-        )
-    }
-    held = dict(
-        Claim.objects.filter(project=project, expires_at__gt=now)
-        .order_by()
-        .values("annotator")
-        .annotate(n=Count("pk"))
-        .values_list("annotator", "n")
-    )
-    recent_times: dict[int, list[int]] = {}
-    for user_id, ms in annotations.filter(
-        status=Annotation.Status.SUBMITTED, updated_at__gte=since
-    ).values_list("annotator", "time_spent_ms"):
-        recent_times.setdefault(user_id, []).append(ms)
-    # People who labelled and have since left the project (or changed role) still count.
-    former_ids = (set(counts) | set(held)) - set(members)
-    former = get_user_model().objects.filter(pk__in=former_ids) if former_ids else []
-    rows = [AnnotatorProgress(m.user, Role(m.role).label) for m in members.values()]
-    rows += [AnnotatorProgress(user, "") for user in sorted(former, key=lambda u: u.username)]
-    for row in rows:
-        found = counts.get(row.user.pk, {})
-        row.submitted = found.get("submitted", 0)
-        row.skipped = found.get("skipped", 0)
-        row.drafts = found.get("drafts", 0)
-        row.last_activity = found.get("last_activity")
-        row.recent_done = found.get("recent_done", 0)
-        row.recent_ms = found.get("recent_ms") or 0
-        row.held = held.get(row.user.pk, 0)
-        times = recent_times.get(row.user.pk)
-        row.median_ms = round(statistics.median(times)) if times else None
-    return rows
-
-
-def project_coverage(project: Project, now: datetime | None = None) -> ProjectCoverage:
-    """Comments in the project, those with k submitted labels, and those held now (3 queries)."""
-    now = now or timezone.now()
-    k = project.annotators_per_comment
-    total = Comment.objects.filter(article__project=project).count()
-    complete = (
-        Annotation.objects.filter(project=project, status=Annotation.Status.SUBMITTED)
-        .order_by()
-        .values("comment")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=k)
-        .count()
-    )
-    held = (
-        Claim.objects.filter(project=project, expires_at__gt=now)
-        .values("comment")
-        .distinct()
-        .count()
-    )
-    return ProjectCoverage(total=total, complete=complete, held=held, per_comment=k)

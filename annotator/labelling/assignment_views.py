@@ -2,7 +2,7 @@
 
 Project admins only (``Action.MANAGE``). The page reads with a constant number of queries;
 releasing or reassigning a person's held comments are POSTs that redirect back with a
-message. The work itself is in ``assignment.py``.
+message. The work itself is in ``assignment.py``, the counts in ``team_progress.py``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotator.corpus.models import Project
 from annotator.corpus.permissions import Action, project_for
 from annotator.labelling.assignment import (
-    annotator_progress,
-    project_coverage,
     reassign,
     release,
 )
@@ -27,6 +25,7 @@ from annotator.labelling.assignment_forms import (
     WorkSharingForm,
     labellers,
 )
+from annotator.labelling.team_progress import annotator_progress, project_coverage
 
 
 def _page(request: HttpRequest, project: Project, form: WorkSharingForm, status: int = 200):

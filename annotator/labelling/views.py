@@ -26,15 +26,13 @@ from annotator.corpus.models import Article, Comment, Project
 from annotator.corpus.permissions import Action, can, comment_in, project_for
 from annotator.labelling.annotations import (
     AnnotationConflict,
-    Progress,
     SaveResult,
     Submission,
-    neighbours_of,
-    progress_for,
     save_annotation,
 )
 from annotator.labelling.assignment import claim_next, release_unstarted
 from annotator.labelling.models import Annotation, LabelScheme
+from annotator.labelling.navigation import Progress, neighbours_of, progress_for
 from annotator.labelling.responses import (
     conflict_response,
     render_page_or_partial,
@@ -49,7 +47,7 @@ REPLIES_SHOWN = 20
 # A pause longer than this starts a new labelling session (for the pace shown).
 SESSION_IDLE = timedelta(minutes=30)
 # How often the progress bar recounts the comments no longer for this annotator (see
-# ``annotations.progress_for``); in between, the count kept in the session is used.
+# ``navigation.progress_for``) and the project's comments; in between, the session's counts.
 SHARE_RECOUNT = timedelta(seconds=30)
 WORKSPACE_TEMPLATE = "labelling/workspace.html"
 
@@ -76,22 +74,27 @@ def _touch_session(request: HttpRequest, project: Project) -> datetime:
 
 
 def _progress(request: HttpRequest, project: Project) -> Progress:
-    """The annotator's progress (two queries), recounting their share every ``SHARE_RECOUNT``.
+    """The annotator's progress, recounting their share every ``SHARE_RECOUNT``.
 
-    The session keeps the last count of comments no longer for them, so most requests
-    count only the project's comments; the recount is cheap on small projects and about
-    0.2 s at 100,000 comments, paid once per 30 s, not on every submit.
+    The session keeps the last count of the project's comments and of those no longer for
+    them, so most requests read only the person's own labels (one query); the recount is
+    cheap on small projects and about 0.2 s at 100,000 comments, paid once per 30 s, not on
+    every submit.
     """
     session_start = _touch_session(request, project)
     key = f"labelling-share-{project.pk}"
     now = timezone.now()
     kept = request.session.get(key)
-    known = None
+    known = total = None
     if kept and now - datetime.fromisoformat(kept["at"]) <= SHARE_RECOUNT:
-        known = kept["not_for_them"]
-    progress = progress_for(request.user, project, session_start, not_for_them=known)
+        known, total = kept["not_for_them"], kept.get("total")
+    progress = progress_for(request.user, project, session_start, not_for_them=known, total=total)
     if known is None:
-        request.session[key] = {"not_for_them": progress.not_for_them, "at": now.isoformat()}
+        request.session[key] = {
+            "not_for_them": progress.not_for_them,
+            "total": progress.total,
+            "at": now.isoformat(),
+        }
     return progress
 
 

@@ -9,13 +9,12 @@ from annotator.labelling.annotations import (
     MAX_ELAPSED_PER_SAVE_MS,
     AnnotationConflict,
     Submission,
-    neighbours_of,
     next_comment_for,
-    progress_for,
     save_annotation,
 )
 from annotator.labelling.assignment import claim_next, waiting_for
 from annotator.labelling.models import Annotation, AnnotationEvent, Claim
+from annotator.labelling.navigation import neighbours_of, progress_for
 from annotator.labelling.schemes import current_scheme_for, save_scheme
 from tests.factories import (
     COMPLETE_REPLY,

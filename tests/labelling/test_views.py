@@ -382,7 +382,7 @@ def test_progress_counts_the_annotators_share_when_k_is_less_than_the_team(
         make_label(comment, colleague, COMPLETE_REPLY)
     client = logged_in(annotator)
     client.get(url("workspace", project, comments[4].pk))  # session started
-    with django_assert_num_queries(13):  # the same count as without a share
+    with django_assert_num_queries(11):  # the same count as without a share
         page = client.get(url("workspace", project, comments[3].pk))
     assert _progress_text(page) == "0 / 3 done (your share of 6: 1 annotator per comment)"
     assert 'max="3" value="0"' in page.content.decode()
@@ -574,11 +574,11 @@ def test_the_workspace_reads_a_constant_number_of_queries(
     deep = _deepest(big_thread)
     assert deep.depth >= 5
     # session, user, project, role, comment, scheme, annotation, ancestors, replies,
-    # previous, next, progress (2)
-    with django_assert_num_queries(13):
+    # previous and next (one), progress (their own labels; the project's counts are kept)
+    with django_assert_num_queries(11):
         response = client.get(url("workspace", project, deep.pk))
     assert response.status_code == 200
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(11):
         client.get(url("workspace", project, small[-1].pk))
 
 
@@ -605,9 +605,10 @@ def test_a_submit_with_the_next_comment_runs_a_constant_number_of_queries(
     client.get(url("workspace", project, deep.pk))
     data = {**COMPLETE_REPLY}
     # ... save (with its claim ended), then claim_next: savepoint, own claims, expired claims,
-    # comments of this thread others started (none), the next waiting comment, its claim,
-    # release; PostgreSQL adds the advisory lock.
-    expected = 27 + (connection.vendor == "postgresql")
+    # this thread's candidates (started first, then the rest: one query), the guarded
+    # insert, release; PostgreSQL adds JIT off and the comment's lock; then the
+    # next comment's workspace (previous/next in one query, progress in one).
+    expected = 24 + 2 * (connection.vendor == "postgresql")
     with django_assert_num_queries(expected):
         response = post_save(client, project, deep, data, 0, "submit", **HTMX)
     assert response.status_code == 200
@@ -734,11 +735,11 @@ def test_the_workspace_lists_the_answers_set_aside_by_a_move_without_a_query_mor
     make_label(reply, annotator, COMPLETE_REPLY)
     client = logged_in(annotator)
     client.get(url("workspace", project, top.pk))  # session started
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(11):
         before = client.get(url("workspace", project, reply.pk))
     assert before.context["stale_answers"] == []
     reply.move_under(second, actor=project_admin)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(11):
         response = client.get(url("workspace", project, reply.pk))
     [item] = response.context["stale_answers"]
     assert item.question == "stance_parent"
