@@ -40,6 +40,7 @@ from annotator.labelling.responses import (
     render_page_or_partial,
     unsaved_answers,
 )
+from annotator.labelling.save_target import save_target
 from annotator.labelling.scheme import Kind, Question, Target
 from annotator.labelling.schemes import current_scheme_for
 from annotator.labelling.stale import stale_answers_of
@@ -285,9 +286,7 @@ def _submission_from(post: QueryDict, questions) -> Submission:
 @require_POST
 def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     """Autosave, submit or skip; a submit or skip moves on to the next comment."""
-    project = project_for(request.user, slug, Action.LABEL)
-    comment = comment_in(project, comment_id)
-    scheme = current_scheme_for(project)
+    project, comment, scheme = save_target(request.user, slug, comment_id)
     action = request.POST.get("action", "submit")
     if action not in {"autosave", "submit", "skip"}:
         return HttpResponse("Unknown action.", status=400, content_type="text/plain")
@@ -333,7 +332,8 @@ def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpRes
         return HttpResponseRedirect(reverse("labelling:start", args=[project.slug]))
     if not request.htmx:
         return HttpResponseRedirect(_workspace_url(project, following))
-    context = _workspace_context(request, project, following)  # its article came with it
+    # Its article came with it, and the scheme is the one just saved under.
+    context = _workspace_context(request, project, following, scheme=scheme)
     context["just_saved"] = comment
     return _render_workspace(request, context)
 
