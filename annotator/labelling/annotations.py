@@ -43,6 +43,10 @@ class AnnotationConflict(Exception):
         )
 
 
+# ``save_annotation(stored=...)`` when the caller did not read the annotation.
+UNREAD = object()
+
+
 @dataclass
 class SaveResult:
     """What a save did: the stored annotation (None if nothing was ever stored), errors."""
@@ -76,6 +80,7 @@ def save_annotation(
     submission: Submission,
     base_revision: int,
     action: str,
+    stored: Annotation | object | None = UNREAD,
 ) -> SaveResult:
     """Autosave, submit or skip one annotator's answers for ``comment``.
 
@@ -87,16 +92,20 @@ def save_annotation(
     The stored annotation is read without a lock, and written only if it is still at the
     revision read (``annotation_writes.store_save``); when another save got there first,
     it is read again and this save judged against it (a conflict, or a retry already
-    applied). A change costs two queries on PostgreSQL: the read and one write.
+    applied). A change costs two queries on PostgreSQL: the read and one write; one, when
+    the caller read the annotation already (``stored``: it, or None for none).
     """
     if action not in {"autosave", "submit", "skip"}:
         raise ValueError(f"unknown action {action!r}")
     for _ in range(_ATTEMPTS):
-        annotation = (
-            Annotation.objects.filter(comment=comment, annotator=annotator)
-            .select_related("scheme")
-            .first()
-        )
+        annotation = stored
+        if annotation is UNREAD:
+            annotation = (
+                Annotation.objects.filter(comment=comment, annotator=annotator)
+                .select_related("scheme")
+                .first()
+            )
+        stored = UNREAD  # after a lost race, what won is read
         result = _save_over(
             annotation, comment, annotator, scheme, submission, base_revision, action
         )

@@ -286,7 +286,8 @@ def _submission_from(post: QueryDict, questions) -> Submission:
 @require_POST
 def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     """Autosave, submit or skip; a submit or skip moves on to the next comment."""
-    project, comment, scheme = save_target(request.user, slug, comment_id)
+    target = save_target(request.user, slug, comment_id)
+    project, comment, scheme = target.project, target.comment, target.scheme
     action = request.POST.get("action", "submit")
     if action not in {"autosave", "submit", "skip"}:
         return HttpResponse("Unknown action.", status=400, content_type="text/plain")
@@ -303,6 +304,7 @@ def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpRes
             submission=submission,
             base_revision=base_revision,
             action=action,
+            stored=target.annotation,
         )
     except AnnotationConflict as conflict:
         return _conflict_response(request, project, comment, scheme, conflict, submission)

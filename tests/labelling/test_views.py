@@ -582,11 +582,11 @@ def test_the_workspace_reads_a_constant_number_of_queries(
         client.get(url("workspace", project, small[-1].pk))
 
 
-# session, user, one query for project + role + comment + scheme, the annotation; then the
+# session, user, one query for project + role + comment + scheme + the annotation; then the
 # write: on PostgreSQL one statement (annotation, history and hold together); elsewhere a
 # transaction of the annotation (a savepoint around a first insert), history and hold.
-AUTOSAVE_QUERIES = {"postgresql": 5, "sqlite": 9}
-FIRST_AUTOSAVE_QUERIES = {"postgresql": 5, "sqlite": 11}
+AUTOSAVE_QUERIES = {"postgresql": 4, "sqlite": 8}
+FIRST_AUTOSAVE_QUERIES = {"postgresql": 4, "sqlite": 10}
 
 
 @pytest.mark.parametrize("size", [100, 2000])
@@ -613,7 +613,7 @@ def test_an_autosave_runs_a_constant_number_of_queries(
 # comments of this thread others started (none), the next waiting comment, its claim,
 # release (PostgreSQL adds the advisory lock); then the next comment's page without its
 # scheme (known): its annotation, ancestors, replies, previous, next, progress (2).
-SUBMIT_QUERIES = {"postgresql": 20, "sqlite": 23}
+SUBMIT_QUERIES = {"postgresql": 19, "sqlite": 22}
 
 
 @pytest.mark.parametrize("size", [100, 2000])
