@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -127,6 +128,28 @@ class QuestionView:
     @property
     def show_if_values(self) -> str:
         return " ".join(self.question.show_if.values) if self.question.show_if else ""
+
+    @property
+    def inputs(self) -> str:
+        """The question's answer inputs (``_answer_inputs.html``), rendered once per process
+        for each question and choice selected: they are the bulk of rendering the next
+        comment's form, and the same for every comment. Typed text is not kept."""
+        if self.text_value:
+            return get_template(ANSWER_INPUTS_TEMPLATE).render({"q": self})
+        key = (self.question, frozenset(self.selected))
+        html = _RENDERED_INPUTS.get(key)
+        if html is None:
+            html = get_template(ANSWER_INPUTS_TEMPLATE).render({"q": self})
+            if len(_RENDERED_INPUTS) >= _RENDERED_INPUTS_MAX:
+                _RENDERED_INPUTS.clear()
+            _RENDERED_INPUTS[key] = html
+        return html
+
+
+ANSWER_INPUTS_TEMPLATE = "labelling/_answer_inputs.html"
+# The answer inputs by (question, values selected); a scheme has a few dozen of them.
+_RENDERED_INPUTS: dict[tuple, str] = {}
+_RENDERED_INPUTS_MAX = 2048
 
 
 def number_shown(questions: list[QuestionView]) -> None:
