@@ -188,7 +188,7 @@ def _store_in_one_statement(
             event.at,
             event.kind,
             event.revision,
-            json.dumps(event.before),
+            None if event.before is None else json.dumps(event.before),  # SQL NULL, as the ORM
             json.dumps(event.after),
         ]
     if hold.end:

@@ -110,6 +110,8 @@ def test_a_draft_holds_the_comment_for_the_claim_length_and_a_submit_ends_it(com
     assert stored.submitted_at == result.annotation.submitted_at
     kinds = list(AnnotationEvent.objects.filter(annotation=stored).values_list("kind", "revision"))
     assert kinds == [("autosave", 1), ("submit", 2)]
+    first = AnnotationEvent.objects.get(annotation=stored, before__isnull=True)
+    assert first.revision == 1  # a first save has nothing before it (SQL NULL, not JSON null)
 
 
 def test_a_save_that_changes_nothing_adds_its_time_as_stored(comment, annotator):
