@@ -4,8 +4,9 @@ The workspace is a full page on first load; after that htmx swaps the ``workspac
 (next/previous comment, submit) or only the save status (autosave). Every endpoint checks
 ``Action.LABEL`` through ``project_for`` (saving, through ``save_target``: the same check,
 read with the comment, scheme and annotation in one query); annotators only ever read and
-write their own annotations. Saving goes through ``annotations.save_annotation``, which refuses a save made
-from a stale revision (two tabs) with a conflict message instead of overwriting. Which comment
+write their own annotations. Saving goes through ``annotations.save_annotation``, which
+refuses a save made from a stale revision (two tabs) with a conflict message instead of
+overwriting. Which comment
 comes next is decided by ``assignment.claim_next``, which holds it for the annotator: briefly
 while they only look, for the project's claim length once they save (see assignment.py).
 Leaving the page posts to ``label_release`` (the page's script, with ``sendBeacon``), which
