@@ -82,6 +82,13 @@ def role_of(user: User, project: Project) -> Role | None:
     return cache[project.pk]
 
 
+def remember_role(user: User, project: Project, role: str | None) -> None:
+    """Keep ``user``'s role in ``project``, read by a view's own query, where ``role_of``
+    looks first (the user's cache), so ``can`` asks the database nothing more."""
+    if user.is_authenticated:
+        user.__dict__.setdefault("_project_roles", {})[project.pk] = Role(role) if role else None
+
+
 def can(user: User, action: Action, project: Project) -> bool:
     """Whether ``user`` may do ``action`` in ``project``."""
     if not user.is_authenticated or not user.is_active:

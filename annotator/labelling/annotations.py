@@ -2,10 +2,11 @@
 
 ``save_annotation`` is the one write path for answers (browser autosave, submit, skip; later
 the API). It uses optimistic locking: the caller says which ``revision`` it started from and
-a save from any other revision raises ``AnnotationConflict`` and writes nothing. Rows are
-locked (``SELECT ... FOR UPDATE`` on PostgreSQL, an IMMEDIATE transaction on SQLite) so two
-simultaneous saves cannot both pass the check. Every change writes an ``AnnotationEvent``
-with the state before and after; a save that changes nothing but the time spent adds no
+a save from any other revision raises ``AnnotationConflict`` and writes nothing. The write
+is a compare and set on the revision (``annotation_writes.store_save``: one statement on
+PostgreSQL), so two simultaneous saves cannot both pass the check and no lock is held while
+the answers are checked. Every change writes an ``AnnotationEvent`` with the state before
+and after, in the same statement; a save that changes nothing but the time spent adds no
 history row.
 """
 
@@ -16,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotator.corpus.models import Comment, Project
-from annotator.labelling.models import Annotation, AnnotationEvent, Claim, LabelScheme
+from annotator.labelling.annotation_writes import Hold, store_save
+from annotator.labelling.models import Annotation, AnnotationEvent, LabelScheme
 from annotator.labelling.scheme import clean_answers, missing_answers
 
 # One save adds at most this much time: a tab left open overnight is not 8 hours of work.
@@ -39,6 +40,10 @@ class AnnotationConflict(Exception):
             f"The annotation is at revision {current.revision if current else 0}, "
             f"the form was loaded at revision {base_revision}."
         )
+
+
+# ``save_annotation(stored=...)`` when the caller did not read the annotation.
+UNREAD = object()
 
 
 @dataclass
@@ -74,6 +79,7 @@ def save_annotation(
     submission: Submission,
     base_revision: int,
     action: str,
+    stored: Annotation | object | None = UNREAD,
 ) -> SaveResult:
     """Autosave, submit or skip one annotator's answers for ``comment``.
 
@@ -81,112 +87,141 @@ def save_annotation(
     answers checked; if some are missing the answers are still kept as a draft and the result
     lists them) or ``"skip"`` (needs a reason). Raises ``AnnotationConflict`` when the stored
     revision is not ``base_revision`` (0 means "not saved before").
+
+    The stored annotation is read without a lock, and written only if it is still at the
+    revision read (``annotation_writes.store_save``); when another save got there first,
+    it is read again and this save judged against it (a conflict, or a retry already
+    applied). A change costs two queries on PostgreSQL: the read and one write; one, when
+    the caller read the annotation already (``stored``: it, or None for none).
     """
     if action not in {"autosave", "submit", "skip"}:
         raise ValueError(f"unknown action {action!r}")
-    is_reply = comment.parent_id is not None
-    elapsed = max(0, min(int(submission.elapsed_ms or 0), MAX_ELAPSED_PER_SAVE_MS))
-    try:
-        with transaction.atomic():
+    for _ in range(_ATTEMPTS):
+        annotation = stored
+        if annotation is UNREAD:
             annotation = (
-                Annotation.objects.select_for_update()
-                .filter(comment=comment, annotator=annotator)
+                Annotation.objects.filter(comment=comment, annotator=annotator)
                 .select_related("scheme")
                 .first()
             )
-            current_revision = annotation.revision if annotation else 0
-            stale = current_revision != base_revision
-            if stale and annotation is None:
-                raise AnnotationConflict(annotation, base_revision)
-            kept = annotation.answers if annotation else {}
-            answers, errors = clean_answers(
-                scheme.scheme, submission.answers, is_reply=is_reply, kept=kept
+        stored = UNREAD  # after a lost race, what won is read
+        result = _save_over(
+            annotation, comment, annotator, scheme, submission, base_revision, action
+        )
+        if result is not None:
+            return result
+    # Only when the row keeps changing (or vanishing) under this save: say so, write nothing.
+    current = Annotation.objects.filter(comment=comment, annotator=annotator).first()
+    raise AnnotationConflict(current, base_revision)
+
+
+# A save that lost the race is judged again against what won; the second look finds another
+# revision, which never writes, so two attempts are enough (three for a deleted row).
+_ATTEMPTS = 3
+
+
+def _save_over(
+    annotation: Annotation | None,
+    comment: Comment,
+    annotator,
+    scheme: LabelScheme,
+    submission: Submission,
+    base_revision: int,
+    action: str,
+) -> SaveResult | None:
+    """The save judged against the stored ``annotation``; None if it lost a race to store."""
+    is_reply = comment.parent_id is not None
+    elapsed = max(0, min(int(submission.elapsed_ms or 0), MAX_ELAPSED_PER_SAVE_MS))
+    current_revision = annotation.revision if annotation else 0
+    stale = current_revision != base_revision
+    if stale and annotation is None:
+        raise AnnotationConflict(annotation, base_revision)
+    kept = annotation.answers if annotation else {}
+    answers, errors = clean_answers(scheme.scheme, submission.answers, is_reply=is_reply, kept=kept)
+    note = submission.note.strip()[:10_000]
+    skip_reason = submission.skip_reason.strip()[:500]
+    if action == "skip" and not skip_reason:
+        errors["skip_reason"] = "Say why you skip this comment."
+    if errors:
+        if stale:
+            raise AnnotationConflict(annotation, base_revision)
+        return SaveResult(annotation, errors=errors)
+    missing = missing_answers(scheme.scheme, answers, is_reply=is_reply) if action != "skip" else []
+    reported_missing = missing if action == "submit" else []
+    status = _next_status(annotation, action, missing)
+    if stale:
+        # A save from an older revision is refused, unless the stored annotation is
+        # already exactly what it asks for: a save the browser retried because its
+        # answer was lost on the way (time-out, dropped connection) after it was
+        # applied. That one is answered as saved, and adds no time or history.
+        if _state_differs(annotation, answers, status, note, submission, skip_reason):
+            raise AnnotationConflict(annotation, base_revision)
+        return SaveResult(annotation, missing=reported_missing)
+    now = timezone.now()
+    if action != "autosave" and status in DONE_STATUSES:
+        # Submitting or skipping ends the hold on the comment (see assignment.py), in the
+        # same statement so its takers are never under-counted.
+        hold = Hold(end=True)
+    elif status == Annotation.Status.DRAFT:
+        hold = Hold(renew_until=_hold_until(comment, now))
+    else:
+        hold = Hold()
+    is_new = annotation is None
+    if is_new:
+        annotation = Annotation(
+            project_id=comment.article.project_id,
+            comment=comment,
+            annotator=annotator,
+            scheme=scheme,
+            revision=0,
+            created_at=now,
+        )
+        before = None
+    else:
+        before = annotation.snapshot()
+    changed = is_new or _state_differs(annotation, answers, status, note, submission, skip_reason)
+    event = None
+    if changed:
+        annotation.answered_under = {
+            key: (
+                annotation.answered_under.get(key, scheme.version)
+                if kept.get(key) == value
+                else scheme.version
             )
-            note = submission.note.strip()[:10_000]
-            skip_reason = submission.skip_reason.strip()[:500]
-            if action == "skip" and not skip_reason:
-                errors["skip_reason"] = "Say why you skip this comment."
-            if errors:
-                if stale:
-                    raise AnnotationConflict(annotation, base_revision)
-                return SaveResult(annotation, errors=errors)
-            missing = (
-                missing_answers(scheme.scheme, answers, is_reply=is_reply)
-                if action != "skip"
-                else []
-            )
-            status = _next_status(annotation, action, missing)
-            if stale:
-                # A save from an older revision is refused, unless the stored annotation is
-                # already exactly what it asks for: a save the browser retried because its
-                # answer was lost on the way (time-out, dropped connection) after it was
-                # applied. That one is answered as saved, and adds no time or history.
-                if _state_differs(annotation, answers, status, note, submission, skip_reason):
-                    raise AnnotationConflict(annotation, base_revision)
-                return SaveResult(annotation, missing=missing if action == "submit" else [])
-            now = timezone.now()
-            if action != "autosave" and status in DONE_STATUSES:
-                # Submitting or skipping ends the hold on the comment (see assignment.py),
-                # in the same transaction so its takers are never under-counted.
-                Claim.objects.filter(comment=comment, annotator=annotator).delete()
-            elif status == Annotation.Status.DRAFT:
-                _hold_while_working(comment, annotator, now)
-            if annotation is None:
-                annotation = Annotation(
-                    project_id=comment.article.project_id,
-                    comment=comment,
-                    annotator=annotator,
-                    scheme=scheme,
-                    revision=0,
-                    created_at=now,
-                )
-                before = None
-            else:
-                before = annotation.snapshot()
-            answered_under = {
-                key: (
-                    annotation.answered_under.get(key, scheme.version)
-                    if kept.get(key) == value
-                    else scheme.version
-                )
-                for key, value in answers.items()
-            }
-            changed = before is None or _state_differs(
-                annotation, answers, status, note, submission, skip_reason
-            )
-            if not changed:
-                Annotation.objects.filter(pk=annotation.pk).update(
-                    time_spent_ms=F("time_spent_ms") + elapsed
-                )
-                annotation.time_spent_ms += elapsed
-                return SaveResult(annotation, missing=missing if action == "submit" else [])
-            annotation.answers = answers
-            annotation.answered_under = answered_under
-            annotation.scheme = scheme
-            annotation.status = status
-            annotation.note = note
-            annotation.flagged = submission.flagged
-            annotation.skip_reason = skip_reason if status == Annotation.Status.SKIPPED else ""
-            annotation.time_spent_ms += elapsed
-            annotation.revision += 1
-            annotation.updated_at = now
-            if status == Annotation.Status.SUBMITTED and annotation.submitted_at is None:
-                annotation.submitted_at = now
-            annotation.save()
-            AnnotationEvent.objects.create(
-                annotation=annotation,
-                actor=annotator,
-                at=now,
-                kind=_event_kind(action, missing),
-                revision=annotation.revision,
-                before=before,
-                after=annotation.snapshot(),
-            )
-    except IntegrityError:
-        # Two first saves raced: the other one created the row. Same as a stale revision.
-        current = Annotation.objects.filter(comment=comment, annotator=annotator).first()
-        raise AnnotationConflict(current, base_revision) from None
-    return SaveResult(annotation, missing=missing if action == "submit" else [], changed=True)
+            for key, value in answers.items()
+        }
+        annotation.answers = answers
+        annotation.scheme = scheme
+        annotation.status = status
+        annotation.note = note
+        annotation.flagged = submission.flagged
+        annotation.skip_reason = skip_reason if status == Annotation.Status.SKIPPED else ""
+        annotation.revision += 1
+        annotation.updated_at = now
+        if status == Annotation.Status.SUBMITTED and annotation.submitted_at is None:
+            annotation.submitted_at = now
+        event = AnnotationEvent(
+            actor=annotator,
+            at=now,
+            kind=_event_kind(action, missing),
+            revision=annotation.revision,
+            before=before,
+            after=annotation.snapshot(),
+        )
+    annotation.time_spent_ms += elapsed
+    stored = store_save(
+        annotation,
+        is_new=is_new,
+        changed=changed,
+        base_revision=base_revision,
+        elapsed_ms=elapsed,
+        event=event,
+        hold=hold,
+        now=now,
+    )
+    if not stored:
+        return None
+    return SaveResult(annotation, missing=reported_missing, changed=changed)
 
 
 def _state_differs(
@@ -207,8 +242,8 @@ def _state_differs(
     )
 
 
-def _hold_while_working(comment: Comment, annotator, now: datetime) -> None:
-    """Hold ``comment`` for ``annotator`` for the project's full ``claim_minutes`` (one query).
+def _hold_until(comment: Comment, now: datetime) -> datetime:
+    """When a draft's hold on ``comment`` ends: the project's full ``claim_minutes`` from now.
 
     A page view holds a comment only briefly (``assignment.VIEWING_HOLD``); saving answers
     means they are working on it, so the hold becomes the full one, renewed by every save
@@ -217,21 +252,7 @@ def _hold_while_working(comment: Comment, annotator, now: datetime) -> None:
     count of takers, never make the queue hand it out more than k times. A submitted
     annotation counts by itself and needs no hold.
     """
-    project = comment.article.project
-    Claim.objects.bulk_create(
-        [
-            Claim(
-                project=project,
-                comment=comment,
-                annotator=annotator,
-                claimed_at=now,
-                expires_at=now + timedelta(minutes=project.claim_minutes),
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["comment", "annotator"],
-        update_fields=["expires_at"],
-    )
+    return now + timedelta(minutes=comment.article.project.claim_minutes)
 
 
 def _next_status(annotation: Annotation | None, action: str, missing: list[str]) -> str:

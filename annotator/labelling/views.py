@@ -2,9 +2,11 @@
 
 The workspace is a full page on first load; after that htmx swaps the ``workspace`` partial
 (next/previous comment, submit) or only the save status (autosave). Every endpoint checks
-``Action.LABEL`` through ``project_for``; annotators only ever read and write their own
-annotations. Saving goes through ``annotations.save_annotation``, which refuses a save made
-from a stale revision (two tabs) with a conflict message instead of overwriting. Which comment
+``Action.LABEL`` through ``project_for`` (saving, through ``save_target``: the same check,
+read with the comment, scheme and annotation in one query); annotators only ever read and
+write their own annotations. Saving goes through ``annotations.save_annotation``, which
+refuses a save made from a stale revision (two tabs) with a conflict message instead of
+overwriting. Which comment
 comes next is decided by ``assignment.claim_next``, which holds it for the annotator: briefly
 while they only look, for the project's claim length once they save (see assignment.py).
 Leaving the page posts to ``label_release`` (the page's script, with ``sendBeacon``), which
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -38,6 +41,7 @@ from annotator.labelling.responses import (
     render_page_or_partial,
     unsaved_answers,
 )
+from annotator.labelling.save_target import save_target
 from annotator.labelling.scheme import Kind, Question, Target
 from annotator.labelling.schemes import current_scheme_for
 from annotator.labelling.stale import stale_answers_of
@@ -129,6 +133,28 @@ class QuestionView:
     @property
     def show_if_values(self) -> str:
         return " ".join(self.question.show_if.values) if self.question.show_if else ""
+
+    @property
+    def inputs(self) -> str:
+        """The question's answer inputs (``_answer_inputs.html``), rendered once per process
+        for each question and choice selected: they are the bulk of rendering the next
+        comment's form, and the same for every comment. Typed text is not kept."""
+        if self.text_value:
+            return get_template(ANSWER_INPUTS_TEMPLATE).render({"q": self})
+        key = (self.question, frozenset(self.selected))
+        html = _RENDERED_INPUTS.get(key)
+        if html is None:
+            html = get_template(ANSWER_INPUTS_TEMPLATE).render({"q": self})
+            if len(_RENDERED_INPUTS) >= _RENDERED_INPUTS_MAX:
+                _RENDERED_INPUTS.clear()
+            _RENDERED_INPUTS[key] = html
+        return html
+
+
+ANSWER_INPUTS_TEMPLATE = "labelling/_answer_inputs.html"
+# The answer inputs by (question, values selected); a scheme has a few dozen of them.
+_RENDERED_INPUTS: dict[tuple, str] = {}
+_RENDERED_INPUTS_MAX = 2048
 
 
 def number_shown(questions: list[QuestionView]) -> None:
@@ -288,9 +314,8 @@ def _submission_from(post: QueryDict, questions) -> Submission:
 @require_POST
 def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpResponse:
     """Autosave, submit or skip; a submit or skip moves on to the next comment."""
-    project = project_for(request.user, slug, Action.LABEL)
-    comment = comment_in(project, comment_id)
-    scheme = current_scheme_for(project)
+    target = save_target(request.user, slug, comment_id)
+    project, comment, scheme = target.project, target.comment, target.scheme
     action = request.POST.get("action", "submit")
     if action not in {"autosave", "submit", "skip"}:
         return HttpResponse("Unknown action.", status=400, content_type="text/plain")
@@ -307,6 +332,7 @@ def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpRes
             submission=submission,
             base_revision=base_revision,
             action=action,
+            stored=target.annotation,
         )
     except AnnotationConflict as conflict:
         return _conflict_response(request, project, comment, scheme, conflict, submission)
@@ -336,7 +362,8 @@ def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpRes
         return HttpResponseRedirect(reverse("labelling:start", args=[project.slug]))
     if not request.htmx:
         return HttpResponseRedirect(_workspace_url(project, following))
-    context = _workspace_context(request, project, following)  # its article came with it
+    # Its article came with it, and the scheme is the one just saved under.
+    context = _workspace_context(request, project, following, scheme=scheme)
     context["just_saved"] = comment
     return _render_workspace(request, context)
 
