@@ -145,16 +145,17 @@ def run(args: argparse.Namespace) -> None:
         f"in {bare['seconds']:.2f} s = {setup['comments'] / bare['seconds']:,.0f} comments/s "
         f"({bare['bytes'] / 1e6:,.1f} MB of text, thrown away); " + _cpu_text(bare)
     )
-    for fmt, (seconds, rss) in commands.items():
+    for fmt, (seconds, rss, cpu) in commands.items():
         print(
             f"manage.py export_corpus {fmt}: {seconds:.2f} s, start-up included = "
-            f"{seconds / bare['seconds']:.2f}x the bare COPY; peak RSS {rss:,.0f} MB"
+            f"{seconds / bare['seconds']:.2f}x the bare COPY; peak RSS {rss:,.0f} MB; "
+            f"CPU: Python {cpu:.2f} s"
         )
 
 
-def run_command(args: argparse.Namespace, fmt: str, slug: str = "") -> tuple[float, float]:
+def run_command(args: argparse.Namespace, fmt: str, slug: str = "") -> tuple[float, float, float]:
     """``manage.py export_corpus`` end to end in a new process, as a person runs it (its
-    start-up counts): wall seconds and the process's peak RSS (MB)."""
+    start-up counts): wall seconds, the process's peak RSS (MB) and its CPU seconds."""
     with tempfile.TemporaryDirectory(prefix="bench-export-command-") as directory:
         command = [sys.executable, "manage.py", "export_corpus", "--format", fmt, "--split"]
         command += ["--project", slug or _slug(args.comments)]
@@ -174,7 +175,7 @@ def run_command(args: argparse.Namespace, fmt: str, slug: str = "") -> tuple[flo
         process.returncode = os.waitstatus_to_exitcode(status)
     if (process.returncode != 0) != bool(slug):  # an unknown project must fail, with one line
         sys.exit(f"export_corpus {fmt} ended with {process.returncode}:\n{errors}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def child(args: argparse.Namespace, step: str, fmt: str = "") -> dict:
