@@ -193,7 +193,7 @@ def run(args: list[str]) -> int:
     # load_demo prints the login with the address: the one served, not runserver's default.
     manage("load_demo", "--password-file", str(LOCAL / "admin-password"), "--url", url, env=env)
     signal.signal(signal.SIGTERM, _interrupted)
-    worker = start([str(PYTHON), "manage.py", "db_worker"], env)
+    worker = start([str(PYTHON), "manage.py", "db_worker", "--interval", "0.2"], env)
     print(f"\nOpen {url} (Ctrl-C stops the server and the worker)\n", flush=True)
     try:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

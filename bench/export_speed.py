@@ -21,6 +21,7 @@ import json
 import os
 import pstats
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +37,8 @@ ANNOTATORS = 5
 LABELS_SQL = """
 INSERT INTO labelling_annotation (
     project_id, comment_id, annotator_id, scheme_id, answers, answered_under, status,
-    skip_reason, flagged, note, time_spent_ms, revision, created_at, updated_at, submitted_at
+    skip_reason, flagged, note, time_spent_ms, revision, created_at, updated_at, submitted_at,
+    stale_answers
 )
 SELECT
     %(project)s, c.id, u.id, %(scheme)s,
@@ -57,7 +59,7 @@ SELECT
     jsonb_build_object('stance_article', 1, 'claim_type', 1, 'speculation', 1, 'source_cited', 1)
         || CASE WHEN c.parent_id IS NULL THEN '{}'::jsonb ELSE '{"stance_parent": 1}'::jsonb END,
     'submitted', '', (c.id + u.n) %% 50 = 0, '', 20000 + (c.id * 13 + u.n) %% 40000, 1,
-    now(), now(), now()
+    now(), now(), now(), '{}'::jsonb
 FROM corpus_comment c
 JOIN corpus_article a ON a.id = c.article_id
 CROSS JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM auth_user
@@ -92,6 +94,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--fresh", action="store_true", help="build the corpus again")
     parser.add_argument("--profile", action="store_true", help="cProfile the exports")
+    parser.add_argument(
+        "--no-command", action="store_true", help="skip the runs of manage.py export_corpus"
+    )
     parser.add_argument("--child", choices=["setup", "export", "copy"], help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -129,12 +134,48 @@ def run(args: argparse.Namespace) -> None:
         )
         if result.get("profile"):
             print(result["profile"])
+    commands = {}
+    if not args.no_command:
+        commands["(unknown project)"] = run_command(args, "jsonl", slug="no-such-project")
+        for fmt in [f for f in args.formats.split(",") if f]:
+            commands[fmt] = run_command(args, fmt)
     bare = child(args, "copy")
     print(
         f"bare COPY: {setup['comments']:,} comments ({bare['rows']:,} rows, one per annotation) "
         f"in {bare['seconds']:.2f} s = {setup['comments'] / bare['seconds']:,.0f} comments/s "
         f"({bare['bytes'] / 1e6:,.1f} MB of text, thrown away); " + _cpu_text(bare)
     )
+    for fmt, (seconds, rss, cpu) in commands.items():
+        print(
+            f"manage.py export_corpus {fmt}: {seconds:.2f} s, start-up included = "
+            f"{seconds / bare['seconds']:.2f}x the bare COPY; peak RSS {rss:,.0f} MB; "
+            f"CPU: Python {cpu:.2f} s"
+        )
+
+
+def run_command(args: argparse.Namespace, fmt: str, slug: str = "") -> tuple[float, float, float]:
+    """``manage.py export_corpus`` end to end in a new process, as a person runs it (its
+    start-up counts): wall seconds, the process's peak RSS (MB) and its CPU seconds."""
+    with tempfile.TemporaryDirectory(prefix="bench-export-command-") as directory:
+        command = [sys.executable, "manage.py", "export_corpus", "--format", fmt, "--split"]
+        command += ["--project", slug or _slug(args.comments)]
+        command += ["--output", str(Path(directory) / "export.zip")]
+        if args.labels == "final":
+            command.append("--final")
+        environment = {**os.environ, "SECRET_KEY": "bench-only-secret-key", "DEBUG": "0"}
+        environment.setdefault("ALLOWED_HOSTS", "127.0.0.1")
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        errors = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if (process.returncode != 0) != bool(slug):  # an unknown project must fail, with one line
+        sys.exit(f"export_corpus {fmt} ended with {process.returncode}:\n{errors}")
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def child(args: argparse.Namespace, step: str, fmt: str = "") -> dict:

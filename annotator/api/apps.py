@@ -9,8 +9,7 @@ class ApiConfig(AppConfig):
     verbose_name = "REST API"
 
     def ready(self) -> None:
-        # Registers the token scheme with drf-spectacular (extensions register on import).
-        from annotator.api import (
-            authentication,  # noqa: F401
-            signals,  # noqa: F401 - connects the receivers
-        )
+        # The token scheme's drf-spectacular extension registers when api/urls.py imports
+        # it, not here: importing drf-spectacular and DRF took a fifth of every process's
+        # start-up (manage.py commands, the worker) that serves no API request.
+        from annotator.api import signals  # noqa: F401 - connects the receivers

@@ -3,7 +3,11 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from annotator.api import token_views, views
+from annotator.api import (
+    authentication,  # noqa: F401 - registers the token scheme with drf-spectacular
+    token_views,
+    views,
+)
 
 app_name = "api"
 urlpatterns = [

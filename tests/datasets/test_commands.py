@@ -4,6 +4,7 @@ import io
 import os
 import signal
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -11,7 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.checks import Tags
 from django.core.management import CommandError, ManagementUtility, call_command
+from django.test.utils import override_system_checks
 from django.utils import timezone
 
 from annotator.datasets.jobs import INTERRUPTED, create_export_job
@@ -273,3 +276,49 @@ def test_an_export_stopped_by_a_signal_removes_its_part_and_says_so(
     assert list(out.iterdir()) == []
     job = ExportJob.objects.get()
     assert (job.status, job.error) == (ExportJob.Status.FAILED, INTERRUPTED)
+
+
+def test_it_runs_the_model_checks_but_not_those_that_load_every_view(project, tmp_path):
+    # Checking the URLs imports every view of the site: most of a second of start-up.
+    ran = []
+
+    def models_check(app_configs, **kwargs):
+        ran.append("models")
+        return []
+
+    def urls_check(app_configs, **kwargs):
+        ran.append("urls")
+        return []
+
+    models_check.tags = [Tags.models]
+    urls_check.tags = [Tags.urls]
+    target = tmp_path / "corpus.zip"
+
+    with override_system_checks([models_check, urls_check]):
+        call_command(
+            "export_corpus",
+            *("--project", project.slug, "--format", "jsonl", "--output", str(target)),
+            skip_checks=False,
+            stdout=io.StringIO(),
+        )
+
+    assert ran == ["models"]
+    assert target.exists()
+
+
+def test_it_exports_json_lines_without_importing_pyarrow():
+    # pyarrow is the Parquet exporter's alone; importing it costs every other export.
+    code = (
+        "import sys, django; django.setup()\n"
+        "from annotator.datasets.exporters import exporter_for\n"
+        "from annotator.datasets.package import build_export\n"
+        "exporter_for('jsonl'); exporter_for('csv'); exporter_for('json')\n"
+        "print('pyarrow' in sys.modules)\n"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "annotator.settings"}
+    environment.setdefault("SECRET_KEY", "test-only")
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True
+    )
+
+    assert output.stdout.strip() == "False"

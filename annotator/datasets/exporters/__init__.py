@@ -13,19 +13,22 @@ else) can treat them alike:
 
 from __future__ import annotations
 
+from importlib import import_module
 from types import ModuleType
 
-from annotator.datasets.exporters import csv, jsonl, nested_json, parquet
 from annotator.datasets.options import ExportFormat
 
-EXPORTERS: dict[ExportFormat, ModuleType] = {
-    ExportFormat.JSONL: jsonl,
-    ExportFormat.JSON: nested_json,
-    ExportFormat.CSV: csv,
-    ExportFormat.PARQUET: parquet,
+# Modules are imported when their format is first asked for: pyarrow alone takes about
+# 0.2 s to import, which a JSON Lines export (and every process that never exports) need
+# not pay.
+EXPORTERS: dict[ExportFormat, str] = {
+    ExportFormat.JSONL: "annotator.datasets.exporters.jsonl",
+    ExportFormat.JSON: "annotator.datasets.exporters.nested_json",
+    ExportFormat.CSV: "annotator.datasets.exporters.csv",
+    ExportFormat.PARQUET: "annotator.datasets.exporters.parquet",
 }
 
 
 def exporter_for(fmt: ExportFormat | str) -> ModuleType:
     """The exporter module of ``fmt``; ``ValueError`` for a format we do not write."""
-    return EXPORTERS[ExportFormat(fmt)]
+    return import_module(EXPORTERS[ExportFormat(fmt)])

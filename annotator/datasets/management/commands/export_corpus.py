@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.corpus.management.commands.import_threads import ProgressBar
@@ -28,6 +29,22 @@ from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 
 FORMATS = tuple(str(fmt) for fmt in ExportFormat)
 DEFAULTS = ExportOptions()
+# The system checks run before the export starts: all but those of URLs, templates, the
+# admin and compatibility. Checking the URLs imports every view of the site (the API's
+# schema tools, the dashboard's charts and numpy), the admin's checks load every template
+# tag library and DRF's compatibility check its pagination classes: most of a second of an
+# export's start-up, for a command that resolves no URL, renders no template and serves no
+# API request. `manage.py check` (and every other command) still runs them all.
+CHECKS = [
+    Tags.caches,
+    Tags.commands,
+    Tags.files,
+    Tags.models,
+    Tags.security,
+    Tags.signals,
+    Tags.staticfiles,
+    Tags.translation,
+]
 
 
 class Terminated(KeyboardInterrupt):
@@ -54,6 +71,7 @@ def terminated_as_interrupt() -> Iterator[None]:
 
 class Command(BaseCommand):
     help = "Export a project's comments and labels as a zip with a dataset card."
+    requires_system_checks = CHECKS
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--project", required=True, metavar="SLUG")
