@@ -129,7 +129,7 @@ def test_run_serves_on_the_port_given_and_prints_its_url(monkeypatch, capsys):
 
     assert f"Open http://127.0.0.1:{port}/" in capsys.readouterr().out
     worker, server = started
-    assert worker[-1] == "db_worker"
+    assert worker[-3:] == ["db_worker", "--interval", "0.2"]  # polls often: uploads wait less
     assert server[-3:] == ["runserver", f"127.0.0.1:{port}", "--noreload"]
     assert len(stopped) == 2  # the server and the worker
 
