@@ -54,6 +54,7 @@ label. A UTF-8 BOM and CRLF line endings are accepted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -62,6 +63,7 @@ import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -157,7 +159,8 @@ class ThreadReconstruction:
     comments: list[ReconstructedComment]
 
 
-Opener = Callable[[], BinaryIO]  # opens the file afresh, at its start, for each pass
+# Opens the file afresh, at its start, for each pass (a file, or a context giving one).
+Opener = Callable[[], AbstractContextManager[BinaryIO]]
 
 
 # --- Reading the file ----------------------------------------------------------------------
@@ -258,9 +261,9 @@ def parse_text(stream: BinaryIO, filename: str, options: dict) -> Iterator[Recor
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         shutil.copyfileobj(stream, spool, 1024 * 1024)
 
-        def reopen() -> BinaryIO:
+        def reopen() -> AbstractContextManager[BinaryIO]:
             spool.seek(0)
-            return _Unclosed(spool)
+            return contextlib.nullcontext(spool)  # each pass rereads it; the spool stays open
 
         reading = read_thread(reopen, filename, article_end=article_end)
         yield article_record(reading.head)
@@ -335,37 +338,6 @@ def _checked_overrides(overrides: dict, filename: str) -> dict[int, int | None]:
             raise ImportFileError(filename, line, f"the parent {parent!r} is not a line")
         checked[line] = parent
     return checked
-
-
-class _Unclosed(io.BufferedReader):
-    """A reader over a spooled file that leaves the file open when it is closed."""
-
-    def __init__(self, spool) -> None:
-        super().__init__(_SpoolRaw(spool), 256 * 1024)
-
-
-class _SpoolRaw(io.RawIOBase):
-    """The spooled file as a raw stream whose ``close`` does not close the spool."""
-
-    def __init__(self, spool) -> None:
-        self._spool = spool
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._spool.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._spool.tell()
-
-    def readinto(self, buffer) -> int:
-        data = self._spool.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def iter_lines(
