@@ -37,20 +37,21 @@ transactions are ``IMMEDIATE`` (settings.py): the write lock is taken at ``BEGIN
 serialises claims. tests/labelling/test_assignment.py runs 8 and 32 annotators at once on
 PostgreSQL; without the guard they take a comment more than k times.
 
-Speed. Finding the candidate takes 2-6 queries whatever the project's size: the current
-thread's started comments and the rest of it, the first thread others hold claims in with a
-started comment (only those few threads are probed), then the first later thread with work
-(articles in order, each probed with an ``EXISTS`` that stops at its first waiting comment),
-wrapping round. Each comment looked at costs two index probes (annotations, claims), so the
-cost is the stretch of finished comments walked over, plus one pass over the current thread
-and over the threads others work in when none of their comments is started. A search starts
-after the annotator's last comment (or, for someone new, where the others are working), so
-on 100,000 comments with 90% finished a claim took 5-10 ms on PostgreSQL before the overlap
-step (bench/assignment_concurrency.py prints hand-out latencies); only an annotator with
-nothing left, or the first one to arrive in a mostly finished project, walks the whole
-project (0.2-0.4 s). A newcomer starts after the comment most recently handed out, else
-after the newest label of anyone (an index probe each), so arriving in a mostly finished
-project does not walk over the finished part either.
+Speed. Finding the candidate takes 1-2 queries whatever the project's size, plain SQL built
+once per process (``assignment_search``; Django compiling the nested correlated counts on
+every claim was half of a claim's time): the current thread's started comments and the rest
+of it, then in one statement the first thread others hold claims in with a started comment
+(only those few threads are probed), else the first later thread with work (articles in work
+order, by id or down the shuffled rank's expression index, each probed with an ``EXISTS``
+that stops at its first waiting comment), wrapping round. Each comment looked at costs two
+index probes (annotations, claims), so the cost is the stretch of finished comments walked
+over, plus one pass over the current thread and over the threads others work in when none
+of their comments is started. A search starts after the annotator's last comment (or, for
+someone new, where the others are working), so the finished part of a project is not walked
+over: bench/next_comment.py measures a fresh claim at 100,000 and 1,000,000 comments, early
+and late (bench/README.md has the figures). Only an annotator with nothing left walks the
+whole project. A newcomer starts after the comment most recently handed out, else after the
+newest label of anyone (an index probe each).
 
 An annotator may still open any comment of the project by its address (a shared link, the
 thread page, previous/next) and label it, even one that already has k labels: that adds an
@@ -81,7 +82,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.corpus.models import (
-    Article,
     Comment,
     Project,
     WorkOrder,
@@ -123,24 +123,15 @@ def _rank_expression(project: Project, article_field: str) -> ExpressionWrapper:
 def in_work_order(comments: QuerySet[Comment], project: Project) -> QuerySet[Comment]:
     """``comments`` in the project's work order: threads one after another, each in tree order.
 
-    Thread order follows article ids; shuffled order sorts threads by their seeded rank (the
-    same project always gets the same order). Inside a thread, comments follow their path.
+    Thread order follows article ids; shuffled order sorts threads by their rank, an
+    arithmetic function of the project and article ids (``thread_rank``; the same project
+    always gets the same order). Inside a thread, comments follow their path.
     """
     if project.work_order == WorkOrder.SHUFFLED:
         return comments.annotate(thread_rank=_rank_expression(project, "article_id")).order_by(
             "thread_rank", "article_id", "path"
         )
     return comments.order_by("article_id", "path")
-
-
-def threads_in_work_order(project: Project) -> QuerySet[Article]:
-    """The project's articles in the order their threads are worked through."""
-    articles = Article.objects.filter(project=project)
-    if project.work_order == WorkOrder.SHUFFLED:
-        return articles.annotate(thread_rank=_rank_expression(project, "id")).order_by(
-            "thread_rank", "id"
-        )
-    return articles.order_by("id")
 
 
 def work_order_key(project: Project, comment: Comment) -> tuple:
