@@ -37,10 +37,10 @@ transactions are ``IMMEDIATE`` (settings.py): the write lock is taken at ``BEGIN
 serialises claims. tests/labelling/test_assignment.py runs 8 and 32 annotators at once on
 PostgreSQL; without the guard they take a comment more than k times.
 
-Speed. Finding the candidate takes 1-2 queries whatever the project's size, plain SQL built
+Speed. Finding the candidates takes one query whatever the project's size, plain SQL built
 once per process (``assignment_search``; Django compiling the nested correlated counts on
 every claim was half of a claim's time): the current thread's started comments and the rest
-of it, then in one statement the first thread others hold claims in with a started comment
+of it, else (in the same statement) the first thread others hold claims in with a started comment
 (only those few threads are probed), else the first later thread with work (articles in work
 order, by id or down the shuffled rank's expression index, each probed with an ``EXISTS``
 that stops at its first waiting comment), wrapping round. Each comment looked at costs two
@@ -185,7 +185,7 @@ def _first_waiting(
     annotator, project: Project, now: datetime, after: Comment | Candidate | None
 ) -> list[Candidate]:
     """The comments to hand out after ``after``, best first (up to
-    ``assignment_search.CANDIDATES``): overlap first, then work order (1-2 queries, SQL
+    ``assignment_search.CANDIDATES``): overlap first, then work order (one query, SQL
     built once in ``assignment_search``); empty when nothing waits.
 
     With k above 1, comments others have started (``0 < takers < k``) come first, so that

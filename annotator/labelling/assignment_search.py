@@ -60,13 +60,25 @@ _TAKERS = """(
 # ``{thread}`` is the article id (a parameter, or the subquery of steps 2 and 3); ``{more}``
 # narrows the comments (step 1: started, or after the current one).
 _CANDIDATES = """
-SELECT id, article_id, path FROM (
+SELECT id, article_id, path, CASE WHEN %(overlap)s AND takers > 0 THEN 0 ELSE 1 END AS best
+FROM (
     SELECT c.id, c.article_id, c.path, {takers} AS takers
     FROM {comment} c WHERE c.article_id = {thread} {fence}
 ) AS w
 WHERE takers < %(k)s {more}
-ORDER BY CASE WHEN %(overlap)s AND takers > 0 THEN 0 ELSE 1 END, path
+ORDER BY best, path
 LIMIT %(candidates)s
+"""
+
+# Step 1, and steps 2 and 3 only when step 1 finds nothing: one round trip (on PostgreSQL
+# the second part is skipped by a one-time filter once the first has a row).
+_AFTER = """
+WITH here AS ({in_thread})
+SELECT id, article_id, path, 0 AS part, best FROM here
+UNION ALL
+SELECT id, article_id, path, 1 AS part, best FROM ({elsewhere}) AS e
+WHERE NOT EXISTS (SELECT 1 FROM here)
+ORDER BY part, best, path
 """
 
 # The first thread in work order with a comment waiting, among the project's threads that
@@ -152,13 +164,15 @@ def _statements(order: str) -> dict[str, str]:
             later=_WALK.format(after=later, **walk),
             first=_WALK.format(after="", **walk),
         )
+        in_thread = _CANDIDATES.format(
+            thread="%(article)s",
+            more="AND ((%(overlap)s AND takers > 0) OR path > %(path)s)",
+            **common,
+        )
+        elsewhere = _CANDIDATES.format(thread=elsewhere, more="", **common)
         _built[key] = {
-            "in_thread": _CANDIDATES.format(
-                thread="%(article)s",
-                more="AND ((%(overlap)s AND takers > 0) OR path > %(path)s)",
-                **common,
-            ),
-            "elsewhere": _CANDIDATES.format(thread=elsewhere, more="", **common),
+            "after": _AFTER.format(in_thread=in_thread, elsewhere=elsewhere),
+            "elsewhere": elsewhere,
             "starting_point": _STARTING_POINT.format(**tables),
         }
     return _built[key]
@@ -180,15 +194,15 @@ def _parameters(project, annotator, now: datetime, k: int) -> dict:
 def _rows(sql: str, parameters: dict) -> list[Candidate]:
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
-        return [Candidate(*row) for row in cursor.fetchall()]
+        return [Candidate(*row[:3]) for row in cursor.fetchall()]
 
 
 def first_waiting(
     annotator, project, now: datetime, after: Candidate | Comment | None, rank: int | None
 ) -> list[Candidate]:
     """The comments to hand ``annotator`` after ``after`` (whose thread ranks ``rank`` in
-    the work order), best first, up to ``CANDIDATES``; empty when nothing waits (1-2
-    queries). The three steps are ``assignment._first_waiting``'s."""
+    the work order), best first, up to ``CANDIDATES``; empty when nothing waits (one
+    query). The three steps are ``assignment._first_waiting``'s."""
     k = project.annotators_per_comment
     statements = _statements(project.work_order)
     parameters = _parameters(project, annotator, now, k)
@@ -197,8 +211,7 @@ def first_waiting(
         parameters.update(article=-1, rank=-1)
         return _rows(statements["elsewhere"], parameters)
     parameters.update(article=after.article_id, path=after.path, rank=rank)
-    found = _rows(statements["in_thread"], parameters)
-    return found or _rows(statements["elsewhere"], parameters)
+    return _rows(statements["after"], parameters)
 
 
 def starting_point(annotator, project, now: datetime) -> Candidate | None:
