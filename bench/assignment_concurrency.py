@@ -35,11 +35,12 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
-from benchdb import ROOT, recreate_database, safe_url, server_environment
+from benchdb import ROOT, bench_database_name, recreate_database, safe_url, server_environment
 from label_save_latency import (
     PASSWORD,
     SLUG,
     Browser,
+    CpuMonitor,
     Gunicorn,
     _free_port,
     build_corpus,
@@ -173,13 +174,16 @@ def run_once(
     port = args.port or _free_port()
     log_path = folder / f"gunicorn-{number}.log"
     with Gunicorn(args.workers, port, log_path, code=code) as server:
+        watch = {"gunicorn": server.process.pid, "database": bench_database_name(args.database_url)}
+        monitor = CpuMonitor(watch).start()
         logs = run_annotators(corpus, port, args.seed, args.stagger, args.seconds)
+        cpu = monitor.stop()
         if any("failure" in log for log in logs):
             print(server.log_tail())
     failures = [log["failure"] for log in logs if "failure" in log]
     if failures:
         sys.exit("an annotator failed:\n" + failures[0])
-    result = report(corpus, logs, args.k)
+    result = report(corpus, logs, args.k, cpu)
     result["label"] = label
     return result
 
@@ -339,9 +343,10 @@ def overlap_curve(submitted: list[int], k: int) -> list[tuple[int, int]]:
     return points
 
 
-def report(corpus: dict, logs: list[dict], k: int) -> dict:
-    """Over-handing from both sides, labels per comment, overlap, throughput and latency;
-    returns the figures for ``side_by_side``."""
+def report(corpus: dict, logs: list[dict], k: int, cpu: dict) -> dict:
+    """Over-handing from both sides, labels per comment, overlap, throughput, latency and
+    CPU per item (``cpu``: label_save_latency's ``CpuMonitor``); returns the figures for
+    ``side_by_side``."""
     from django.db import connections
 
     from annotator.labelling.models import Annotation, Claim
@@ -428,6 +433,14 @@ def report(corpus: dict, logs: list[dict], k: int) -> dict:
     )
     submits = sum(1 for row in requests if row[3] == "submit" and row[2] in (200, 204))
     print(f"items (complete submits) per second: {submits / span:,.1f}")
+    # CPU per item: what caps items/s when the cores are full (the run includes the log-ins
+    # and floors, a few per annotator; the clients' CPU is "bench").
+    per_item = {kind: cpu[kind] * 1000 / max(submits, 1) for kind in ("gunicorn", "postgres")}
+    print(
+        f"CPU per item (submit + next): gunicorn {per_item['gunicorn']:.0f} ms, PostgreSQL "
+        f"{per_item['postgres']:.0f} ms; machine busy {cpu['busy'] / cpu['seconds']:.0%} "
+        f"(clients {cpu['bench']:.0f} s, others {cpu['other']:.0f} s of {cpu['seconds']:.0f})"
+    )
     per_person = sorted(len(log["handed"]) for log in logs)
     print(f"comments handed per annotator: {per_person[0]}-{per_person[-1]}")
     met = max(over_server, over_clients, over_labels) == 0
@@ -437,6 +450,8 @@ def report(corpus: dict, logs: list[dict], k: int) -> dict:
         "over": (over_server, over_clients, over_labels),
         "overlap": overlap,
         "rate": len(requests) / span,
+        "items": submits / span,
+        "cpu": per_item,
         "latency": latency,
         "span": span,
     }
@@ -463,6 +478,13 @@ def side_by_side(results: list[dict], k: int) -> None:
         )
     rows.append(("run time", [f"{r['span']:.1f} s" for r in results]))
     rows.append(("requests per second", [f"{r['rate']:,.1f}" for r in results]))
+    rows.append(("items per second", [f"{r['items']:,.1f}" for r in results]))
+    rows.append(
+        (
+            "CPU ms per item (gunicorn / PostgreSQL)",
+            [f"{r['cpu']['gunicorn']:.0f} / {r['cpu']['postgres']:.0f}" for r in results],
+        )
+    )
     for kind, what in [("submit", "submit + next hand-out"), ("start", "GET /label/ hand-out")]:
         rows.append(
             (

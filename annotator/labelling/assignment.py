@@ -37,20 +37,21 @@ transactions are ``IMMEDIATE`` (settings.py): the write lock is taken at ``BEGIN
 serialises claims. tests/labelling/test_assignment.py runs 8 and 32 annotators at once on
 PostgreSQL; without the guard they take a comment more than k times.
 
-Speed. Finding the candidate takes 2-6 queries whatever the project's size: the current
-thread's started comments and the rest of it, the first thread others hold claims in with a
-started comment (only those few threads are probed), then the first later thread with work
-(articles in order, each probed with an ``EXISTS`` that stops at its first waiting comment),
-wrapping round. Each comment looked at costs two index probes (annotations, claims), so the
-cost is the stretch of finished comments walked over, plus one pass over the current thread
-and over the threads others work in when none of their comments is started. A search starts
-after the annotator's last comment (or, for someone new, where the others are working), so
-on 100,000 comments with 90% finished a claim took 5-10 ms on PostgreSQL before the overlap
-step (bench/assignment_concurrency.py prints hand-out latencies); only an annotator with
-nothing left, or the first one to arrive in a mostly finished project, walks the whole
-project (0.2-0.4 s). A newcomer starts after the comment most recently handed out, else
-after the newest label of anyone (an index probe each), so arriving in a mostly finished
-project does not walk over the finished part either.
+Speed. Finding the candidates takes one query whatever the project's size, plain SQL built
+once per process (``assignment_search``; Django compiling the nested correlated counts on
+every claim was half of a claim's time): the current thread's started comments and the rest
+of it, else (in the same statement) the first thread others hold claims in with a started comment
+(only those few threads are probed), else the first later thread with work (articles in work
+order, by id or down the shuffled rank's expression index, each probed with an ``EXISTS``
+that stops at its first waiting comment), wrapping round. Each comment looked at costs two
+index probes (annotations, claims), so the cost is the stretch of finished comments walked
+over, plus one pass over the current thread and over the threads others work in when none
+of their comments is started. A search starts after the annotator's last comment (or, for
+someone new, where the others are working), so the finished part of a project is not walked
+over: bench/next_comment.py measures a fresh claim at 100,000 and 1,000,000 comments, early
+and late (bench/README.md has the figures). Only an annotator with nothing left walks the
+whole project. A newcomer starts after the comment most recently handed out, else after the
+newest label of anyone (an index probe each).
 
 An annotator may still open any comment of the project by its address (a shared link, the
 thread page, previous/next) and label it, even one that already has k labels: that adds an
@@ -59,13 +60,11 @@ extra label and breaks nothing; the queue simply never hands such a comment out.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import (
-    BigIntegerField,
     Case,
     Exists,
     ExpressionWrapper,
@@ -82,18 +81,18 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotator.corpus.models import Article, Comment, Project, WorkOrder
-from annotator.labelling import claim_guard
+from annotator.corpus.models import (
+    Comment,
+    Project,
+    WorkOrder,
+    thread_rank_expression,
+    thread_rank_of,
+)
+from annotator.labelling import assignment_search, claim_guard
 from annotator.labelling.annotations import DONE_STATUSES
+from annotator.labelling.assignment_search import Candidate
 from annotator.labelling.models import Annotation, Claim
 
-# Threads are shuffled by hashing their article id modulo this prime (2**31 - 1) with integer
-# arithmetic that SQLite and PostgreSQL compute exactly as Python does, so the order is one
-# ORDER BY and the position of any comment in it is known without a query.
-SHUFFLE_PRIME = 2_147_483_647
-# How many candidates one search hands the guard: enough that annotators arriving together
-# in one thread each find one nobody else is locking.
-CANDIDATES = 8
 # Searches one claim makes at most when its candidates are all locked by others (each waits
 # a little; in practice a second search finds what the first one's holders left).
 MAX_SEARCHES = 50
@@ -110,45 +109,23 @@ class ReassignError(ValueError):
 # -- the work order --------------------------------------------------------------------------
 
 
-def _shuffle_parameters(project: Project) -> tuple[int, int, int, int]:
-    """The project's seed: two offsets and two non-zero multipliers, stable for the project."""
-    digest = hashlib.sha256(f"thread-shuffle:{project.pk}".encode()).digest()
-    o1, m1, o2, m2 = (int.from_bytes(digest[i : i + 4], "big") for i in range(0, 16, 4))
-    return (
-        o1 % SHUFFLE_PRIME,
-        m1 % (SHUFFLE_PRIME - 1) + 1,
-        o2 % SHUFFLE_PRIME,
-        m2 % (SHUFFLE_PRIME - 1) + 1,
-    )
-
-
 def thread_rank(project: Project, article_id: int) -> int:
-    """Where an article's thread comes in the project's shuffled order (lower is earlier).
-
-    ``(a + o1) * m1`` squared, then ``(x + o2) * m2``, each step modulo the prime: the square
-    makes consecutive ids land far apart (an affine map alone keeps them in a lattice).
-    Two articles may share a rank; the article id breaks the tie.
-    """
-    o1, m1, o2, m2 = _shuffle_parameters(project)
-    p = SHUFFLE_PRIME
-    mixed = (article_id + o1) % p * m1 % p
-    return (mixed * mixed % p + o2) % p * m2 % p
+    """Where an article's thread comes in the project's shuffled order (lower is earlier);
+    ``corpus.models.thread_rank_of``, an arithmetic function the database indexes."""
+    return thread_rank_of(project.pk, article_id)
 
 
 def _rank_expression(project: Project, article_field: str) -> ExpressionWrapper:
-    """``thread_rank`` as SQL; every product stays below 2**62, inside a 64-bit integer."""
-    o1, m1, o2, m2 = _shuffle_parameters(project)
-    p = Value(SHUFFLE_PRIME)
-    mixed = (F(article_field) + Value(o1)) % p * Value(m1) % p
-    rank = (mixed * mixed % p + Value(o2)) % p * Value(m2) % p
-    return ExpressionWrapper(rank, output_field=BigIntegerField())
+    """``thread_rank`` as SQL (the expression of the index ``article_thread_rank``)."""
+    return thread_rank_expression(Value(project.pk), F(article_field))
 
 
 def in_work_order(comments: QuerySet[Comment], project: Project) -> QuerySet[Comment]:
     """``comments`` in the project's work order: threads one after another, each in tree order.
 
-    Thread order follows article ids; shuffled order sorts threads by their seeded rank (the
-    same project always gets the same order). Inside a thread, comments follow their path.
+    Thread order follows article ids; shuffled order sorts threads by their rank, an
+    arithmetic function of the project and article ids (``thread_rank``; the same project
+    always gets the same order). Inside a thread, comments follow their path.
     """
     if project.work_order == WorkOrder.SHUFFLED:
         return comments.annotate(thread_rank=_rank_expression(project, "article_id")).order_by(
@@ -157,29 +134,11 @@ def in_work_order(comments: QuerySet[Comment], project: Project) -> QuerySet[Com
     return comments.order_by("article_id", "path")
 
 
-def threads_in_work_order(project: Project) -> QuerySet[Article]:
-    """The project's articles in the order their threads are worked through."""
-    articles = Article.objects.filter(project=project)
-    if project.work_order == WorkOrder.SHUFFLED:
-        return articles.annotate(thread_rank=_rank_expression(project, "id")).order_by(
-            "thread_rank", "id"
-        )
-    return articles.order_by("id")
-
-
 def work_order_key(project: Project, comment: Comment) -> tuple:
     """A comment's position in the work order, as a sortable tuple (no query)."""
     if project.work_order == WorkOrder.SHUFFLED:
         return (thread_rank(project, comment.article_id), comment.article_id, comment.path)
     return (comment.article_id, comment.path)
-
-
-def _threads_after(project: Project, article_id: int) -> Q:
-    """Articles whose thread comes after ``article_id``'s (for ``threads_in_work_order``)."""
-    if project.work_order == WorkOrder.SHUFFLED:
-        rank = thread_rank(project, article_id)
-        return Q(thread_rank__gt=rank) | Q(thread_rank=rank, id__gt=article_id)
-    return Q(id__gt=article_id)
 
 
 # -- claiming --------------------------------------------------------------------------------
@@ -223,10 +182,11 @@ def waiting_for(annotator, project: Project, now: datetime | None = None) -> Que
 
 
 def _first_waiting(
-    annotator, project: Project, now: datetime, after: Comment | None
-) -> list[Comment]:
-    """The comments to hand out after ``after``, best first (up to ``CANDIDATES``): overlap
-    first, then work order (1-6 queries); empty when nothing is waiting.
+    annotator, project: Project, now: datetime, after: Comment | Candidate | None
+) -> list[Candidate]:
+    """The comments to hand out after ``after``, best first (up to
+    ``assignment_search.CANDIDATES``): overlap first, then work order (one query, SQL
+    built once in ``assignment_search``); empty when nothing waits.
 
     With k above 1, comments others have started (``0 < takers < k``) come first, so that
     each comment reaches k labels, and agreement can be measured, as early as possible:
@@ -239,78 +199,22 @@ def _first_waiting(
 
     Step 2 looks only at the threads of others' live claims (one per person at work), so
     it never walks untouched threads; a started comment elsewhere is found by step 1 when
-    the search reaches its thread. With k = 1 no comment is ever "started", steps 1 and 2
-    are left out and the search is the work order alone.
+    the search reaches its thread. With k = 1 no comment is ever "started", and the search
+    is the work order alone.
 
     Each query is an index range scan that stops at its first hit (the rest of one thread
-    by path; articles by id), in both orders. A single ``ORDER BY`` over every comment would
-    evaluate the counts of all 100,000 of them to sort by a shuffled rank, and
-    ``(article_id, path) > (a, p)`` written with ``OR`` is not an index range on PostgreSQL.
+    by path; articles by id, or by their shuffled rank's expression index). A single
+    ``ORDER BY`` over every comment would evaluate the counts of all 100,000 of them.
     """
-    waiting = waiting_for(annotator, project, now)
-    overlap = project.annotators_per_comment > 1
-    if overlap:
-        # Started comments first, then tree order: one ORDER BY serves steps 1 and 2.
-        started_first = Case(
-            When(takers__gt=0, then=Value(0)), default=Value(1), output_field=IntegerField()
-        )
-        waiting = waiting.alias(started_first=started_first)
-        best_first = ("started_first", "path")
-    else:
-        best_first = ("path",)
+    rank = None
     if after is not None:
-        in_thread = waiting.filter(article_id=after.article_id)
-        if overlap:
-            in_thread = in_thread.filter(Q(takers__gt=0) | Q(path__gt=after.path))
-        else:
-            in_thread = in_thread.filter(path__gt=after.path)
-        comments = list(in_thread.order_by(*best_first)[:CANDIDATES])
-        if comments:
-            return comments
-    # Steps 2 and 3 in one query: the thread is the first of the COALESCE that finds one
-    # (PostgreSQL runs each uncorrelated subquery once, and only when reached).
-    threads = (
-        threads_in_work_order(project)
-        .filter(Exists(waiting.filter(article_id=OuterRef("pk"))))
-        .values("pk")
-    )
-    choices = []
-    if overlap:
-        choices.append(_first_started_thread(annotator, project, now, waiting, after))
-    if after is not None:
-        choices.append(Subquery(threads.filter(_threads_after(project, after.article_id))[:1]))
-    choices.append(Subquery(threads[:1]))
-    thread = Coalesce(*choices) if len(choices) > 1 else choices[0]
-    return list(waiting.filter(article_id=thread).order_by(*best_first)[:CANDIDATES])
+        rank = after.article_id
+        if project.work_order == WorkOrder.SHUFFLED:
+            rank = thread_rank(project, after.article_id)
+    return assignment_search.first_waiting(annotator, project, now, after, rank)
 
 
-def _first_started_thread(
-    annotator, project: Project, now: datetime, waiting: QuerySet[Comment], after: Comment | None
-) -> Subquery:
-    """The thread, among those where others hold live claims, with a comment they started
-    that waits for ``annotator``: the first after ``after``'s in work order, wrapping round
-    (a subquery; the candidates are a handful, so ranking all of them costs nothing)."""
-    worked_on = Claim.objects.filter(project=project, expires_at__gt=now).exclude(
-        annotator=annotator
-    )
-    threads = threads_in_work_order(project).filter(
-        pk__in=worked_on.values("comment__article_id"),
-    )
-    started = waiting.filter(takers__gt=0)
-    threads = threads.filter(Exists(started.filter(article_id=OuterRef("pk"))))
-    if after is not None:
-        later_first = Case(
-            When(_threads_after(project, after.article_id), then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
-        threads = threads.alias(later_first=later_first).order_by(
-            "later_first", *threads.query.order_by
-        )
-    return Subquery(threads.values("pk")[:1])
-
-
-def _starting_point(annotator, project: Project, now: datetime) -> Comment | None:
+def _starting_point(annotator, project: Project, now: datetime) -> Candidate | None:
     """Where a search without ``after`` starts: after the newest comment ``annotator``
     finished, or, for someone new, after the comment most recently handed to anyone, else
     after the newest submitted label of anyone (one query: three index probes).
@@ -320,16 +224,7 @@ def _starting_point(annotator, project: Project, now: datetime) -> Comment | Non
     the annotation's id (when they first saved it), which an index of a person's labels
     keeps in order; ordering by the time of the last save would sort all of them.
     """
-    annotations = Annotation.objects.filter(project=project).values("comment_id")
-    mine = annotations.filter(annotator=annotator, status__in=DONE_STATUSES).order_by("-pk")
-    latest = (
-        Claim.objects.filter(project=project, expires_at__gt=now)
-        .order_by("-claimed_at", "-pk")
-        .values("comment_id")
-    )
-    newest = annotations.filter(status=Annotation.Status.SUBMITTED).order_by("-pk")
-    found = Coalesce(Subquery(mine[:1]), Subquery(latest[:1]), Subquery(newest[:1]))
-    return Comment.objects.filter(pk=found).only("id", "article_id", "path").first()
+    return assignment_search.starting_point(annotator, project, now)
 
 
 def _clear_expired(project: Project, now: datetime) -> None:
@@ -395,7 +290,7 @@ def _take_first_waiting(
     annotator,
     project: Project,
     now: datetime,
-    after: Comment | None,
+    after: Comment | Candidate | None,
     own: list[Claim],
     expires_at: datetime,
 ) -> Comment | None:
@@ -411,28 +306,33 @@ def _take_first_waiting(
         candidates = _first_waiting(annotator, project, now, after)
         if not candidates:
             return None
-        for comment in candidates:
-            mine = next((c for c in own if c.comment_id == comment.pk), None)
+        for candidate in candidates:
+            mine = next((c for c in own if c.comment_id == candidate.pk), None)
             if mine is not None:  # one of their own, reached again by wrapping round
                 _renew(mine, expires_at)
-                return comment
-            if not claim_guard.try_lock(comment.pk):
+                return mine.comment
+            if not claim_guard.try_lock(candidate.pk):
                 continue
             holding = True
-            if _guarded_insert(project, comment, annotator, now, expires_at):
-                return comment
+            if _guarded_insert(project, candidate, annotator, now, expires_at):
+                return _claimed(candidate)
         if not holding:
             claim_guard.lock(candidates[0].pk)
             holding = True
             if _guarded_insert(project, candidates[0], annotator, now, expires_at):
-                return candidates[0]
+                return _claimed(candidates[0])
         else:
             time.sleep(SEARCH_PAUSE)
     return None
 
 
+def _claimed(candidate: Candidate) -> Comment:
+    """The comment just claimed, with its article, as the workspace shows it (one query)."""
+    return Comment.objects.select_related("article").get(pk=candidate.pk)
+
+
 def _guarded_insert(
-    project: Project, comment: Comment, annotator, now: datetime, expires_at: datetime
+    project: Project, comment: Candidate, annotator, now: datetime, expires_at: datetime
 ) -> bool:
     """The claim of a locked candidate, written only if it still waits (one query)."""
     return claim_guard.insert_if_waiting(

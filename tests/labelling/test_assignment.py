@@ -544,11 +544,11 @@ def test_claiming_runs_a_constant_number_of_queries(order):
         counts.append(claim_queries(project, me))  # the held one again
     # New: savepoint, own claims, expired claims, where to start (my newest label, else the
     # latest claim, else the newest label: one query), the started comments of that thread
-    # and the rest of it (one query), the guarded insert, release (+ on PG: JIT off, the
-    # comment's lock).
+    # and the rest of it (one query), the guarded insert, the claimed comment with its
+    # article, release (+ on PG: JIT off, the comment's lock).
     # Held: savepoint, own claims, renew, release (+ JIT off). The same at 10 and 200.
     on_pg = connection.vendor == "postgresql"
-    assert counts == [7 + 2 * on_pg, 4 + on_pg] * 2
+    assert counts == [8 + 2 * on_pg, 4 + on_pg] * 2
 
 
 @pytest.mark.django_db
@@ -576,10 +576,11 @@ def test_moving_on_from_a_finished_thread_runs_a_constant_number_of_queries(orde
         with CaptureQueriesContext(connection) as queries:
             assert claim_next(me, project, after=last) == started
         counts.append(len(queries))
-    # Savepoint, own claims, expired claims, the current thread's started comments and the
-    # rest of it (one query); then one query for the candidates of the first thread others
-    # started, else the next thread with work, wrapping round; the guarded insert, release
-    # (+ on PG: JIT off, the comment's lock). Whichever step finds it, at 10 or 200.
+    # Savepoint, own claims, expired claims, the search (one query: the current thread's
+    # started comments and the rest of it, else the candidates of the first thread others
+    # started, else of the next thread with work, wrapping round), the guarded insert, the
+    # claimed comment with its article, release (+ on PG: JIT off, the comment's lock).
+    # Whichever step finds it, at 10 or 200.
     lock = 2 if connection.vendor == "postgresql" else 0
     assert counts == [7 + lock] * 4
 
