@@ -141,7 +141,7 @@ class RowBuilder:
                 submitted,
                 flagged,
                 note,
-                self._stale(stale_json),
+                _NO_STALE if stale_json == "{}" else self._stale(stale_json),
             )
             if comment_id != current:  # rows come by comment: each comment's list once
                 current = comment_id

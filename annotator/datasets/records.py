@@ -129,13 +129,17 @@ class IdentityMemo:
     def __init__(self, convert: Callable[[Any], Any], limit: int = INTERN_LIMIT):
         self._convert = convert
         self._limit = limit
-        self._memo: dict[int, tuple[Any, Any]] = {}
+        self._kept: list[Any] = []
+        # id -> converted value: ``known.get(id(value))`` in a hot loop spares a call (the
+        # converted value must be truthy for ``known.get(id(v)) or memo(v)`` to be right).
+        self.known: dict[int, Any] = {}
 
     def __call__(self, value: Any) -> Any:
-        known = self._memo.get(id(value))
-        if known is not None:
-            return known[1]
+        converted = self.known.get(id(value))
+        if converted is not None:
+            return converted
         converted = self._convert(value)
-        if len(self._memo) < self._limit:
-            self._memo[id(value)] = (value, converted)
+        if len(self.known) < self._limit:
+            self._kept.append(value)
+            self.known[id(value)] = converted
         return converted

@@ -246,6 +246,7 @@ def _annotations(rows: list[CommentRow], list_type: pa.ListType) -> pa.Array:
     struct_type = list_type.value_type
     answers, answers_at = _distinct([a.answers for a in annotations])
     under, under_at = _distinct([a.answered_under for a in annotations])
+    stale, stale_at = _distinct([a.stale for a in annotations])  # most share one empty dict
     children = {
         "annotator": pa.array([a.annotator for a in annotations], pa.string()),
         "answers": pa.array(answers, struct_type.field("answers").type).take(answers_at),
@@ -257,7 +258,7 @@ def _annotations(rows: list[CommentRow], list_type: pa.ListType) -> pa.Array:
         "submitted_at": timestamps([a.submitted_at for a in annotations]),
         "flagged": pa.array([a.flagged for a in annotations], pa.bool_()),
         "note": pa.array([a.note for a in annotations], pa.string()),
-        "stale": pa.array([a.stale for a in annotations], struct_type.field("stale").type),
+        "stale": pa.array(stale, struct_type.field("stale").type).take(stale_at),
     }
     values = pa.StructArray.from_arrays(
         [children[f.name] for f in struct_type], fields=list(struct_type)
