@@ -4,9 +4,9 @@ Labels are shared between rows (``building.py``: answers parsed once per text, m
 counted once per combination) and exporters convert each shared object once
 (``records.IdentityMemo``, Arrow ``take``). Each of those paths has a plain fallback that
 works every row out on its own (past ``INTERN_LIMIT``). So an export with nothing shared
-(every table and memo limited to 0 entries, chunks of one comment) is the reference, and
-the usual export must be byte for byte the same, on a corpus with ties, stale answers,
-gold, drafts, pseudonyms, unicode and text that breaks naive writers.
+(every table and memo limited to 0 entries, chunks and Parquet batches of one comment) is
+the reference, and the usual export must be byte for byte the same, on a corpus with ties,
+stale answers, gold, drafts, pseudonyms, unicode and text that breaks naive writers.
 """
 
 import io
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from annotator.corpus.models import Role
 from annotator.datasets import building, records, rows
-from annotator.datasets.exporters import exporter_for
+from annotator.datasets.exporters import exporter_for, parquet
 from annotator.datasets.options import ExportOptions, LabelSet
 from annotator.datasets.package import build_export
 from annotator.labelling.models import Annotation
@@ -88,6 +88,7 @@ def unshared(monkeypatch) -> None:
     monkeypatch.setattr(building, "INTERN_LIMIT", 0)
     monkeypatch.setattr(records.IdentityMemo.__init__, "__defaults__", (0,))
     monkeypatch.setattr(rows, "CHUNK_SIZE", 1)
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 1)  # batches without gold take their own path
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "parquet"])
