@@ -4,6 +4,11 @@
 call. The data file is streamed into the archive as rows arrive (``ZipFile.open(name, "w")``),
 never held in memory or copied through a temporary file; the card is written after it, from
 the counts the stream collected.
+
+The data file is deflated with ISA-L (``isal``) instead of zlib: the same deflate format,
+so every unzip tool reads it, at level 1 about the size zlib's level 1 gives in a quarter
+of the CPU (100,000 comments as JSON Lines, 211 MB: 0.18 s against 0.67 s). Deflating runs
+on a thread of its own (``BackgroundWriter``; ISA-L releases the GIL) while rows are built.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import BinaryIO
 
 from django.db import connection, transaction
 from django.utils import timezone
+from isal import isal_zlib
 
 from annotator.corpus.models import Project
 from annotator.datasets.card import dataset_card
@@ -31,6 +37,7 @@ from annotator.datasets.rows import RowSource
 CARD_NAME = "README.md"
 AGREEMENT_NAME = "agreement.csv"
 ZIP_LEVEL = 1  # fast deflate: text still shrinks ~3x; level 6 is twice as slow for ~10% less
+ISAL_LEVEL = 1  # ISA-L's levels run 0-3; its 1 is zlib's 1 in size (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ def build_export(
             data_member = _member(exporter.FILENAME, started, compression, ZIP_LEVEL)
             with (
                 archive.open(data_member, "w", force_zip64=True) as member,
-                BackgroundWriter(member) as out,
+                BackgroundWriter(_fast_deflate(member)) as out,
             ):
                 exporter.write(source, out)
             figures = source.agreement.figures()
@@ -134,6 +141,19 @@ def _member(name: str, at: datetime, compression: int, level: int) -> zipfile.Zi
     info._compresslevel = level  # ZipInfo has no public way to set it before 3.13
     info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped, as writestr(name) gives
     return info
+
+
+def _fast_deflate(member: BinaryIO) -> BinaryIO:
+    """``member`` (a ZIP entry open for writing, nothing written yet) deflating with ISA-L.
+
+    ``zipfile`` has no way to choose the deflate implementation, so the entry's compressor
+    (``_ZipWriteFile._compressor``, a ``zlib.compressobj``) is swapped for ISA-L's, which
+    makes the same raw deflate stream (``wbits=-15``); the CRC and sizes stay zipfile's.
+    A stored entry (Parquet) has no compressor and is left alone.
+    """
+    if getattr(member, "_compressor", None) is not None:
+        member._compressor = isal_zlib.compressobj(ISAL_LEVEL, isal_zlib.DEFLATED, -15)
+    return member
 
 
 @contextlib.contextmanager

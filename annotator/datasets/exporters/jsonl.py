@@ -122,12 +122,13 @@ class CommentRecords:
             record["final"] = self._plain(row.final) if row.final is not None else {}
             return record
         plain = self._plain
+        known = plain.known.get  # Fragments are truthy: a miss falls through to plain()
         record["annotations"] = [
             {
                 "annotator": a.annotator,
-                "answers": plain(a.answers),
+                "answers": known(id(a.answers)) or plain(a.answers),
                 "scheme_version": a.scheme_version,
-                "answered_under": plain(a.answered_under),
+                "answered_under": known(id(a.answered_under)) or plain(a.answered_under),
                 "time_spent_ms": a.time_spent_ms,
                 "created_at": a.created_at,
                 "updated_at": a.updated_at,

@@ -202,12 +202,23 @@ def record_batch(rows: list[CommentRow], source: RowSource, schema: pa.Schema) -
             columns[f"tied__{key}"] = pa.array(
                 [list(a.tied) if a.tied else None for a in answers], pa.list_(pa.string())
             ).take(where)
+    # Most batches have no gold at all (projects not yet reviewed): null columns straight away.
+    any_gold = any(r.gold is not None for r in rows)
+    if not source.final:
         golds = [r.gold.answers if r.gold is not None else {} for r in rows]
         for q in questions:
-            columns[f"gold__{q.key}"] = pa.array([g.get(q.key) for g in golds], answer_type(q))
-    columns["gold_method"] = pa.array([r.gold and r.gold.method for r in rows], pa.string())
-    columns["gold_by"] = pa.array([r.gold and r.gold.decided_by for r in rows], pa.string())
-    columns["gold_at"] = timestamps([r.gold and r.gold.decided_at for r in rows])
+            columns[f"gold__{q.key}"] = (
+                pa.array([g.get(q.key) for g in golds], answer_type(q))
+                if any_gold
+                else pa.nulls(len(rows), answer_type(q))
+            )
+    if any_gold:
+        columns["gold_method"] = pa.array([r.gold and r.gold.method for r in rows], pa.string())
+        columns["gold_by"] = pa.array([r.gold and r.gold.decided_by for r in rows], pa.string())
+        columns["gold_at"] = timestamps([r.gold and r.gold.decided_at for r in rows])
+    else:
+        for name in ("gold_method", "gold_by", "gold_at"):
+            columns[name] = pa.nulls(len(rows), schema.field(name).type)
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
@@ -246,6 +257,7 @@ def _annotations(rows: list[CommentRow], list_type: pa.ListType) -> pa.Array:
     struct_type = list_type.value_type
     answers, answers_at = _distinct([a.answers for a in annotations])
     under, under_at = _distinct([a.answered_under for a in annotations])
+    stale, stale_at = _distinct([a.stale for a in annotations])  # most share one empty dict
     children = {
         "annotator": pa.array([a.annotator for a in annotations], pa.string()),
         "answers": pa.array(answers, struct_type.field("answers").type).take(answers_at),
@@ -257,7 +269,7 @@ def _annotations(rows: list[CommentRow], list_type: pa.ListType) -> pa.Array:
         "submitted_at": timestamps([a.submitted_at for a in annotations]),
         "flagged": pa.array([a.flagged for a in annotations], pa.bool_()),
         "note": pa.array([a.note for a in annotations], pa.string()),
-        "stale": pa.array([a.stale for a in annotations], struct_type.field("stale").type),
+        "stale": pa.array(stale, struct_type.field("stale").type).take(stale_at),
     }
     values = pa.StructArray.from_arrays(
         [children[f.name] for f in struct_type], fields=list(struct_type)
