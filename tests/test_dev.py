@@ -214,3 +214,47 @@ def test_a_child_that_stops_on_ctrl_c_is_stopped_with_sigint(tmp_path):
 
     assert process.returncode == 0
     assert isinstance(process, subprocess.Popen)
+
+
+def test_the_suite_runs_on_one_worker_a_core_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("TEST_WORKERS", raising=False)
+    assert dev.pytest_args(["-k", "import"]) == [
+        "-n",
+        "auto",
+        "--dist",
+        "worksteal",
+        "-k",
+        "import",
+    ]
+    monkeypatch.setenv("TEST_WORKERS", "3")
+    assert dev.pytest_args([])[:2] == ["-n", "3"]
+    monkeypatch.setenv("TEST_WORKERS", "0")
+    assert dev.pytest_args(["-x"]) == ["-x"]
+
+
+@pytest.mark.parametrize(
+    "args", [["-n", "4"], ["-n4"], ["--numprocesses=4"], ["-p", "no:xdist"], ["--dist", "load"]]
+)
+def test_workers_chosen_on_the_command_line_are_left_as_given(args, monkeypatch):
+    monkeypatch.delenv("TEST_WORKERS", raising=False)
+    assert dev.pytest_args(args) == args
+
+
+def test_a_failing_test_on_a_worker_fails_the_run_and_is_named(tmp_path):
+    (tmp_path / "test_sample.py").write_text(
+        "def test_that_passes():\n    pass\n\n\ndef test_that_breaks():\n    assert 1 == 2\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    args = ["-p", "no:django", "-p", "no:cacheprovider", "-q", "test_sample.py"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *dev.pytest_args(args, workers="2")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED test_sample.py::test_that_breaks" in done.stdout
+    assert re.search(r"1 failed, 1 passed", done.stdout)
+    assert "bringing up nodes" in done.stdout  # it did run on xdist workers

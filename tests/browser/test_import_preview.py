@@ -51,7 +51,9 @@ def test_an_admin_pages_through_a_long_thread_and_finds_a_far_parent_by_its_word
         "input[type=file]",
         files=[{"name": "long.txt", "mimeType": "text/plain", "buffer": long_thread(250)}],
     )
-    page.get_by_role("button", name="Upload").click()
+    # The upload reads all 250 comments before it answers: on a loaded CI machine (the suite
+    # runs on parallel workers) that has taken longer than the 10 s default.
+    page.get_by_role("button", name="Upload").click(timeout=30_000)
 
     expect(page.get_by_role("heading", name="Check the reconstructed thread")).to_be_visible()
     comments = page.locator(".preview-thread > li.comment")

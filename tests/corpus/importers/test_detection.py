@@ -35,7 +35,7 @@ def zip_with(member: str) -> bytes:
         (zip_with("xl/workbook.xml"), "an Excel workbook (.xlsx)"),
         (zip_with("mimetypeapplication/vnd.oasis.opendocument.text"), "an OpenDocument file"),
         (zip_with("thread.jsonl"), "a ZIP archive"),
-        (gzip.compress(b'{"type": "article"}\n'), "a gzip-compressed file"),
+        (gzip.compress(b'{"type": "article"}\n', mtime=0), "a gzip-compressed file"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
         (b"\xff\xd8\xff\xe0\x00\x10JFIF", "a JPEG image"),
         (b"GIF89a\x01\x00\x01\x00", "a GIF image"),
