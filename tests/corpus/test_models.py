@@ -147,3 +147,39 @@ def test_move_under_refuses_its_own_reply():
 def test_an_article_links_only_to_http_addresses(project, url, link):
     article = ArticleFactory.build(project=project, url=url)
     assert article.link_url == link
+
+
+def _comment_indexes() -> dict[str, list[str]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Comment._meta.db_table)
+    return {name: c["columns"] for name, c in constraints.items() if c["index"] or c["unique"]}
+
+
+@pytest.mark.django_db
+def test_comments_have_no_index_on_the_article_alone_the_unique_indexes_start_with_it():
+    indexes = _comment_indexes()
+    # Every imported row writes each index: one on article_id alone would duplicate the
+    # leading column of both unique indexes.
+    assert ["article_id"] not in indexes.values()
+    assert ["article_id", "path"] in indexes.values()
+    assert ["article_id", "source_id"] in indexes.values()
+
+
+@pytest.mark.django_db
+def test_an_articles_comments_are_still_read_through_an_index():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    article = ArticleFactory()
+    make_thread(article, 5)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"EXPLAIN SELECT id FROM {Comment._meta.db_table} WHERE article_id = %s",
+            [article.pk],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "comment_path_unique" in plan or "comment_source_id_unique_in_article" in plan, plan
