@@ -179,6 +179,7 @@ def _save_over(
         before = None
     else:
         before = annotation.snapshot()
+    was_submitted = annotation.status == Annotation.Status.SUBMITTED
     changed = is_new or _state_differs(annotation, answers, status, note, submission, skip_reason)
     event = None
     if changed:
@@ -218,6 +219,7 @@ def _save_over(
         event=event,
         hold=hold,
         now=now,
+        was_submitted=was_submitted,
     )
     if not stored:
         return None
