@@ -19,8 +19,6 @@ from datetime import datetime
 from functools import cache
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotator.corpus.models import Article, Comment, ImportJob, Project
@@ -33,35 +31,40 @@ def neighbours_of(comment: Comment, project: Project) -> tuple[int | None, int |
 
     Four single-row index probes in one statement: the previous (next) comment of the
     thread by path, else the last (first) comment of the nearest article before (after) it
-    with comments, found by article id.
+    with comments, found by article id. The statement's text is built once per process
+    (``_neighbours_sql``): composing it with the ORM on every comment shown cost more CPU
+    than the database's work.
     """
-    thread = Comment.objects.filter(article_id=comment.article_id)
-    articles = Article.objects.filter(project=project).filter(
-        Exists(Comment.objects.filter(article=OuterRef("pk")))
-    )
-    previous_article = articles.filter(pk__lt=comment.article_id).order_by("-pk").values("pk")[:1]
-    next_article = articles.filter(pk__gt=comment.article_id).order_by("pk").values("pk")[:1]
+    params = {"article": comment.article_id, "path": comment.path, "project": project.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(_neighbours_sql(), params)
+        before, after = cursor.fetchone()
+    return before, after
 
-    def first(rows, *order):
-        return Subquery(rows.order_by(*order).values("pk")[:1])
 
-    in_other = Comment.objects.filter
-    row = (
-        Article.objects.filter(pk=comment.article_id)
-        .annotate(
-            before=Coalesce(
-                first(thread.filter(path__lt=comment.path), "-path"),
-                first(in_other(article_id=Subquery(previous_article)), "-path"),
-            ),
-            after=Coalesce(
-                first(thread.filter(path__gt=comment.path), "path"),
-                first(in_other(article_id=Subquery(next_article)), "path"),
-            ),
+@cache
+def _neighbours_sql() -> str:
+    q = connection.ops.quote_name
+    comments, articles = q(Comment._meta.db_table), q(Article._meta.db_table)
+
+    def nearest(compare: str, order: str) -> str:
+        in_thread = (
+            f"(SELECT c.id FROM {comments} c WHERE c.article_id = %(article)s "
+            f"AND c.path {compare} %(path)s ORDER BY c.path {order} LIMIT 1)"
         )
-        .values_list("before", "after")
-        .get()
-    )
-    return row[0], row[1]
+        article = (
+            f"(SELECT a.id FROM {articles} a WHERE a.project_id = %(project)s "
+            f"AND a.id {compare} %(article)s "
+            f"AND EXISTS (SELECT 1 FROM {comments} e WHERE e.article_id = a.id) "
+            f"ORDER BY a.id {order} LIMIT 1)"
+        )
+        in_other = (
+            f"(SELECT c.id FROM {comments} c WHERE c.article_id = {article} "
+            f"ORDER BY c.path {order} LIMIT 1)"
+        )
+        return f"COALESCE({in_thread}, {in_other})"
+
+    return f"SELECT {nearest('<', 'DESC')}, {nearest('>', 'ASC')}"
 
 
 @dataclass(frozen=True)
