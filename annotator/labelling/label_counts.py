@@ -59,15 +59,20 @@ def recount_project(project: Project) -> ProjectLabelCounts:
 
     The row is locked first (created if missing), then counted in a statement that starts
     after the lock: a save still writing waits on the row and adds its step to the recount,
-    a save already written is in it, so none is lost or counted twice.
+    a save already written is in it, so none is lost or counted twice. Readers arriving
+    together after an import or a change of k wait for the first one's count and use it.
     """
     k = project.annotators_per_comment
     with transaction.atomic():
+        # A placeholder (k 0 is never a project's) until it is counted.
         ProjectLabelCounts.objects.bulk_create(
-            [ProjectLabelCounts(project=project, k=k)], ignore_conflicts=True
+            [ProjectLabelCounts(project=project, k=0)], ignore_conflicts=True
         )
         counts = ProjectLabelCounts.objects.select_for_update().get(project=project)
-        counts.import_job_id = latest_import_id(project.pk)
+        import_id = latest_import_id(project.pk)
+        if is_current(counts, project, import_id):
+            return counts  # counted by another reader while this one waited for the lock
+        counts.import_job_id = import_id
         counts.comments = Comment.objects.filter(article__project=project).count()
         counts.full_comments = CommentLabelCount.objects.filter(
             project=project, submitted__gte=k
