@@ -54,13 +54,14 @@ def is_current(counts: ProjectLabelCounts | None, project: Project, import_id: i
     )
 
 
-def recount_project(project: Project) -> ProjectLabelCounts:
+def recount_project(project: Project, *, force: bool = False) -> ProjectLabelCounts:
     """Count the project's comments and full comments again, from the comment counts.
 
     The row is locked first (created if missing), then counted in a statement that starts
     after the lock: a save still writing waits on the row and adds its step to the recount,
     a save already written is in it, so none is lost or counted twice. Readers arriving
-    together after an import or a change of k wait for the first one's count and use it.
+    together after an import or a change of k wait for the first one's count and use it
+    (unless ``force``: then it is counted again even when it looks current).
     """
     k = project.annotators_per_comment
     with transaction.atomic():
@@ -70,7 +71,7 @@ def recount_project(project: Project) -> ProjectLabelCounts:
         )
         counts = ProjectLabelCounts.objects.select_for_update().get(project=project)
         import_id = latest_import_id(project.pk)
-        if is_current(counts, project, import_id):
+        if not force and is_current(counts, project, import_id):
             return counts  # counted by another reader while this one waited for the lock
         counts.import_job_id = import_id
         counts.comments = Comment.objects.filter(article__project=project).count()
@@ -107,7 +108,7 @@ def recount_everything(project: Project) -> ProjectLabelCounts:
             (CommentLabelCount(comment_id=pk, project=project, submitted=n) for pk, n in rows),
             batch_size=2000,
         )
-        return recount_project(project)
+        return recount_project(project, force=True)
 
 
 def add_submitted(project_id: int, comment_id: int, delta: int) -> None:
