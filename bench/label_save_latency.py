@@ -9,63 +9,53 @@ no think time, through ``POST /p/<slug>/label/<comment_id>/save/``. Prints the s
 errors, throughput and the median, p95, p99 and max latency of each level, the CPU a save
 costs in the client, gunicorn and PostgreSQL, and whether p95 stays under 50 ms at 16
 annotators. See bench/README.md.
+
+The database, data and gunicorn are in ``save_server.py``, the annotators (HTTP client,
+answers, one level of them) in ``save_clients.py``, CPU accounting from /proc in
+``proc_cpu.py``; the names other benches import from here stay importable from here.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
-import multiprocessing
 import os
-import queue
 import random
-import resource
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from collections import Counter
-from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-from benchdb import recreate_database, safe_url, server_environment, setup_django
+from benchdb import recreate_database, safe_url, server_environment
+from save_clients import (  # noqa: F401  (assignment_concurrency.py imports some from here)
+    FLOOR_STATUS,
+    OK_STATUSES,
+    SAVES_PER_COMMENT,
+    STANCES,
+    Annotator,
+    Browser,
+    comment_plan,
+    run_client,
+    run_level,
+)
+from save_server import (  # noqa: F401  (the same)
+    COMMENT_TEXT,
+    PASSWORD,
+    ROOT,
+    SLUG,
+    Gunicorn,
+    _free_port,
+    build_corpus,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_labels"
-PASSWORD = "bench annotator password"
-SLUG = "bench-labels"
 TARGET_P95_MS = 50.0  # autosave (and, as before, all saves)
 TARGET_SUBMIT_P95_MS = 80.0  # submit with the next comment
 TARGET_CONCURRENCY = 16
-SAVES_PER_COMMENT = 4  # 3 autosaves, then 1 submit
-OK_STATUSES = (200, 204, 302)  # 204: HX-Redirect when all is done; 302: without htmx
-FLOOR_STATUS = 405  # GET on the save URL: session and login checked, then refused
-STANCES = ["support", "deny", "query", "comment"]
-CLAIM_TYPES = [
-    "factual",
-    "prediction",
-    "opinion",
-    "policy",
-    "personal_experience",
-    "question",
-    "no_claim",
-]
-SPECULATION = ["certain", "somewhat_certain", "uncertain", "not_applicable"]
-SOURCES = ["link", "named_source", "article", "unnamed_source", "first_hand", "media", "reasoning"]
-NOTES = ["", "Sarcasm?", "Sarcasm? Quotes the article.", "Sarcasm? Quotes the article. Check."]
-COMMENT_TEXT = (  # a reader comment of ordinary length (300 characters)
-    "I bet the US offered something very valuable in order to save their agents in the city. "
-    "Nobody tells us what the deal was, and the news only repeats what the ministry said. Why "
-    "would they agree to a ceasefire now, after months of refusing? Someone is not telling the "
-    "truth here and we will know it in a few weeks."
-)
 
 
 def main() -> None:
@@ -247,512 +237,6 @@ def run(args: argparse.Namespace) -> None:
         print_upsert_floor(upsert)
         print_verdict(results, upsert)
         check_database([warming, *results])
-
-
-# --- Database and data ---------------------------------------------------------------------
-
-
-def build_corpus(args: argparse.Namespace, users_needed: int) -> dict:
-    """Migrate, collect static files, and create the project, threads and annotators."""
-    setup_django()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
-    from django.db import connection, connections
-
-    from annotator.corpus.models import Article, Comment, Membership, Project, Role
-    from tests.factories import make_thread
-
-    call_command("migrate", verbosity=0)
-    # DEBUG=0 serves static files from the manifest, so pages need collectstatic first.
-    call_command("collectstatic", interactive=False, verbosity=0)
-    project = Project.objects.create(name="Bench labels", slug=SLUG)  # the default scheme too
-    sizes = [args.thread_size] * (args.comments // args.thread_size)
-    if args.comments % args.thread_size:
-        sizes.append(args.comments % args.thread_size)
-    articles = Article.objects.bulk_create(
-        Article(
-            project=project,
-            source_id=f"article-{number}",
-            title=f"Ceasefire talks, day {number}",
-            body="First paragraph of the article.\n\nSecond paragraph of the article.",
-        )
-        for number in range(len(sizes))
-    )
-    for article, size in zip(articles, sizes, strict=True):
-        make_thread(article, size)
-    Comment.objects.filter(article__project=project).update(text=COMMENT_TEXT)
-    user_model = get_user_model()
-    encoded = make_password(PASSWORD)  # one slow hash shared by every account
-    users = user_model.objects.bulk_create(
-        user_model(username=f"annotator{number:03d}", password=encoded)
-        for number in range(users_needed)
-    )
-    Membership.objects.bulk_create(
-        Membership(project=project, user=user, role=Role.ANNOTATOR) for user in users
-    )
-    rows = Comment.objects.filter(article__project=project).values_list("pk", "parent_id")
-    comments = [(pk, parent_id is not None) for pk, parent_id in rows]
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")  # planner statistics, as autovacuum would have them
-        cursor.execute("SELECT version(), current_setting('synchronous_commit')")
-        version, synchronous_commit = cursor.fetchone()
-    connections.close_all()
-    return {
-        "comments": comments,
-        "replies": sum(is_reply for _, is_reply in comments),
-        "threads": len(sizes),
-        "users": [user.username for user in users],
-        "database": connection.settings_dict["NAME"],
-        "postgres": f"{' '.join(version.split()[:2])}, synchronous_commit={synchronous_commit}",
-    }
-
-
-# --- gunicorn ------------------------------------------------------------------------------
-
-
-class Gunicorn:
-    """gunicorn on the bench database, from start to stop (also on errors and Ctrl-C)."""
-
-    def __init__(self, workers: int, port: int, log_path: Path, code: Path = ROOT) -> None:
-        self.workers = workers
-        self.port = port
-        self.log_path = log_path
-        self.code = code  # the source tree it serves (another revision's, to compare)
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> Gunicorn:
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "annotator.wsgi",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(self.workers),
-            "--graceful-timeout",
-            "5",
-        ]
-        with open(self.log_path, "wb") as log:
-            # A session of its own: Ctrl-C reaches this script, which stops gunicorn in order.
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.code,
-                env=os.environ.copy(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _wait_until_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn exited with status {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                connection.request("GET", "/accounts/login/")
-                status = connection.getresponse().status
-                connection.close()
-                if status == 200:
-                    return
-                raise RuntimeError(f"the login page answers {status}:\n{self.log_tail()}")
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"gunicorn did not answer within {timeout:.0f} s:\n{self.log_tail()}"
-                    ) from None
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        """SIGTERM (gunicorn stops its workers), then SIGKILL to the group if it hangs."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-# --- The annotators (stdlib only: they run in spawned processes) ---------------------------
-
-
-class Browser:
-    """One annotator's HTTP client: its own cookies on one ``http.client`` connection.
-
-    The connection is kept alive when the server allows it; gunicorn's sync workers close it
-    after each response, so then each request opens a new one (as behind a proxy).
-    """
-
-    def __init__(self, port: int) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.cookies: dict[str, str] = {}
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        fields: list[tuple[str, str]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes, float, float]:
-        """Send one request; return status, body, seconds to the full body, start time."""
-        headers = dict(headers or {})
-        body = None
-        if fields is not None:
-            body = urlencode(fields)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        started = time.perf_counter()
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
-        data = response.read()
-        seconds = time.perf_counter() - started
-        for header in response.headers.get_all("Set-Cookie") or []:
-            cookie = SimpleCookie()
-            cookie.load(header)
-            for name, morsel in cookie.items():
-                self.cookies[name] = morsel.value
-        if response.will_close:
-            self.connection.close()  # http.client opens a new one on the next request
-        return response.status, data, seconds, started
-
-    def log_in(self, username: str, password: str) -> None:
-        status, _, _, _ = self.request("GET", "/accounts/login/")
-        if status != 200 or "csrftoken" not in self.cookies:
-            raise RuntimeError(f"GET /accounts/login/ answered {status} without a CSRF cookie")
-        fields = [
-            ("username", username),
-            ("password", password),
-            ("csrfmiddlewaretoken", self.cookies["csrftoken"]),
-        ]
-        status, body, _, _ = self.request("POST", "/accounts/login/", fields)
-        if status != 302 or "sessionid" not in self.cookies:
-            raise RuntimeError(f"logging in as {username} answered {status}: {body[:300]!r}")
-
-
-def comment_plan(rng: random.Random, is_reply: bool) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The 4 saves of one comment: each autosave adds answers, the submit completes them.
-
-    Every save changes something, so each one moves the revision on by exactly 1.
-    """
-    stance = [("stance_article", rng.choice(STANCES))]
-    if is_reply:
-        stance.append(("stance_parent", rng.choice(STANCES)))
-    claim_type = rng.choice(CLAIM_TYPES)
-    claim = [("claim_type", claim_type)]
-    if claim_type in {"factual", "prediction"}:
-        claim.append(("checkworthy", rng.choice(["yes", "no"])))
-    speculation = [("speculation", rng.choice(SPECULATION))]
-    sources = rng.sample(SOURCES, rng.randint(1, 2)) if rng.random() < 0.7 else ["none"]
-    cited = [("source_cited", source) for source in sources]
-    answers = [stance, stance + claim, stance + claim + speculation]
-    answers.append(answers[-1] + cited)
-    flagged = rng.random() < 0.05
-    plan = []
-    for step, fields in enumerate(answers):
-        extra = [("note", NOTES[step]), ("elapsed_ms", str(rng.randint(2_000, 20_000)))]
-        if flagged and step == SAVES_PER_COMMENT - 1:
-            extra.append(("flagged", "on"))
-        plan.append(("submit" if step == SAVES_PER_COMMENT - 1 else "autosave", fields + extra))
-    return plan
-
-
-class Annotator:
-    """Labels its comments one after the other, tracking each annotation's revision."""
-
-    def __init__(self, spec: dict) -> None:
-        self.browser = Browser(spec["port"])
-        self.slug = spec["slug"]
-        self.comments = iter(spec["comments"])
-        self.rng = random.Random(spec["seed"])
-        self.page_loads = spec["page_loads"]
-        self.plan: list[tuple[str, list[tuple[str, str]]]] = []
-        self.comment_id = 0
-        self.revision = 0
-
-    def save(self, saves: list, pages: list, samples: list) -> int:
-        """One save (and the page first, if asked and a new comment starts); its status."""
-        if not self.plan:
-            self.comment_id, is_reply = next(self.comments)
-            self.plan = comment_plan(self.rng, is_reply)
-            self.revision = 0
-            if self.page_loads:
-                status, _, seconds, started = self.browser.request("GET", self.url())
-                pages.append((started, seconds, status, "page"))
-        action, fields = self.plan.pop(0)
-        status, body, seconds, started = self.browser.request(
-            "POST",
-            self.url("save/"),
-            [("action", action), ("revision", str(self.revision)), *fields],
-            {"X-CSRFToken": self.browser.cookies.get("csrftoken", ""), "HX-Request": "true"},
-        )
-        saves.append((started, seconds, status, action))
-        if status in OK_STATUSES:
-            self.revision += 1
-        else:
-            if len(samples) < 3:
-                samples.append((status, body[:300].decode(errors="replace")))
-            self.plan = []  # the revision is unknown now: go on with the next comment
-        return status
-
-    def floor(self, requests: list, pages: list, samples: list) -> int:
-        """GET on the save URL: what every request costs before the view does anything."""
-        if not self.comment_id:
-            self.comment_id, _ = next(self.comments)
-        status, body, seconds, started = self.browser.request("GET", self.url("save/"))
-        requests.append((started, seconds, status, "floor"))
-        if status != FLOOR_STATUS and len(samples) < 3:
-            samples.append((status, body[:300].decode(errors="replace")))
-        return status
-
-    def url(self, rest: str = "") -> str:
-        return f"/p/{self.slug}/label/{self.comment_id}/{rest}"
-
-
-def run_client(spec: dict, barrier, results) -> None:
-    """One annotator: log in, warm up, wait for the others, then the timed requests."""
-    try:
-        annotator = Annotator(spec)
-        annotator.browser.log_in(spec["username"], PASSWORD)
-        send = annotator.floor if spec["floor"] else annotator.save
-        expected = (FLOOR_STATUS,) if spec["floor"] else OK_STATUSES
-        warm: list = []
-        samples: list = []
-        for _ in range(spec["warmup"]):
-            status = send(warm, [], samples)
-            if len(warm) == 1 and status not in expected:
-                hint = " (Not Implemented: a placeholder view?)" if status == 501 else ""
-                raise RuntimeError(f"the first request answered {status}{hint}: {samples[-1]!r}")
-        page_status, _, _, _ = annotator.browser.request("GET", annotator.url())
-        barrier.wait(timeout=900)
-        scope = resource.RUSAGE_THREAD if spec["threads"] else resource.RUSAGE_SELF
-        before = resource.getrusage(scope)
-        timed: list = []
-        pages: list = []
-        samples = []
-        pauses = random.Random(spec["seed"] + 1)
-        for _ in range(spec["requests"]):
-            send(timed, pages, samples)
-            if spec["think_ms"]:
-                time.sleep(pauses.expovariate(1000 / spec["think_ms"]))
-        after = resource.getrusage(scope)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        results.put(
-            {
-                "requests": timed,
-                "pages": pages,
-                "samples": samples,
-                "cpu": cpu,
-                "warm_saves": 0 if spec["floor"] else sum(r[2] in expected for r in warm),
-                "page_status": page_status,
-            }
-        )
-    except Exception:
-        barrier.abort()
-        results.put({"failure": f"{spec['username']}: {traceback.format_exc()}"})
-
-
-# --- One level ------------------------------------------------------------------------------
-
-
-def run_level(
-    level: int,
-    usernames: list[str],
-    comments: list[tuple[int, bool]],
-    port: int,
-    *,
-    clients: str,
-    warmup: int,
-    requests: int,
-    watch: dict,
-    think_ms: float = 0,
-    page_loads: bool = False,
-    floor: bool = False,
-    seed: int = 0,
-) -> dict:
-    """``level`` annotators at once, each on its own stretch of the shuffled comments."""
-    threads = clients == "threads"
-    if threads:
-        barrier = threading.Barrier(level + 1)
-        results = queue.Queue()
-    else:
-        context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(level + 1)
-        results = context.Queue()
-    specs = []
-    for number, username in enumerate(usernames):
-        offset = number * len(comments) // level  # disjoint stretches while there are enough
-        specs.append(
-            {
-                "port": port,
-                "slug": SLUG,
-                "username": username,
-                "comments": comments[offset:] + comments[:offset],
-                "seed": seed * 100_000 + number,
-                "warmup": warmup,
-                "requests": requests,
-                "page_loads": page_loads,
-                "floor": floor,
-                "think_ms": think_ms,
-                "threads": threads,
-            }
-        )
-    if threads:
-        workers = [threading.Thread(target=run_client, args=(s, barrier, results)) for s in specs]
-    else:
-        workers = [
-            context.Process(target=run_client, args=(s, barrier, results), daemon=True)
-            for s in specs
-        ]
-    for worker in workers:
-        worker.start()
-    try:
-        try:
-            barrier.wait(timeout=900)
-        except threading.BrokenBarrierError:
-            failures = [r["failure"] for r in _drain(results) if "failure" in r]
-            raise RuntimeError(
-                "an annotator failed before the timed saves:\n" + "\n".join(failures[:2])
-            ) from None
-        monitor = CpuMonitor(watch).start()
-        outputs = [results.get(timeout=3600) for _ in workers]
-        cpu = monitor.stop()
-    finally:
-        for worker in workers:
-            worker.join(timeout=10)
-            if not threads and worker.is_alive():
-                worker.terminate()
-    failures = [output["failure"] for output in outputs if "failure" in output]
-    if failures:
-        raise RuntimeError("an annotator failed during the timed requests:\n" + failures[0])
-    return {
-        "level": level,
-        "what": "floor (405)" if floor else "label save",
-        "ok": (FLOOR_STATUS,) if floor else OK_STATUSES,
-        "outputs": outputs,
-        "cpu": cpu,
-    }
-
-
-def _drain(results) -> list[dict]:
-    drained = []
-    while True:
-        try:
-            drained.append(results.get(timeout=1))
-        except queue.Empty:
-            return drained
-
-
-# --- CPU accounting from /proc --------------------------------------------------------------
-
-
-class CpuMonitor:
-    """CPU time used while a level runs: the machine's, and by whom, from /proc.
-
-    Samples every half second, so the time of processes that end meanwhile is counted too
-    (a gunicorn worker's database connection is replaced after ``CONN_MAX_AGE`` seconds, and
-    with it its PostgreSQL backend). Kinds: ``gunicorn`` (the master whose pid is
-    ``watch["gunicorn"]`` and its workers), ``postgres`` (background processes and the
-    backends connected to ``watch["database"]``), ``bench`` (this script and its client
-    processes) and ``other`` (everything else on the machine, by process name).
-    """
-
-    def __init__(self, watch: dict) -> None:
-        self.watch = watch
-        self.database = f" {watch['database']} ".encode()
-        self.ticks = os.sysconf("SC_CLK_TCK")
-        self.first: dict[int, tuple[str, str, float]] = {}
-        self.latest: dict[int, tuple[str, str, float]] = {}
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> CpuMonitor:
-        self.machine_first = self._machine()
-        self.first = self._processes()
-        self.latest = dict(self.first)
-        self.thread.start()
-        return self
-
-    def stop(self) -> dict:
-        """CPU seconds: ``seconds`` that passed on all cores, ``busy`` and each kind's."""
-        self.stopping.set()
-        self.thread.join()
-        self.latest.update(self._processes())
-        busy, total = (b - a for a, b in zip(self.machine_first, self._machine(), strict=True))
-        used = Counter(dict.fromkeys(("gunicorn", "postgres", "bench", "other"), 0.0))
-        others: Counter = Counter()
-        for pid, (kind, name, seconds) in self.latest.items():
-            before = self.first[pid][2] if pid in self.first else 0.0
-            delta = seconds - before if seconds >= before else seconds  # else a reused pid
-            used[kind] += delta
-            if kind == "other":
-                others[name.split("/")[0]] += delta  # kworker/1:0-events: kworker
-        return {"seconds": total, "busy": busy, **used, "top_others": others.most_common(3)}
-
-    def _run(self) -> None:
-        while not self.stopping.wait(0.5):
-            self.latest.update(self._processes())
-
-    def _machine(self) -> tuple[float, float]:
-        with open("/proc/stat") as stat:
-            fields = [int(value) for value in stat.readline().split()[1:9]]
-        idle = fields[3] + fields[4]  # idle and iowait
-        return (sum(fields) - idle) / self.ticks, sum(fields) / self.ticks
-
-    def _processes(self) -> dict[int, tuple[str, str, float]]:
-        me = os.getpid()
-        found = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat") as stat:
-                    line = stat.read()
-                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
-                    command = cmdline.read()
-            except OSError:
-                continue
-            pid = int(entry.name)
-            name = line[line.index("(") + 1 : line.rindex(")")]
-            rest = line[line.rindex(")") + 2 :].split()
-            parent = int(rest[1])
-            seconds = (int(rest[11]) + int(rest[12])) / self.ticks  # utime, stime
-            if self.watch["gunicorn"] in (pid, parent):
-                kind = "gunicorn"
-            elif name == "postgres":
-                backend = b"(" in command or b"[local]" in command  # "user db host(port) state"
-                kind = "postgres" if not backend or self.database in command else "other"
-            elif me in (pid, parent):
-                kind = "bench"
-            else:
-                kind = "other"
-            found[pid] = (kind, name, seconds)
-        return found
 
 
 # --- Report ---------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ def measure(project, newcomers, samples: int) -> dict:
     from django.utils import timezone
 
     from annotator.labelling.assignment import claim_next
+    from annotator.labelling.label_counts import recount_project
     from annotator.labelling.navigation import neighbours_of, progress_for
 
     with connection.cursor() as cursor:
@@ -107,7 +108,7 @@ def measure(project, newcomers, samples: int) -> dict:
         low, high = cursor.fetchone()
     rng = random.Random(1)
     floor, claim, reads = [], [], []
-    total = 10  # the progress bar's kept counts (views._progress), passed in between recounts
+    recount_project(project)  # the progress bar's kept counts (label_counts), counted once
     for number in range(samples):
         person = newcomers[number % len(newcomers)]
         with connection.cursor() as cursor:
@@ -122,7 +123,7 @@ def measure(project, newcomers, samples: int) -> dict:
             comment = claim_next(person, project)
             middle = time.perf_counter()
             neighbours_of(comment, project)
-            progress_for(person, project, timezone.now(), not_for_them=0, total=total)
+            progress_for(person, project, timezone.now())
             ended = time.perf_counter()
             transaction.set_rollback(True)
         assert comment is not None

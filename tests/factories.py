@@ -127,6 +127,7 @@ def make_label(comment: Comment, annotator, answers: dict, status: str = "submit
     """
     from django.utils import timezone
 
+    from annotator.labelling.label_counts import add_submitted
     from annotator.labelling.models import Annotation
     from annotator.labelling.schemes import current_scheme_for
 
@@ -137,7 +138,7 @@ def make_label(comment: Comment, annotator, answers: dict, status: str = "submit
     fields.setdefault("created_at", now)
     if status == "submitted":
         fields.setdefault("submitted_at", now)
-    return Annotation.objects.create(
+    annotation = Annotation.objects.create(
         project=project,
         comment=comment,
         annotator=annotator,
@@ -147,6 +148,9 @@ def make_label(comment: Comment, annotator, answers: dict, status: str = "submit
         updated_at=now,
         **fields,
     )
+    # The comment's count of submitted labels, as every write of the app keeps it.
+    add_submitted(project.pk, comment.pk, int(status == "submitted"))
+    return annotation
 
 
 def label_in_bulk(comments, annotators, answers_for, *, status: str = "submitted") -> int:
@@ -157,6 +161,7 @@ def label_in_bulk(comments, annotators, answers_for, *, status: str = "submitted
     """
     from django.utils import timezone
 
+    from annotator.labelling.label_counts import recount_everything
     from annotator.labelling.models import Annotation
     from annotator.labelling.schemes import current_scheme_for
 
@@ -186,6 +191,7 @@ def label_in_bulk(comments, annotators, answers_for, *, status: str = "submitted
                 )
             )
     Annotation.objects.bulk_create(rows, batch_size=1000)
+    recount_everything(project)  # the label counts, as every write of the app keeps them
     return len(rows)
 
 

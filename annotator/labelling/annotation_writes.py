@@ -1,4 +1,5 @@
-"""Storing one save of an annotation: the row, its history event and the annotator's hold.
+"""Storing one save of an annotation: the row, its history event, the annotator's hold and
+the comment's count of submitted labels.
 
 ``annotations.save_annotation`` decides what a save stores; ``store_save`` stores it, and
 only while the annotation is still at the revision that decision was made from (compare and
@@ -7,8 +8,10 @@ saves from the same revision therefore never both apply, and no row lock is held
 Python checks the answers: the loser writes nothing and ``save_annotation`` reads again.
 
 On PostgreSQL the whole save is one statement: the annotation's ``INSERT`` or ``UPDATE``
-with the history row and the hold on the comment as data-modifying ``WITH`` parts that only
-act when the annotation row was written. One statement is atomic by itself (no BEGIN or
+with the history row, the hold on the comment and, when the save moves the annotation into
+or out of *submitted*, the comment's label count and the project's count of full comments
+(``label_counts``) as data-modifying ``WITH`` parts that only act when the annotation row
+was written. One statement is atomic by itself (no BEGIN or
 COMMIT round trips), and its text is built once per process, not compiled by the ORM on
 every save. Other databases (SQLite in development and tests) get the same writes through
 the ORM in one transaction.
@@ -24,7 +27,14 @@ from functools import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
-from annotator.labelling.models import Annotation, AnnotationEvent, Claim
+from annotator.labelling.label_counts import add_submitted
+from annotator.labelling.models import (
+    Annotation,
+    AnnotationEvent,
+    Claim,
+    CommentLabelCount,
+    ProjectLabelCounts,
+)
 
 
 @dataclass(frozen=True)
@@ -50,21 +60,26 @@ def store_save(
     event: AnnotationEvent | None,
     hold: Hold,
     now: datetime,
+    was_submitted: bool = False,
 ) -> bool:
     """Write ``annotation`` (already holding the new state) if it is still at ``base_revision``.
 
-    ``changed`` False stores only the time spent (no history, same revision); otherwise the
-    row takes every field a person can change, its ``revision`` (``base_revision + 1``) and
-    ``event`` is stored with it. Returns False, having written nothing, when another save
-    moved the revision first (or created the row, for ``is_new``). ``now`` is the save's
-    time (a renewed hold's ``claimed_at``). On success the row's
-    id, time spent and submission time are set on ``annotation`` as the database has them.
+        ``changed`` False stores only the time spent (no history, same revision); otherwise the
+        row takes every field a person can change, its ``revision`` (``base_revision + 1``) and
+        ``event`` is stored with it. Returns False, having written nothing, when another save
+        moved the revision first (or created the row, for ``is_new``). ``now`` is the save's
+        time (a renewed hold's ``claimed_at``); ``was_submitted`` whether the stored row (at
+    ``base_revision``) is submitted, so that a change of that moves the label counts (see
+    ``label_counts``) in the same write. On success the row's
+        id, time spent and submission time are set on ``annotation`` as the database has them.
     """
+    counted = 0
+    if changed:
+        counted = int(annotation.status == Annotation.Status.SUBMITTED) - int(was_submitted)
+    args = (annotation, is_new, changed, base_revision, elapsed_ms, event, hold, now, counted)
     if connection.vendor == "postgresql":
-        return _store_in_one_statement(
-            annotation, is_new, changed, base_revision, elapsed_ms, event, hold, now
-        )
-    return _store_with_orm(annotation, is_new, changed, base_revision, elapsed_ms, event, hold, now)
+        return _store_in_one_statement(*args)
+    return _store_with_orm(*args)
 
 
 # -- PostgreSQL: one statement ----------------------------------------------------------------
@@ -102,7 +117,9 @@ def _placeholder(name: str) -> str:
 
 
 @cache
-def _statement(is_new: bool, changed: bool, end_hold: bool, renew_hold: bool) -> str:
+def _statement(
+    is_new: bool, changed: bool, end_hold: bool, renew_hold: bool, counted: int = 0
+) -> str:
     """The SQL of one kind of save (built once per process)."""
     q = connection.ops.quote_name
     annotation = q(Annotation._meta.db_table)
@@ -151,6 +168,25 @@ def _statement(is_new: bool, changed: bool, end_hold: bool, renew_hold: bool) ->
             f"ON CONFLICT ({c('comment')}, {c('annotator')}) "
             f"DO UPDATE SET {c('expires_at')} = EXCLUDED.{c('expires_at')})"
         )
+    if counted:
+        # The comment's count moves by one; the project's full comments move with it when
+        # the new count reaches the row's k (a rise) or falls just below it (a fall).
+        count = q(CommentLabelCount._meta.db_table)
+        full = q(ProjectLabelCounts._meta.db_table)
+        n = lambda name: _column(CommentLabelCount, name)  # noqa: E731
+        p = lambda name: _column(ProjectLabelCounts, name)  # noqa: E731
+        parts.append(
+            f"counted AS (INSERT INTO {count} ({n('comment')}, {n('project')}, {n('submitted')}) "
+            f"SELECT %s, %s, %s FROM saved ON CONFLICT ({n('comment')}) "
+            f"DO UPDATE SET {n('submitted')} = "
+            f"{count}.{n('submitted')} + EXCLUDED.{n('submitted')} "
+            f"RETURNING {n('submitted')})"
+        )
+        reached = f"(SELECT {n('submitted')} FROM counted)" + (" + 1" if counted < 0 else "")
+        parts.append(
+            f"crossed AS (UPDATE {full} SET {p('full_comments')} = {p('full_comments')} + %s "
+            f"WHERE {p('project')} = %s AND {p('k')} = {reached})"
+        )
     return f"WITH {', '.join(parts)} SELECT * FROM saved"
 
 
@@ -170,9 +206,10 @@ def _store_in_one_statement(
     event: AnnotationEvent | None,
     hold: Hold,
     now: datetime,
+    counted: int,
 ) -> bool:
     renew = hold.renew_until is not None
-    sql = _statement(is_new, changed, hold.end, renew and not hold.end)
+    sql = _statement(is_new, changed, hold.end, renew and not hold.end, counted)
     if is_new:
         params = [_value(annotation, name) for name in _INSERT_FIELDS]
     else:
@@ -201,6 +238,9 @@ def _store_in_one_statement(
             now,
             hold.renew_until,
         ]
+    if counted:
+        params += [annotation.comment_id, annotation.project_id, counted]
+        params += [counted, annotation.project_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -222,6 +262,7 @@ def _store_with_orm(
     event: AnnotationEvent | None,
     hold: Hold,
     now: datetime,
+    counted: int,
 ) -> bool:
     with transaction.atomic():
         if is_new:
@@ -263,4 +304,5 @@ def _store_with_orm(
                 unique_fields=["comment", "annotator"],
                 update_fields=["expires_at"],
             )
+        add_submitted(annotation.project_id, annotation.comment_id, counted)
     return True

@@ -7,7 +7,8 @@ is a compare and set on the revision (``annotation_writes.store_save``: one stat
 PostgreSQL), so two simultaneous saves cannot both pass the check and no lock is held while
 the answers are checked. Every change writes an ``AnnotationEvent`` with the state before
 and after, in the same statement; a save that changes nothing but the time spent adds no
-history row.
+history row. A save that moves the annotation into or out of *submitted* moves the comment's
+count of submitted labels in that statement too (``label_counts``, for the progress bar).
 """
 
 from __future__ import annotations
@@ -179,6 +180,7 @@ def _save_over(
         before = None
     else:
         before = annotation.snapshot()
+    was_submitted = annotation.status == Annotation.Status.SUBMITTED
     changed = is_new or _state_differs(annotation, answers, status, note, submission, skip_reason)
     event = None
     if changed:
@@ -218,6 +220,7 @@ def _save_over(
         event=event,
         hold=hold,
         now=now,
+        was_submitted=was_submitted,
     )
     if not stored:
         return None

@@ -8,10 +8,14 @@ class LabellingConfig(AppConfig):
     label = "labelling"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
+        from django.db.models.signals import post_delete, post_save
 
-        from annotator.corpus.models import Comment, Project
+        from annotator.corpus.models import Article, Comment, Project
         from annotator.corpus.moves import move_impact_asked, parent_changed
+        from annotator.labelling.label_counts import (
+            forget_on_deleted_article,
+            forget_on_new_comment,
+        )
         from annotator.labelling.schemes import give_new_project_the_default_scheme
         from annotator.labelling.stale import annotation_impact, set_aside_stale_answers
 
@@ -27,4 +31,12 @@ class LabellingConfig(AppConfig):
         )
         move_impact_asked.connect(
             annotation_impact, sender=Comment, dispatch_uid="labelling.stale_impact"
+        )
+        # The project's kept comment count is recounted after comments come or go (bulk
+        # imports are seen by their job; see label_counts.py).
+        post_save.connect(
+            forget_on_new_comment, sender=Comment, dispatch_uid="labelling.counts_new_comment"
+        )
+        post_delete.connect(
+            forget_on_deleted_article, sender=Article, dispatch_uid="labelling.counts_deleted"
         )

@@ -233,3 +233,45 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return f"comment {self.comment_id} held for {self.annotator_id}"
+
+
+class CommentLabelCount(models.Model):
+    """How many submitted annotations a comment has: kept by every write that changes an
+    annotation's status (``label_counts``), so the progress bar never counts the project."""
+
+    comment = models.OneToOneField(
+        Comment, on_delete=models.CASCADE, primary_key=True, related_name="label_count"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    submitted = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # The project's comments with k labels or more, for a recount.
+            models.Index(fields=["project", "submitted"], name="label_count_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submitted} submitted labels on comment {self.comment_id}"
+
+
+class ProjectLabelCounts(models.Model):
+    """A project's comments and those with at least ``k`` submitted labels, as last counted
+    for ``k`` and the import ``import_job_id`` (see ``label_counts``; recounted when either
+    no longer matches the project, or when the row is missing)."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="label_counts"
+    )
+    comments = models.IntegerField(default=0)
+    full_comments = models.IntegerField(default=0)
+    k = models.PositiveSmallIntegerField()
+    # The newest successful import when counted: a later one added comments.
+    import_job_id = models.BigIntegerField(null=True, blank=True)
+    counted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "project label counts"
+
+    def __str__(self) -> str:
+        return f"label counts of {self.project}"

@@ -7,24 +7,23 @@ Both are read for every comment an annotator sees, so neither may grow with the 
   the last (first) comment of the nearest article before (after) that has comments. The
   ``(article_id, path) < (a, p)`` written with ``OR`` it replaces is not an index range on
   PostgreSQL: it scanned backwards over the whole project (31 ms at 100,000 comments).
-* ``progress_for`` counts the annotator's own work on every call; the project's comment
-  count and the comments no longer for them are counted together every ``SHARE_RECOUNT``
-  (views.py) and passed in between, so a submit reads only the person's own labels.
+* ``progress_for`` counts the annotator's own work on every call and reads the project's
+  kept counts (``label_counts``): the comments, and those with k submitted labels. So a
+  submit reads only the person's own labels, and the figures are exact on every request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotator.corpus.models import Article, Comment, Project
-from annotator.labelling.annotations import DONE_STATUSES
-from annotator.labelling.models import Annotation, Claim
+from annotator.corpus.models import Article, Comment, ImportJob, Project
+from annotator.labelling import label_counts
+from annotator.labelling.models import Annotation, CommentLabelCount, ProjectLabelCounts
 
 
 def neighbours_of(comment: Comment, project: Project) -> tuple[int | None, int | None]:
@@ -32,35 +31,40 @@ def neighbours_of(comment: Comment, project: Project) -> tuple[int | None, int |
 
     Four single-row index probes in one statement: the previous (next) comment of the
     thread by path, else the last (first) comment of the nearest article before (after) it
-    with comments, found by article id.
+    with comments, found by article id. The statement's text is built once per process
+    (``_neighbours_sql``): composing it with the ORM on every comment shown cost more CPU
+    than the database's work.
     """
-    thread = Comment.objects.filter(article_id=comment.article_id)
-    articles = Article.objects.filter(project=project).filter(
-        Exists(Comment.objects.filter(article=OuterRef("pk")))
-    )
-    previous_article = articles.filter(pk__lt=comment.article_id).order_by("-pk").values("pk")[:1]
-    next_article = articles.filter(pk__gt=comment.article_id).order_by("pk").values("pk")[:1]
+    params = {"article": comment.article_id, "path": comment.path, "project": project.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(_neighbours_sql(), params)
+        before, after = cursor.fetchone()
+    return before, after
 
-    def first(rows, *order):
-        return Subquery(rows.order_by(*order).values("pk")[:1])
 
-    in_other = Comment.objects.filter
-    row = (
-        Article.objects.filter(pk=comment.article_id)
-        .annotate(
-            before=Coalesce(
-                first(thread.filter(path__lt=comment.path), "-path"),
-                first(in_other(article_id=Subquery(previous_article)), "-path"),
-            ),
-            after=Coalesce(
-                first(thread.filter(path__gt=comment.path), "path"),
-                first(in_other(article_id=Subquery(next_article)), "path"),
-            ),
+@cache
+def _neighbours_sql() -> str:
+    q = connection.ops.quote_name
+    comments, articles = q(Comment._meta.db_table), q(Article._meta.db_table)
+
+    def nearest(compare: str, order: str) -> str:
+        in_thread = (
+            f"(SELECT c.id FROM {comments} c WHERE c.article_id = %(article)s "
+            f"AND c.path {compare} %(path)s ORDER BY c.path {order} LIMIT 1)"
         )
-        .values_list("before", "after")
-        .get()
-    )
-    return row[0], row[1]
+        article = (
+            f"(SELECT a.id FROM {articles} a WHERE a.project_id = %(project)s "
+            f"AND a.id {compare} %(article)s "
+            f"AND EXISTS (SELECT 1 FROM {comments} e WHERE e.article_id = a.id) "
+            f"ORDER BY a.id {order} LIMIT 1)"
+        )
+        in_other = (
+            f"(SELECT c.id FROM {comments} c WHERE c.article_id = {article} "
+            f"ORDER BY c.path {order} LIMIT 1)"
+        )
+        return f"COALESCE({in_thread}, {in_other})"
+
+    return f"SELECT {nearest('<', 'DESC')}, {nearest('>', 'ASC')}"
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,8 @@ class Progress:
 
     ``done`` counts the comments they submitted or skipped, ``total`` every comment of the
     project, and ``waiting`` the comments the queue may still hand them
-    (``assignment.waiting_for``: not done by them, fewer than k takers among the others).
+    (``assignment.waiting_for``: not done by them, fewer than k submitted labels among the
+    others; live claims are not counted, see ``progress_for``).
     Their *share* is ``done + waiting``: with k annotators per comment and more people than
     k, nobody labels the whole project, so "12 / 2,000 done" would never reach the end while
     "12 / 700" does. With k at least the number of people labelling, every comment not done
@@ -81,7 +86,7 @@ class Progress:
     session_done: int
     session_start: datetime
     waiting: int = 0
-    # Comments not done by them that have their k takers among the others (total - share).
+    # Comments not done by them that have k submitted labels among the others (total - share).
     not_for_them: int = 0
 
     @property
@@ -107,85 +112,69 @@ class Progress:
         return round(self.session_done * 60 / minutes)
 
 
-# Comments of a project that are not for one annotator any more: k takers among the others
-# (submitted labels plus live claims), not submitted or skipped by them. The same rule as
-# ``assignment.waiting_for``, counted from the labels and claims rather than per comment.
-_COUNTS_SQL = """
+# The project's counts (``label_counts``: a primary-key probe each), its newest import (a
+# handful of rows), and one pass over the annotator's own finished labels with the comment
+# count of each: all of their work, none of anyone else's.
+_PROGRESS_SQL = """
 SELECT
-    (SELECT COUNT(*) FROM {comment} JOIN {article} ON {article}.id = {comment}.article_id
-     WHERE {article}.project_id = %(project)s),
-    (SELECT COUNT(*) FROM (
-        SELECT taken.comment_id FROM (
-            SELECT comment_id FROM {annotation}
-            WHERE project_id = %(project)s AND status = %(submitted)s AND annotator_id <> %(me)s
-            UNION ALL
-            SELECT comment_id FROM {claim}
-            WHERE project_id = %(project)s AND expires_at > %(now)s AND annotator_id <> %(me)s
-        ) AS taken
-        GROUP BY taken.comment_id
-        HAVING COUNT(*) >= %(k)s
-    ) AS full_comment
-    WHERE NOT EXISTS (
-        SELECT 1 FROM {annotation} AS mine
-        WHERE mine.comment_id = full_comment.comment_id AND mine.annotator_id = %(me)s
-            AND mine.status IN (%(submitted)s, %(skipped)s)
-    ))
+    (SELECT comments FROM {counts} WHERE project_id = %(project)s),
+    (SELECT full_comments FROM {counts} WHERE project_id = %(project)s),
+    (SELECT k FROM {counts} WHERE project_id = %(project)s),
+    (SELECT import_job_id FROM {counts} WHERE project_id = %(project)s),
+    (SELECT MAX(id) FROM {import_job} WHERE project_id = %(project)s AND status = %(succeeded)s),
+    COUNT(mine.id),
+    COALESCE(SUM(CASE WHEN mine.updated_at >= %(session)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN labels.submitted >= %(k)s THEN 1 ELSE 0 END), 0)
+FROM {annotation} AS mine
+LEFT JOIN {comment_count} AS labels ON labels.comment_id = mine.comment_id
+WHERE mine.project_id = %(project)s AND mine.annotator_id = %(me)s
+    AND mine.status IN (%(submitted)s, %(skipped)s)
 """
 
 
-def progress_for(
-    annotator,
-    project: Project,
-    session_start: datetime,
-    not_for_them: int | None = None,
-    total: int | None = None,
-) -> Progress:
-    """Done, total, still waiting for them, and this session's count (one to two queries).
-
-    ``waiting`` is what ``assignment.waiting_for(annotator, project).count()`` would say:
-    the comments not done by them minus ``not_for_them``, those with k takers among the
-    others. Counting that is one pass over the project's labels (grouped by comment), about
-    0.2 s at 100,000 comments: the workspace counts it every 30 s (``views._progress``) and
-    passes it in between, with ``total`` (counted with it), when this is one query over the
-    person's own labels: nothing on the per-comment path reads the project. The share moves
-    only with other people's work (a comment of the share they label moves from waiting to
-    done), so a count 30 s old is at most 30 s of others' progress behind.
-    tests/labelling/test_annotations.py checks it against ``waiting_for``.
-    """
-    counts = Annotation.objects.filter(
-        project=project, annotator=annotator, status__in=DONE_STATUSES
-    ).aggregate(
-        done=Count("pk"),
-        session=Count("pk", filter=Q(updated_at__gte=session_start)),
-    )
-    if not_for_them is None:
-        total, not_for_them = _count_comments_not_for(annotator, project)
-    elif total is None:
-        total = Comment.objects.filter(article__project=project).count()
-    # Never below zero: a count passed in may predate comments they labelled by address.
-    waiting = max(0, total - counts["done"] - not_for_them)
-    return Progress(counts["done"], total, counts["session"], session_start, waiting, not_for_them)
-
-
-def _count_comments_not_for(annotator, project: Project) -> tuple[int, int]:
-    """The project's comments, and those not for ``annotator`` any more (one query)."""
-    sql = _COUNTS_SQL.format(
-        comment=Comment._meta.db_table,
-        article=Comment._meta.get_field("article").related_model._meta.db_table,
+@cache
+def _progress_sql() -> str:
+    return _PROGRESS_SQL.format(
+        counts=ProjectLabelCounts._meta.db_table,
+        import_job=ImportJob._meta.db_table,
         annotation=Annotation._meta.db_table,
-        claim=Claim._meta.db_table,
+        comment_count=CommentLabelCount._meta.db_table,
     )
+
+
+def progress_for(annotator, project: Project, session_start: datetime) -> Progress:
+    """Done, total, still waiting for them, and this session's count (one query).
+
+    ``waiting`` is the comments not done by them minus ``not_for_them``: the project's full
+    comments (k submitted labels, kept by ``label_counts``) that they did not do themselves.
+    That is what ``assignment.waiting_for(annotator, project).count()`` says when nobody else
+    holds a live claim: claims are left out of the share (a held comment stays in it until
+    its labels arrive). Nothing here reads other people's work row by row, so the cost is
+    the person's own labels, whatever the project's size; only after a change of k, an
+    import or a deletion does the first reader recount the project's row (once).
+    tests/labelling/test_label_counts.py checks it against ``waiting_for`` and a recount.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
+            _progress_sql(),
             {
                 "project": project.pk,
                 "me": annotator.pk,
-                "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+                "session": connection.ops.adapt_datetimefield_value(session_start),
                 "k": project.annotators_per_comment,
                 "submitted": Annotation.Status.SUBMITTED,
                 "skipped": Annotation.Status.SKIPPED,
+                "succeeded": ImportJob.Status.SUCCEEDED,
             },
         )
-        total, not_for_them = cursor.fetchone()
-    return total, not_for_them
+        total, full, k, import_id, newest_import, done, session, mine_full = cursor.fetchone()
+    kept = None
+    if total is not None:
+        kept = ProjectLabelCounts(k=k, import_job_id=import_id)
+    if not label_counts.is_current(kept, project, newest_import):
+        counts = label_counts.recount_project(project)
+        total, full = counts.comments, counts.full_comments
+    not_for_them = full - mine_full
+    # Never below zero, should a count be off (``recount_label_counts`` puts it right).
+    waiting = max(0, total - done - not_for_them)
+    return Progress(done, total, session, session_start, waiting, not_for_them)

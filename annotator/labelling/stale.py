@@ -12,7 +12,8 @@ The annotation's ``revision`` is bumped (an open tab gets the usual conflict ins
 writing the old answers back), the change is an ``AnnotationEvent`` of kind *reparent* by
 the person who moved the comment, and a submitted annotation that now lacks a required
 answer goes back to draft: the queue hands out comments the annotator has not submitted or
-skipped, so the comment comes back to them with no change to the queue. A top-level
+skipped, so the comment comes back to them with no change to the queue (and the comment's
+count of submitted labels, ``label_counts``, drops by the labels reopened). A top-level
 comment that becomes a reply loses nothing but is now asked the parent questions, so its
 submitted annotations go back to draft the same way. Moving the comment back to its first
 parent restores nothing: the annotator answers again, against the parent they now see.
@@ -35,6 +36,7 @@ from django.utils.dateparse import parse_datetime
 
 from annotator.corpus.models import Comment
 from annotator.corpus.moves import MoveImpact
+from annotator.labelling.label_counts import add_submitted
 from annotator.labelling.models import Annotation, AnnotationEvent, LabelScheme
 from annotator.labelling.scheme import Kind, Scheme, Target, missing_answers
 from annotator.labelling.schemes import current_scheme_for
@@ -217,6 +219,9 @@ def set_aside_stale_answers(
             batch_size=500,
         )
         AnnotationEvent.objects.bulk_create(events, batch_size=500)
+        # Submitted labels sent back to draft no longer count toward k (label_counts.py).
+        reopened = sum(change.reopen for change in changes)
+        add_submitted(comment.article.project_id, comment.pk, -reopened)
     return len(changes)
 
 

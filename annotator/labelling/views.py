@@ -50,9 +50,6 @@ from annotator.labelling.thread_chain import ChainView
 REPLIES_SHOWN = 20
 # A pause longer than this starts a new labelling session (for the pace shown).
 SESSION_IDLE = timedelta(minutes=30)
-# How often the progress bar recounts the comments no longer for this annotator (see
-# ``navigation.progress_for``) and the project's comments; in between, the session's counts.
-SHARE_RECOUNT = timedelta(seconds=30)
 WORKSPACE_TEMPLATE = "labelling/workspace.html"
 
 
@@ -78,28 +75,9 @@ def _touch_session(request: HttpRequest, project: Project) -> datetime:
 
 
 def _progress(request: HttpRequest, project: Project) -> Progress:
-    """The annotator's progress, recounting their share every ``SHARE_RECOUNT``.
-
-    The session keeps the last count of the project's comments and of those no longer for
-    them, so most requests read only the person's own labels (one query); the recount is
-    cheap on small projects and about 0.2 s at 100,000 comments, paid once per 30 s, not on
-    every submit.
-    """
-    session_start = _touch_session(request, project)
-    key = f"labelling-share-{project.pk}"
-    now = timezone.now()
-    kept = request.session.get(key)
-    known = total = None
-    if kept and now - datetime.fromisoformat(kept["at"]) <= SHARE_RECOUNT:
-        known, total = kept["not_for_them"], kept.get("total")
-    progress = progress_for(request.user, project, session_start, not_for_them=known, total=total)
-    if known is None:
-        request.session[key] = {
-            "not_for_them": progress.not_for_them,
-            "total": progress.total,
-            "at": now.isoformat(),
-        }
-    return progress
+    """The annotator's progress (one query over their own labels and the project's kept
+    counts, see ``navigation.progress_for``): exact on every request."""
+    return progress_for(request.user, project, _touch_session(request, project))
 
 
 class QuestionView:

@@ -1,7 +1,6 @@
 """The workspace pages: who may open them, what they show, saving, conflicts, query counts."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -391,7 +390,7 @@ def test_progress_counts_the_annotators_share_when_k_is_less_than_the_team(
     assert _progress_text(submitted) == "1 / 3 done (your share of 6: 1 annotator per comment)"
 
 
-def test_the_share_is_recounted_every_30_seconds_not_on_every_request(project, annotator):
+def test_the_share_follows_others_labels_on_the_next_request(project, annotator):
     project.annotators_per_comment = 1
     project.save(update_fields=["annotators_per_comment"])
     comments = make_thread(ArticleFactory(project=project), 6)
@@ -401,15 +400,7 @@ def test_the_share_is_recounted_every_30_seconds_not_on_every_request(project, a
     page = url("workspace", project, comments[5].pk)
     assert _progress_text(client.get(page)).startswith("0 / 6 done")
     make_label(comments[0], colleague, COMPLETE_REPLY)  # one comment fewer for them
-    assert _progress_text(client.get(page)).startswith("0 / 6 done")  # counted 0 s ago
-
-    session = client.session  # 31 seconds later
-    key = f"labelling-share-{project.pk}"
-    kept = session[key]
-    kept["at"] = (timezone.now() - timedelta(seconds=31)).isoformat()
-    session[key] = kept
-    session.save()
-    assert _progress_text(client.get(page)).startswith("0 / 5 done")
+    assert _progress_text(client.get(page)).startswith("0 / 5 done")  # kept counts, no delay
 
 
 def test_progress_counts_the_whole_project_when_everyone_labels_everything(
@@ -613,8 +604,10 @@ def test_an_autosave_runs_a_constant_number_of_queries(
 # search (this thread's candidates, started first, else the next thread with work: one
 # query), the guarded insert (PostgreSQL takes the comment's lock in it), the claimed comment
 # with its article; then the next comment's page without its scheme (known): its annotation,
-# ancestors, replies, previous/next in one query, progress in one.
-SUBMIT_QUERIES = {"postgresql": 18, "sqlite": 20}
+# ancestors, replies, previous/next in one query, progress in one. The submit moves the
+# comment's label count (label_counts.py): a part of the save's one statement on PostgreSQL,
+# two queries through the ORM on SQLite.
+SUBMIT_QUERIES = {"postgresql": 18, "sqlite": 22}
 
 
 @pytest.mark.parametrize("size", [100, 2000])
