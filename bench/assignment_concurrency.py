@@ -40,13 +40,13 @@ from label_save_latency import (
     PASSWORD,
     SLUG,
     Browser,
-    CpuMonitor,
     Gunicorn,
     _free_port,
     build_corpus,
     comment_plan,
     percentile,
 )
+from proc_cpu import CpuMonitor
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_assign"
 WORKSPACE = re.compile(r"/label/(\d+)/$")
