@@ -306,7 +306,7 @@ def _create_job(request: HttpRequest, project: Project, form: ImportUploadForm) 
 
 def _start(job: ImportJob) -> None:
     """Import a small file now, in this request; queue a large one for the worker."""
-    from annotator.corpus.importers.loader import run_import_job
+    from annotator.corpus.importers.jobs import run_import_job
     from annotator.corpus.tasks import enqueue_import
 
     if job.total_bytes < settings.IMPORT_BACKGROUND_BYTES:

@@ -28,7 +28,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from annotator.corpus.importers.loader import ImportResult, JobProgress, load_records
+from annotator.corpus.importers.jobs import JobProgress
+from annotator.corpus.importers.loader import ImportResult, load_records
 from annotator.corpus.importers.records import ImportFileError, Record
 from annotator.corpus.importers.text import (
     Block,

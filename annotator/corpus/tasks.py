@@ -18,7 +18,7 @@ from annotator.corpus.models import ImportJob
 @task()
 def import_job_task(job_id: int) -> None:
     """Run the import job ``job_id`` (its row records the outcome, success or refusal)."""
-    from annotator.corpus.importers.loader import run_import_job
+    from annotator.corpus.importers.jobs import run_import_job
 
     # A worker starting work is when jobs left running by a dead one are noticed, as well
     # as when their page is polled (heartbeats.py).
@@ -67,7 +67,7 @@ def retry_import(job: ImportJob, user) -> ImportJob:
     A scraped-text job that stopped before the admin confirmed it is read again and waits
     for review with the choices kept; a confirmed one imports its file with them.
     """
-    from annotator.corpus.importers.loader import run_import_job
+    from annotator.corpus.importers.jobs import run_import_job
     from annotator.corpus.previews import start_reading
 
     retry = ImportJob.objects.create(

@@ -81,7 +81,7 @@ def build_export(
     the server instead of being materialised first (Django's cursors outside a transaction
     are ``WITH HOLD``). ``progress`` runs inside that transaction: a job row updated from
     it through the default connection shows the new value only at the end; write it through
-    a connection of its own (as ``corpus.importers.loader.JobProgress`` does). On SQLite the
+    a connection of its own (as ``corpus.importers.jobs.JobProgress`` does). On SQLite the
     rows are read without a transaction, which would take the write lock for the whole export.
     """
     exporter = exporter_for(options.format)

@@ -104,12 +104,12 @@ def test_a_pdf_exits_non_zero_from_the_shell(db, capsys):
 
 
 def test_a_full_disk_is_one_line_having_written_nothing(db, monkeypatch):
-    from annotator.corpus.importers import loader
+    from annotator.corpus.importers import row_writers
 
     def full(self, *args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(loader._RowWriter, "add_article", full)
+    monkeypatch.setattr(row_writers._RowWriter, "add_article", full)
 
     # A CommandError is a non-zero exit with its one line on stderr (see the shell test).
     with pytest.raises(CommandError) as refused:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from annotator.corpus.importers import loader
+from annotator.corpus.importers import jobs, loader, tree
 from annotator.corpus.models import Article, Comment, ImportJob, Role
 from annotator.corpus.tasks import enqueue_import, import_job_task
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -58,7 +58,7 @@ def make_job(project, data: bytes, name: str = "thread.jsonl", **fields) -> Impo
 def test_a_job_that_succeeds_records_its_counts(project):
     job = make_job(project, jsonl(ARTICLE, comment("c2", "c1"), comment("c1")))
 
-    result = loader.run_import_job(job)
+    result = jobs.run_import_job(job)
 
     job.refresh_from_db()
     assert result.comments_added == 2
@@ -73,7 +73,7 @@ def test_a_job_that_succeeds_records_its_counts(project):
 def test_a_refused_job_says_why_and_writes_nothing(project):
     job = make_job(project, jsonl(ARTICLE, comment("c1"), comment("c2", "c9")), name="up.jsonl")
 
-    assert loader.run_import_job(job) is None
+    assert jobs.run_import_job(job) is None
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
@@ -86,10 +86,10 @@ def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_running(project
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(loader, "import_stream", explode)
+    monkeypatch.setattr(jobs, "import_stream", explode)
     job = make_job(project, jsonl(ARTICLE))
 
-    loader.run_import_job(job)
+    jobs.run_import_job(job)
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
@@ -100,7 +100,7 @@ def test_a_job_whose_file_is_gone_fails(project):
     job = make_job(project, jsonl(ARTICLE))
     job.file.storage.delete(job.file.name)
 
-    loader.run_import_job(job)
+    jobs.run_import_job(job)
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
@@ -114,10 +114,10 @@ def test_the_job_uses_its_format_and_options(project, monkeypatch):
         seen.update(kwargs)
         return loader.ImportResult()
 
-    monkeypatch.setattr(loader, "import_stream", fake_import)
+    monkeypatch.setattr(jobs, "import_stream", fake_import)
     job = make_job(project, b"x", name="t.txt", format="text", options={"article_end": 3})
 
-    loader.run_import_job(job)
+    jobs.run_import_job(job)
 
     assert (seen["fmt"], seen["options"], seen["filename"]) == ("text", {"article_end": 3}, "t.txt")
 
@@ -129,7 +129,7 @@ def test_progress_is_visible_to_another_connection_while_the_import_runs(monkeyp
     # own connection is busy: on PostgreSQL it is in the middle of a COPY.)
     browser = connections.create_connection(DEFAULT_DB_ALIAS)
     seen = []
-    original = loader.JobProgress.__call__
+    original = jobs.JobProgress.__call__
 
     def spy(self, done, total):
         original(self, done, total)
@@ -137,13 +137,13 @@ def test_progress_is_visible_to_another_connection_while_the_import_runs(monkeyp
             cursor.execute("SELECT processed_bytes FROM corpus_importjob WHERE id = %s", [job.pk])
             seen.append(cursor.fetchone()[0])
 
-    monkeypatch.setattr(loader.JobProgress, "__call__", spy)
+    monkeypatch.setattr(jobs.JobProgress, "__call__", spy)
     project = ProjectFactory(slug="progress")
     records = [ARTICLE] + [comment(f"c{i}", text="w" * 2000) for i in range(1500)]
     job = make_job(project, jsonl(*records))
 
     try:
-        loader.run_import_job(job)
+        jobs.run_import_job(job)
     finally:
         browser.close()
 
@@ -186,7 +186,7 @@ def test_the_running_import_writes_heartbeats_another_connection_sees(monkeypatc
     monkeypatch.setattr(loader, "PROGRESS_INTERVAL", 0)
     browser = connections.create_connection(DEFAULT_DB_ALIAS)
     beats = []
-    original = loader.JobProgress.__call__
+    original = jobs.JobProgress.__call__
 
     def spy(self, done, total):
         original(self, done, total)
@@ -194,12 +194,12 @@ def test_the_running_import_writes_heartbeats_another_connection_sees(monkeypatc
             cursor.execute("SELECT heartbeat_at FROM corpus_importjob WHERE id = %s", [job.pk])
             beats.append(cursor.fetchone()[0])
 
-    monkeypatch.setattr(loader.JobProgress, "__call__", spy)
+    monkeypatch.setattr(jobs.JobProgress, "__call__", spy)
     records = [ARTICLE] + [comment(f"c{i}", text="w" * 2000) for i in range(1500)]
     job = make_job(ProjectFactory(slug="beats"), jsonl(*records))
 
     try:
-        loader.run_import_job(job)
+        jobs.run_import_job(job)
     finally:
         browser.close()
 
@@ -233,7 +233,7 @@ def test_an_import_whose_resolve_phase_outlasts_the_stale_time_is_not_reaped(set
         pytest.skip("SQLite's write lock keeps the reaper off the whole write transaction")
     settings.JOB_STALE_AFTER = 1
     monkeypatch.setattr(loader, "PROGRESS_INTERVAL", 0.1)
-    real_place = loader._Skeleton._place
+    real_place = tree._Skeleton._place
     reaped: list[int] = []
 
     def slow_place(self, *args):
@@ -243,14 +243,14 @@ def test_an_import_whose_resolve_phase_outlasts_the_stale_time_is_not_reaped(set
         reaped.extend(reap_from_another_connection())
         return real_place(self, *args)
 
-    monkeypatch.setattr(loader._Skeleton, "_place", slow_place)
+    monkeypatch.setattr(tree._Skeleton, "_place", slow_place)
     records = []
     for number in range(8):
         records.append({"type": "article", "id": f"a-{number}", "title": f"Article {number}"})
         records.append({**comment(f"c{number}"), "article_id": f"a-{number}"})
     job = make_job(ProjectFactory(slug="slow-resolve"), jsonl(*records))
 
-    result = loader.run_import_job(job)
+    result = jobs.run_import_job(job)
 
     assert reaped == []
     job.refresh_from_db()
@@ -262,7 +262,7 @@ def test_an_import_the_reaper_failed_meanwhile_writes_nothing_and_the_verdict_st
     project, monkeypatch
 ):
     job = make_job(project, jsonl(ARTICLE, comment("c1"), comment("c2", "c1")))
-    real_scan = loader._Skeleton.scan
+    real_scan = tree._Skeleton.scan
 
     def stalled_scan(self, records):
         real_scan(self, records)
@@ -271,9 +271,9 @@ def test_an_import_the_reaper_failed_meanwhile_writes_nothing_and_the_verdict_st
             status=ImportJob.Status.FAILED, error=ImportJob.WORKER_STOPPED
         )
 
-    monkeypatch.setattr(loader._Skeleton, "scan", stalled_scan)
+    monkeypatch.setattr(tree._Skeleton, "scan", stalled_scan)
 
-    assert loader.run_import_job(job) is None
+    assert jobs.run_import_job(job) is None
 
     job.refresh_from_db()
     assert job.worker_stopped

@@ -1,7 +1,8 @@
 """Importers: one parser per format (file -> plain records, no database) and one loader.
 
 ``parse(stream, fmt, filename)`` picks the parser; ``loader.load_records`` validates the
-records, builds the reply trees and writes them in bulk.
+records, builds the reply trees and writes them in bulk (the trees in ``tree.py``, the
+writing in ``row_writers.py``); ``jobs.py`` runs an ``ImportJob`` through it.
 
 Before any of that, ``refuse_unsupported`` looks at the first bytes for what is plainly not
 a thread (a PDF, a Word or Excel file, an archive, an image, other binary data). Scraped

@@ -381,3 +381,18 @@ def test_a_small_import_leaves_the_statistics_alone(tmp_path):
         import_file(ProjectFactory(slug="small"), many_comments(tmp_path / "s.jsonl", 9_000))
 
     assert analyzes(queries) == []
+
+
+def test_the_job_names_are_still_importable_from_the_loader():
+    # They live in jobs.py, which imports the loader; callers outside the project may still
+    # import them from here.
+    from annotator.corpus.importers import jobs, loader
+    from annotator.corpus.importers.loader import JobAbandoned, JobProgress, run_import_job
+
+    assert (run_import_job, JobProgress, JobAbandoned) == (
+        jobs.run_import_job,
+        jobs.JobProgress,
+        jobs.JobAbandoned,
+    )
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        loader.nothing_here  # noqa: B018
