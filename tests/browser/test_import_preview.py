@@ -3,6 +3,8 @@ time, with a parent found by searching and every choice kept across pages and a 
 
 from __future__ import annotations
 
+import time
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
@@ -81,10 +83,20 @@ def test_an_admin_pages_through_a_long_thread_and_finds_a_far_parent_by_its_word
     expect(option).to_have_count(1)
     assert option.text_content().startswith(f"line {far_parent.line} · ")
     screenshot("preview-search")
-    # Picking it from the list puts its line in the field; leaving the field keeps it.
+
+    # Picking it from the list puts its line in the field; leaving the field keeps it. The
+    # save's answer comes after the search the typing sent (a slow server): that search's
+    # swap must not use up where the admin was looking.
+    def slow_save(route):
+        response = route.fetch()
+        time.sleep(1.0)  # the search (250 ms after the typing) settles meanwhile
+        route.fulfill(response=response)
+
+    page.route(f"**/imports/{job.pk}/preview/", slow_save)
     field.fill(str(far_parent.line))
     before = box.bounding_box()["y"]
-    field.press("Tab")
+    with page.expect_response(lambda r: "/preview/comments/" in r.url):
+        field.press("Tab")
     box = page.locator(f"#preview-comment-{child.line}")
     expect(box.locator(".changed-badge")).to_have_text("changed by you")
     expect(box).to_contain_text(f"answers line {far_parent.line}")
