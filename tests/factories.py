@@ -118,6 +118,24 @@ def make_token(user, name: str = "script") -> str:
     return key
 
 
+def save_from_current_revision(comment: Comment, user, answers: dict, action="autosave", **extra):
+    """A save through ``save_annotation`` from the annotation's current revision, as a browser
+    that is up to date sends it (form checks, history and counts included)."""
+    from annotator.labelling.annotations import Submission, save_annotation
+    from annotator.labelling.models import Annotation
+    from annotator.labelling.schemes import current_scheme_for
+
+    stored = Annotation.objects.filter(comment=comment, annotator=user).first()
+    return save_annotation(
+        comment=comment,
+        annotator=user,
+        scheme=current_scheme_for(comment.article.project),
+        submission=Submission(answers=answers, **extra),
+        base_revision=stored.revision if stored else 0,
+        action=action,
+    )
+
+
 def make_label(comment: Comment, annotator, answers: dict, status: str = "submitted", **fields):
     """Store one annotator's annotation of ``comment`` as a given status, times and all.
 

@@ -35,6 +35,7 @@ from tests.factories import (
     make_comment,
     make_label,
     make_thread,
+    save_from_current_revision,
 )
 
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -52,15 +53,7 @@ def act(comment, user, action="submit", **extra):
     answers = COMPLETE_REPLY if comment.parent_id else COMPLETE_TOP_LEVEL
     if action == "skip":
         extra.setdefault("skip_reason", "Not English")
-    current = Annotation.objects.filter(comment=comment, annotator=user).first()
-    return save_annotation(
-        comment=comment,
-        annotator=user,
-        scheme=current_scheme_for(comment.article.project),
-        submission=Submission(answers=answers, **extra),
-        base_revision=current.revision if current else 0,
-        action=action,
-    )
+    return save_from_current_revision(comment, user, answers, action, **extra)
 
 
 @pytest.fixture

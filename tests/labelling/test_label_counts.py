@@ -25,6 +25,7 @@ from tests.factories import (
     UserFactory,
     make_comment,
     make_thread,
+    save_from_current_revision,
 )
 
 # A time after every hold: ``waiting_for`` then counts submitted labels only, as the
@@ -39,17 +40,7 @@ def people(project, count):
     return users
 
 
-def save(comment, user, answers, action="autosave", **extra):
-    """A save from the annotation's current revision (as a browser that is up to date)."""
-    stored = Annotation.objects.filter(comment=comment, annotator=user).first()
-    return save_annotation(
-        comment=comment,
-        annotator=user,
-        scheme=current_scheme_for(comment.article.project),
-        submission=Submission(answers=answers, **extra),
-        base_revision=stored.revision if stored else 0,
-        action=action,
-    )
+save = save_from_current_revision
 
 
 def assert_counts_match_a_recount(project, annotators):
