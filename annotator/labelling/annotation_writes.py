@@ -64,14 +64,14 @@ def store_save(
 ) -> bool:
     """Write ``annotation`` (already holding the new state) if it is still at ``base_revision``.
 
-        ``changed`` False stores only the time spent (no history, same revision); otherwise the
-        row takes every field a person can change, its ``revision`` (``base_revision + 1``) and
-        ``event`` is stored with it. Returns False, having written nothing, when another save
-        moved the revision first (or created the row, for ``is_new``). ``now`` is the save's
-        time (a renewed hold's ``claimed_at``); ``was_submitted`` whether the stored row (at
+    ``changed`` False stores only the time spent (no history, same revision); otherwise the
+    row takes every field a person can change, its ``revision`` (``base_revision + 1``) and
+    ``event`` is stored with it. Returns False, having written nothing, when another save
+    moved the revision first (or created the row, for ``is_new``). ``now`` is the save's
+    time (a renewed hold's ``claimed_at``); ``was_submitted`` whether the stored row (at
     ``base_revision``) is submitted, so that a change of that moves the label counts (see
-    ``label_counts``) in the same write. On success the row's
-        id, time spent and submission time are set on ``annotation`` as the database has them.
+    ``label_counts``) in the same write. On success the row's id, time spent and submission
+    time are set on ``annotation`` as the database has them.
     """
     counted = 0
     if changed:
