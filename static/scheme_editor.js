@@ -7,7 +7,8 @@
  *   - a question dragged by its handle is dropped in place, then the editor is redrawn by the
  *     server ("Update the form"), so conditions and numbers follow;
  *   - focus goes where the server says after a button (HX-Trigger-After-Settle);
- *   - the preview shows a conditional question when its condition holds, as the workspace does.
+ *   - the preview shows a conditional question when its condition holds, as the workspace does;
+ *   - what is typed or pressed while a redraw is on its way is kept (see "While the server").
  */
 (function () {
   "use strict";
@@ -197,6 +198,117 @@
       });
       fieldset.hidden = !shown;
       fieldset.disabled = !shown;
+    });
+  });
+
+  // While the server redraws the editor, the admin may go on typing, ticking or pressing.
+  // The redraw is built from the form as it was sent, so without this it would wipe out what
+  // was typed meanwhile, and htmx drops a press queued on a button that the redraw replaced.
+  // So: what changed in a field since the request left is put back into the redrawn field
+  // (fields keep their ids across redraws), and a press that htmx dropped is pressed again
+  // on the redrawn button of the same id, if there still is one.
+  function fieldState(field) {
+    return field.type === "checkbox" || field.type === "radio" ? field.checked : field.value;
+  }
+  function fieldsOf(root) {
+    var states = {};
+    root.querySelectorAll("input[id], select[id], textarea[id]").forEach(function (field) {
+      states[field.id] = fieldState(field);
+    });
+    return states;
+  }
+  function isEditorRequest(detail) {
+    return Boolean(detail && detail.target && detail.target.id === "scheme-editor");
+  }
+  var sent = null; // the editor's fields when its request left
+  var typedMeanwhile = null; // what changed after that, to put back once redrawn
+  var presses = []; // presses on the editor's own buttons and menus, until htmx sends them
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    // One press, one request: a button pressed twice is sent twice.
+    var sentPress = presses.findIndex(function (press) {
+      return press.element === elt;
+    });
+    if (sentPress !== -1) {
+      presses.splice(sentPress, 1);
+    }
+    if (isEditorRequest(event.detail)) {
+      sent = fieldsOf(event.detail.target);
+    }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!sent || !isEditorRequest(event.detail)) {
+      return;
+    }
+    var now = fieldsOf(event.detail.target);
+    typedMeanwhile = {};
+    Object.keys(now).forEach(function (id) {
+      if (Object.prototype.hasOwnProperty.call(sent, id) && sent[id] !== now[id]) {
+        typedMeanwhile[id] = now[id];
+      }
+    });
+    sent = null;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target.id !== "scheme-editor" || !typedMeanwhile) {
+      return;
+    }
+    var changes = typedMeanwhile;
+    typedMeanwhile = null;
+    Object.keys(changes).forEach(function (id) {
+      var field = document.getElementById(id);
+      if (!field || !event.target.contains(field)) {
+        return; // the redraw took that field away (a choice removed, a kind without choices)
+      }
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = changes[id];
+      } else {
+        field.value = changes[id];
+      }
+      // The key checks and the preview follow, as if typed now. A menu's change is pressed
+      // again below, when htmx dropped it.
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  });
+  function remember(event, element) {
+    if (element && element.closest("#scheme-editor")) {
+      presses.push({ element: element, id: element.id, type: event.type });
+    }
+  }
+  document.addEventListener(
+    "click",
+    function (event) {
+      remember(event, event.target.closest && event.target.closest("button[hx-post]"));
+    },
+    true
+  );
+  document.addEventListener(
+    "change",
+    function (event) {
+      remember(event, event.target.closest && event.target.closest("select[hx-post]"));
+    },
+    true
+  );
+  document.body.addEventListener("htmx:afterSettle", function () {
+    // A press whose element the redraw removed before htmx sent it was dropped: press it
+    // again on its redrawn twin. The first goes now; the next wait for the redraw of that one.
+    var dropped = presses.filter(function (press) {
+      return !document.body.contains(press.element);
+    });
+    presses = presses.filter(function (press) {
+      return document.body.contains(press.element);
+    });
+    dropped.forEach(function (press) {
+      var twin = document.getElementById(press.id);
+      if (!twin || twin.disabled) {
+        return;
+      }
+      if (press.type === "click") {
+        twin.click();
+      } else {
+        twin.dispatchEvent(new Event("change", { bubbles: true }));
+      }
     });
   });
 

@@ -5,6 +5,7 @@ what the preview showed. A key typed twice is marked as it is typed and cannot b
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -229,4 +230,55 @@ def test_a_key_collision_is_marked_as_it_is_typed_and_cannot_be_saved(page, sche
     expect(page.get_by_text("Question 1 has this key.")).to_have_count(0)
     page.get_by_role("button", name="Save the scheme").click()
     expect(page.get_by_text("Nothing to save: this is version 1 as it is.")).to_be_visible()
+    assert errors == []
+
+
+def slow_redraws(page, seconds: float) -> None:
+    """The form editor's answers come ``seconds`` late (a busy server)."""
+
+    def slow(route):
+        response = route.fetch()
+        time.sleep(seconds)
+        route.fulfill(response=response)
+
+    page.route("**/scheme/form/", slow)
+
+
+def test_what_is_typed_while_the_editor_is_redrawn_is_kept_and_every_press_counts(
+    page, scheme_project
+):
+    project, admin, _ = scheme_project
+    errors = collect_errors(page)
+    page.on("dialog", lambda dialog: dialog.accept())
+    log_in_on(page, admin)
+    page.goto(f"/p/{project.slug}/scheme/")
+    page.get_by_role("button", name="Start from an empty scheme").click()
+    page.get_by_role("button", name="Add a question").click()
+    question = page.locator(".se-question").first
+    expect(question.get_by_label(re.compile("^Question key"))).to_be_focused()
+    page.keyboard.type("source_cited")
+    question.get_by_label("Title", exact=True).fill("Source cited")
+
+    # The kind changes; its redraw is slow, and the admin types on into the first choice
+    # meanwhile. The redraw must not wipe out what was typed.
+    slow_redraws(page, 1.0)
+    with page.expect_response(redrawn):
+        question.get_by_label("Kind").select_option("multiple")
+        row = question.locator(".se-choice").first
+        row.get_by_label(re.compile("^Value")).fill("link")
+        row.get_by_label("Label", exact=True).fill("Link")
+    expect(question.get_by_label(re.compile("Stands alone"))).to_have_count(1)  # redrawn
+    row = question.locator(".se-choice").first
+    expect(row.get_by_label(re.compile("^Value"))).to_have_value("link")
+    expect(row.get_by_label("Label", exact=True)).to_have_value("Link")
+    expect(page.locator("#scheme-preview").get_by_text("Link", exact=True)).to_be_visible()
+
+    # "Add a choice" pressed twice before the first redraw came: two choices more.
+    add = question.get_by_role("button", name="Add a choice")
+    add.click()
+    add.click()
+    expect(question.locator(".se-choice")).to_have_count(3)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1500)
+    expect(question.locator(".se-choice")).to_have_count(3)
     assert errors == []
