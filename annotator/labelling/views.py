@@ -45,7 +45,7 @@ from annotator.labelling.save_target import save_target
 from annotator.labelling.scheme import Kind, Question, Target
 from annotator.labelling.schemes import current_scheme_for
 from annotator.labelling.stale import stale_answers_of
-from annotator.labelling.thread_chain import ChainView
+from annotator.labelling.thread_chain import ChainView, thread_around
 
 REPLIES_SHOWN = 20
 # A pause longer than this starts a new labelling session (for the pace shown).
@@ -162,8 +162,7 @@ def _workspace_context(
     scheme = scheme or current_scheme_for(project)
     if load_annotation and annotation is None:
         annotation = Annotation.objects.filter(comment=comment, annotator=request.user).first()
-    ancestors = list(comment.ancestors())
-    replies = list(Comment.objects.filter(parent=comment).order_by("path")[: REPLIES_SHOWN + 1])
+    ancestors, replies = thread_around(comment, REPLIES_SHOWN)
     previous_id, next_id = neighbours_of(comment, project)
     is_reply = comment.parent_id is not None
     if answers is None:

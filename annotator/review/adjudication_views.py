@@ -32,7 +32,7 @@ from annotator.labelling.responses import (
 from annotator.labelling.scheme import Kind, Question
 from annotator.labelling.schemes import current_scheme_for
 from annotator.labelling.stale import stale_answers_of
-from annotator.labelling.thread_chain import ChainView
+from annotator.labelling.thread_chain import ChainView, thread_around
 from annotator.review.gold import GoldConflict, GoldInvalid, accept_unanimous, save_gold
 from annotator.review.models import GoldEvent, GoldLabel
 from annotator.review.queue import next_in_queue, normalised, review_state
@@ -285,8 +285,7 @@ def _adjudication_context(
         .select_related("annotator")
         .order_by("annotator__username", "pk")
     )
-    ancestors = list(comment.ancestors())
-    replies = list(Comment.objects.filter(parent=comment).order_by("path")[: REPLIES_SHOWN + 1])
+    ancestors, replies = thread_around(comment, REPLIES_SHOWN)
     is_reply = comment.parent_id is not None
     if answers is None:
         answers = gold.answers if gold else _agreed_defaults(scheme, annotations)

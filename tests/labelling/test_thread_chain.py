@@ -2,7 +2,12 @@
 
 import pytest
 
-from annotator.labelling.thread_chain import CHAIN_SHOWN_IN_FULL, MAX_INDENT, ChainView
+from annotator.labelling.thread_chain import (
+    CHAIN_SHOWN_IN_FULL,
+    MAX_INDENT,
+    ChainView,
+    thread_around,
+)
 from tests.factories import ArticleFactory, make_comment
 
 
@@ -43,3 +48,26 @@ def test_a_top_level_comment_has_no_chain(chain):
     view = ChainView(list(chain[0].ancestors()))
     assert not view
     assert view.parent == []
+
+
+def test_thread_around_reads_the_chain_top_first_and_the_direct_replies_in_tree_order(
+    chain, django_assert_num_queries
+):
+    middle = chain[4]
+    later = make_comment(middle.article, middle, author="later reply")
+    with django_assert_num_queries(1):
+        ancestors, replies = thread_around(middle, 5)
+    assert ancestors == chain[:4]
+    assert replies == [chain[5], later]  # not the reply's own replies
+    assert [c.author for c in ancestors] == [f"reader{depth}" for depth in range(4)]
+
+
+def test_thread_around_reads_one_reply_more_than_shown_and_no_chain_at_the_top(project):
+    article = ArticleFactory(project=project)
+    top = make_comment(article, None)
+    for _ in range(4):
+        make_comment(article, top)
+    ancestors, replies = thread_around(top, 2)
+    assert ancestors == []
+    assert len(replies) == 3  # the third says there are more
+    assert replies == sorted(replies, key=lambda c: c.path)

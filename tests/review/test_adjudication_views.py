@@ -403,11 +403,12 @@ def test_the_adjudication_page_reads_a_constant_number_of_queries(
     deep = max(big_thread, key=lambda c: c.depth)
     assert deep.depth >= 5
     client = logged_in(reviewer)
-    # session, user, project, role, comment, scheme, gold, annotations, ancestors, replies
-    with django_assert_num_queries(10):
+    # session, user, project, role, comment, scheme, gold, annotations, ancestors and
+    # replies (one)
+    with django_assert_num_queries(9):
         response = client.get(url("adjudicate", project, deep.pk))
     assert response.status_code == 200
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         client.get(url("adjudicate", project, small[-1].pk))
 
 
@@ -420,7 +421,7 @@ def test_a_save_with_the_next_comment_runs_a_constant_number_of_queries(
     client = logged_in(reviewer)
     # session, user, project, role, comment, scheme; save: savepoint, lock, insert, event,
     # release; next: queue version, every annotation (nothing kept yet), gold ids, comment,
-    # and the page's gold, annotations, replies (a top-level comment has no ancestors)
+    # and the page's gold, annotations, ancestors and replies (one)
     with django_assert_num_queries(18):
         response = post_gold(client, project, first, REPLY if first.parent_id else TOP, **HTMX)
     assert response.status_code == 200
