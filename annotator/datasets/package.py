@@ -9,11 +9,18 @@ The data file is deflated with ISA-L (``isal``) instead of zlib: the same deflat
 so every unzip tool reads it, at level 1 about the size zlib's level 1 gives in a quarter
 of the CPU (100,000 comments as JSON Lines, 211 MB: 0.18 s against 0.67 s). Deflating runs
 on a thread of its own (``BackgroundWriter``; ISA-L releases the GIL) while rows are built.
+
+While an export runs, the cyclic garbage collector runs rarely (``_rare_collections``): an
+export allocates millions of short-lived rows, dicts and tuples, which reference counting
+frees, and none of which form cycles; with the default threshold (700 allocations) the
+collector still ran every few rows and scanned them, about an eighth of the export's CPU
+(100,000 comments as JSON Lines: 7.1 s of CPU against 6.2 s, on a loaded machine).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import queue
 import threading
@@ -36,6 +43,10 @@ from annotator.datasets.rows import RowSource
 
 CARD_NAME = "README.md"
 AGREEMENT_NAME = "agreement.csv"
+# The collector's thresholds while an export runs: a young-generation collection every
+# 100,000 allocations instead of 700, the older ones proportionally rarer.
+EXPORT_GC_THRESHOLD = (100_000, 50, 1_000)
+
 ZIP_LEVEL = 1  # fast deflate: text still shrinks ~3x; level 6 is twice as slow for ~10% less
 ISAL_LEVEL = 1  # ISA-L's levels run 0-3; its 1 is zlib's 1 in size (see the module docstring)
 
@@ -89,7 +100,7 @@ def build_export(
     seekable = _seekable(destination)
     stream = destination if seekable else _CountingWriter(destination)
     start = destination.tell() if seekable else 0
-    with _streaming_reads():
+    with _rare_collections(), _streaming_reads():
         source = RowSource(project, options, with_context=exporter.KEEPS_TREES, progress=progress)
         with zipfile.ZipFile(
             stream,
@@ -163,6 +174,35 @@ def _streaming_reads() -> Iterator[None]:
             yield
     else:
         yield
+
+
+_gc_lock = threading.Lock()
+_gc_exports = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextlib.contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector rarely while any export runs (module docstring).
+
+    The thresholds are process-wide, so they are raised when the first export starts and
+    put back when the last one ends.
+    """
+    global _gc_exports, _gc_saved
+    with _gc_lock:
+        if _gc_exports == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(
+                *(max(now, rare) for now, rare in zip(_gc_saved, EXPORT_GC_THRESHOLD, strict=True))
+            )
+        _gc_exports += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_exports -= 1
+            if _gc_exports == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 def _seekable(stream: BinaryIO) -> bool:

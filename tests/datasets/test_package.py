@@ -1,5 +1,6 @@
 """The export package: a ZIP with the data file and the card, streamed, in flat memory."""
 
+import gc
 import io
 import tracemalloc
 import zipfile
@@ -191,6 +192,21 @@ def test_progress_is_reported_every_chunk_up_to_the_total(project, monkeypatch):
     build_export(project, ExportOptions(), io.BytesIO(), progress=lambda *c: calls.append(c))
 
     assert calls == [(20, 45), (40, 45), (45, 45)]
+
+
+def test_the_garbage_collector_runs_rarely_during_an_export_only(labelled):
+    before = gc.get_threshold()
+    during = []
+
+    build_export(
+        labelled,
+        ExportOptions(),
+        Sink(),
+        progress=lambda done, total: during.append(gc.get_threshold()),
+    )
+
+    assert during and all(threshold[0] >= 100_000 for threshold in during)
+    assert gc.get_threshold() == before
 
 
 def test_options_it_cannot_honour_are_refused_before_writing(project):
