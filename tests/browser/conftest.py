@@ -224,6 +224,18 @@ def annotator(demo_project):
     return user
 
 
+def answer_late(page, url_pattern: str, seconds: float) -> None:
+    """The server's answers to ``url_pattern`` reach the page ``seconds`` late (a busy
+    server): whatever the page does meanwhile happens before the answer's swap."""
+
+    def late(route):
+        response = route.fetch()
+        time.sleep(seconds)
+        route.fulfill(response=response)
+
+    page.route(url_pattern, late)
+
+
 def collect_errors(page) -> list[str]:
     """Console errors (CSP violations among them) and uncaught exceptions of ``page``."""
     errors: list[str] = []

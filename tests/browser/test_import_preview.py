@@ -3,13 +3,12 @@ time, with a parent found by searching and every choice kept across pages and a 
 
 from __future__ import annotations
 
-import time
-
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from annotator.corpus.models import Comment, ImportJob
 from annotator.corpus.previews import PAGE_SIZE, build_reading
+from tests.browser.conftest import answer_late
 from tests.corpus.test_previews import long_thread
 
 
@@ -87,12 +86,8 @@ def test_an_admin_pages_through_a_long_thread_and_finds_a_far_parent_by_its_word
     # Picking it from the list puts its line in the field; leaving the field keeps it. The
     # save's answer comes after the search the typing sent (a slow server): that search's
     # swap must not use up where the admin was looking.
-    def slow_save(route):
-        response = route.fetch()
-        time.sleep(1.0)  # the search (250 ms after the typing) settles meanwhile
-        route.fulfill(response=response)
-
-    page.route(f"**/imports/{job.pk}/preview/", slow_save)
+    # The search (250 ms after the typing) settles while the save's answer is on its way.
+    answer_late(page, f"**/imports/{job.pk}/preview/", 1.0)
     field.fill(str(far_parent.line))
     before = box.bounding_box()["y"]
     with page.expect_response(lambda r: "/preview/comments/" in r.url):

@@ -5,14 +5,13 @@ what the preview showed. A key typed twice is marked as it is typed and cannot b
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from annotator.corpus.models import Role
 from annotator.labelling.schemes import current_scheme_for, default_definition
-from tests.browser.conftest import collect_errors, log_in_on
+from tests.browser.conftest import answer_late, collect_errors, log_in_on
 from tests.factories import (
     ArticleFactory,
     MembershipFactory,
@@ -233,17 +232,6 @@ def test_a_key_collision_is_marked_as_it_is_typed_and_cannot_be_saved(page, sche
     assert errors == []
 
 
-def slow_redraws(page, seconds: float) -> None:
-    """The form editor's answers come ``seconds`` late (a busy server)."""
-
-    def slow(route):
-        response = route.fetch()
-        time.sleep(seconds)
-        route.fulfill(response=response)
-
-    page.route("**/scheme/form/", slow)
-
-
 def test_what_is_typed_while_the_editor_is_redrawn_is_kept_and_every_press_counts(
     page, scheme_project
 ):
@@ -261,7 +249,7 @@ def test_what_is_typed_while_the_editor_is_redrawn_is_kept_and_every_press_count
 
     # The kind changes; its redraw is slow, and the admin types on into the first choice
     # meanwhile. The redraw must not wipe out what was typed.
-    slow_redraws(page, 1.0)
+    answer_late(page, "**/scheme/form/", 1.0)  # the editor's redraws come late
     with page.expect_response(redrawn):
         question.get_by_label("Kind").select_option("multiple")
         row = question.locator(".se-choice").first
