@@ -207,8 +207,18 @@
   // So: what changed in a field since the request left is put back into the redrawn field
   // (fields keep their ids across redraws), and a press that htmx dropped is pressed again
   // on the redrawn button of the same id, if there still is one.
+  function isTicked(field) {
+    return field.type === "checkbox" || field.type === "radio";
+  }
   function fieldState(field) {
-    return field.type === "checkbox" || field.type === "radio" ? field.checked : field.value;
+    return isTicked(field) ? field.checked : field.value;
+  }
+  function setFieldState(field, state) {
+    if (isTicked(field)) {
+      field.checked = state;
+    } else {
+      field.value = state;
+    }
   }
   function fieldsOf(root) {
     var states = {};
@@ -261,11 +271,7 @@
       if (!field || !event.target.contains(field)) {
         return; // the redraw took that field away (a choice removed, a kind without choices)
       }
-      if (field.type === "checkbox" || field.type === "radio") {
-        field.checked = changes[id];
-      } else {
-        field.value = changes[id];
-      }
+      setFieldState(field, changes[id]);
       // The key checks and the preview follow, as if typed now. A menu's change is pressed
       // again below, when htmx dropped it.
       field.dispatchEvent(new Event("input", { bubbles: true }));
