@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "annotator.labelling",
     "annotator.review",
     "annotator.datasets",
+    "annotator.assist",
     "annotator.api",
     "annotator.accounts",
     "rest_framework",

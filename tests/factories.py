@@ -229,3 +229,27 @@ def make_gold_label(comment: Comment, reviewer, answers: dict, *, method: str = 
         decided_by=reviewer,
         decided_at=timezone.now(),
     )
+
+
+def make_model(project, name: str = "stance-bert", **fields):
+    """A model (``MachineLabeller``) of ``project``: imported predictions unless told."""
+    from annotator.assist.models import MachineLabeller
+
+    fields.setdefault("kind", MachineLabeller.Kind.IMPORTED)
+    return MachineLabeller.objects.create(project=project, name=name, **fields)
+
+
+def make_prediction(labeller, comment: Comment, question: str, answer, confidence=None, **fields):
+    """One prediction of ``labeller`` for ``comment``, under the current scheme version."""
+    from annotator.assist.models import Prediction
+    from annotator.labelling.schemes import current_scheme_for
+
+    fields.setdefault("scheme_version", current_scheme_for(labeller.project).version)
+    return Prediction.objects.create(
+        labeller=labeller,
+        comment=comment,
+        question=question,
+        answer=answer,
+        confidence=confidence,
+        **fields,
+    )

@@ -58,6 +58,9 @@ class WorkOrder(models.TextChoices):
 
     THREAD = "thread", "Thread by thread, in tree order"
     SHUFFLED = "shuffled", "Threads in a shuffled order"
+    # Threads whose comments a model is least sure of first (assist/uncertainty.py keeps
+    # ``Article.lowest_confidence``); threads it has no confidence for come last.
+    UNCERTAIN = "uncertain", "Most uncertain first (by a model's confidence)"
 
 
 # The shuffled order ranks an article's thread by a pure arithmetic function of its project
@@ -200,6 +203,9 @@ class Article(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     meta = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The lowest confidence the project's ordering model has in any answer about this
+    # thread's comments, for the "most uncertain first" order (assist/uncertainty.py).
+    lowest_confidence = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -215,7 +221,9 @@ class Article(models.Model):
                 thread_rank_expression(),
                 models.F("id"),
                 name="article_thread_rank",
-            )
+            ),
+            # The "most uncertain first" order walks the threads down this index.
+            models.Index(fields=["project", "lowest_confidence", "id"], name="article_uncertainty"),
         ]
         ordering = ["project", "published_at", "id"]
 

@@ -97,6 +97,12 @@ class Annotation(models.Model):
         blank=True,
         help_text="Question key → an answer given toward a former parent, kept apart.",
     )
+    # What models suggested for this comment and how they were shown (assist/suggestions.py):
+    # question key → {"model": labeller id, "label": "name@version", "answer", "confidence",
+    # "mode": "after" | "preselect", "equals": whether the answer saved equals it}.
+    suggestions = models.JSONField(
+        default=dict, blank=True, help_text="Question key → the model suggestion shown."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     skip_reason = models.CharField(max_length=500, blank=True)
     flagged = models.BooleanField(default=False, help_text="Flagged for review.")

@@ -1,0 +1,20 @@
+"""The assist app: models as labellers (imported predictions, the built-in learner, an LLM
+endpoint), the suggestions they make in the workspace, and how they compare with people."""
+
+from django.apps import AppConfig
+
+
+class AssistConfig(AppConfig):
+    name = "annotator.assist"
+    label = "assist"
+    verbose_name = "model assistance"
+
+    def ready(self) -> None:
+        from annotator.assist.staleness import set_aside_stale_predictions
+        from annotator.corpus.models import Comment
+        from annotator.corpus.moves import parent_changed
+
+        # A prediction about a moved comment's parent no longer answers the new parent.
+        parent_changed.connect(
+            set_aside_stale_predictions, sender=Comment, dispatch_uid="assist.stale"
+        )
