@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("annotator.labelling.urls")),
     path("", include("annotator.review.urls")),
     path("", include("annotator.datasets.urls")),
+    path("", include("annotator.assist.urls")),
     path("api/", include("annotator.api.urls")),
     path("favicon.ico", errors.favicon),
 ]

@@ -1,0 +1,16 @@
+"""Pages of the assist app: the models page, a model's settings, and runs."""
+
+from django.urls import path
+
+from annotator.assist import views
+
+app_name = "assist"
+urlpatterns = [
+    path("p/<slug:slug>/models/", views.model_list, name="model_list"),
+    path(
+        "p/<slug:slug>/models/<int:model_id>/settings/",
+        views.model_settings,
+        name="model_settings",
+    ),
+    path("p/<slug:slug>/models/runs/<int:run_id>/", views.run_detail, name="run_detail"),
+]
