@@ -115,6 +115,31 @@ def thread_rank_sql(project: str, article: str) -> str:
     return f"((((({mixed} * {mixed}) % {p}) + {_SHUFFLE_SHIFT}) % {p}) * {scale} % {p})"
 
 
+# Where a thread the ordering model has no confidence for comes in "most uncertain first":
+# after every thread it has one for (confidences are from 0 to 1).
+NO_CONFIDENCE_RANK = 2.0
+
+
+def uncertainty_rank_expression(article: str = "") -> models.functions.Coalesce:
+    """A thread's rank in "most uncertain first" (lower is earlier): its lowest confidence,
+    or ``NO_CONFIDENCE_RANK``; the expression of the index ``article_uncertainty``."""
+    field = f"{article}__lowest_confidence" if article else "lowest_confidence"
+    return models.functions.Coalesce(
+        models.F(field), models.Value(NO_CONFIDENCE_RANK, output_field=models.FloatField())
+    )
+
+
+def uncertainty_rank_sql(article: str) -> str:
+    """The same rank as SQL text over an article's table alias (the index's expression)."""
+    return f"COALESCE({article}.lowest_confidence, {NO_CONFIDENCE_RANK})"
+
+
+def uncertainty_rank_of(article: Article) -> float:
+    """The same rank of a loaded article, in Python."""
+    low = article.lowest_confidence
+    return NO_CONFIDENCE_RANK if low is None else low
+
+
 class Project(models.Model):
     """One labelling effort: its own articles, people and (later) label scheme.
 
@@ -223,7 +248,12 @@ class Article(models.Model):
                 name="article_thread_rank",
             ),
             # The "most uncertain first" order walks the threads down this index.
-            models.Index(fields=["project", "lowest_confidence", "id"], name="article_uncertainty"),
+            models.Index(
+                models.F("project"),
+                uncertainty_rank_expression(),
+                models.F("id"),
+                name="article_uncertainty",
+            ),
         ]
         ordering = ["project", "published_at", "id"]
 

@@ -92,6 +92,7 @@ _CHANGED_FIELDS = (
     "skip_reason",
     "flagged",
     "note",
+    "suggestions",
     "updated_at",
 )
 _INSERT_FIELDS = (
@@ -105,7 +106,7 @@ _INSERT_FIELDS = (
     "created_at",
     "submitted_at",
 )
-_JSON_FIELDS = {"answers", "answered_under", "stale_answers"}
+_JSON_FIELDS = {"answers", "answered_under", "stale_answers", "suggestions"}
 
 
 def _column(model, name: str) -> str:

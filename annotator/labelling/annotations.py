@@ -21,6 +21,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from annotator.assist.suggestions import record as record_suggestions
 from annotator.corpus.models import Comment, Project
 from annotator.labelling.annotation_writes import Hold, store_save
 from annotator.labelling.models import Annotation, AnnotationEvent, LabelScheme
@@ -70,6 +71,10 @@ class Submission:
     flagged: bool = False
     skip_reason: str = ""
     elapsed_ms: int = 0
+    # The models' suggestions for this comment (assist.suggestions.suggestions_for) and the
+    # questions the form said it pre-selected: recorded in ``Annotation.suggestions``.
+    suggested: Mapping[str, Any] = field(default_factory=dict)
+    preselected: frozenset[str] = frozenset()
 
 
 def save_annotation(
@@ -192,6 +197,10 @@ def _save_over(
             )
             for key, value in answers.items()
         }
+        if submission.suggested or annotation.suggestions:
+            annotation.suggestions = record_suggestions(
+                submission.suggested, answers, annotation.suggestions, submission.preselected
+            )
         annotation.answers = answers
         annotation.scheme = scheme
         annotation.status = status

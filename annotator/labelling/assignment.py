@@ -87,6 +87,8 @@ from annotator.corpus.models import (
     WorkOrder,
     thread_rank_expression,
     thread_rank_of,
+    uncertainty_rank_expression,
+    uncertainty_rank_of,
 )
 from annotator.labelling import assignment_search, claim_guard
 from annotator.labelling.annotations import DONE_STATUSES
@@ -131,6 +133,10 @@ def in_work_order(comments: QuerySet[Comment], project: Project) -> QuerySet[Com
         return comments.annotate(thread_rank=_rank_expression(project, "article_id")).order_by(
             "thread_rank", "article_id", "path"
         )
+    if project.work_order == WorkOrder.UNCERTAIN:
+        return comments.annotate(thread_rank=uncertainty_rank_expression("article")).order_by(
+            "thread_rank", "article_id", "path"
+        )
     return comments.order_by("article_id", "path")
 
 
@@ -138,6 +144,8 @@ def work_order_key(project: Project, comment: Comment) -> tuple:
     """A comment's position in the work order, as a sortable tuple (no query)."""
     if project.work_order == WorkOrder.SHUFFLED:
         return (thread_rank(project, comment.article_id), comment.article_id, comment.path)
+    if project.work_order == WorkOrder.UNCERTAIN:  # the comment's article is loaded
+        return (uncertainty_rank_of(comment.article), comment.article_id, comment.path)
     return (comment.article_id, comment.path)
 
 

@@ -29,7 +29,13 @@ from datetime import datetime
 
 from django.db import connection
 
-from annotator.corpus.models import Article, Comment, WorkOrder, thread_rank_sql
+from annotator.corpus.models import (
+    Article,
+    Comment,
+    WorkOrder,
+    thread_rank_sql,
+    uncertainty_rank_sql,
+)
 from annotator.labelling.models import Annotation, Claim
 
 # How many candidates one search returns (the guard may find the first ones locked).
@@ -149,15 +155,24 @@ def _statements(order: str) -> dict[str, str]:
         # a LIMIT before one.
         fence = "OFFSET 0" if connection.vendor == "postgresql" else "LIMIT -1 OFFSET 0"
         rank = "t.id"
+        # The current thread's rank: a parameter, or (most uncertain first, where it is the
+        # article's stored confidence) read by the statement itself, saving a round trip.
+        current_rank = "%(rank)s"
         if order == WorkOrder.SHUFFLED:  # its modulo signs escaped from the parameters'
             rank = thread_rank_sql("t.project_id", "t.id").replace("%", "%%")
+        elif order == WorkOrder.UNCERTAIN:
+            rank = uncertainty_rank_sql("t")
+            current_rank = (
+                f"(SELECT {uncertainty_rank_sql('r')} FROM {tables['article']} r"
+                " WHERE r.id = %(article)s)"
+            )
         takers = _TAKERS.format(**tables)
         threads = _THREADS.format(rank=rank, **tables)
         common = {"fence": fence, "takers": takers, "threads": threads, **tables}
-        started = _STARTED_THREAD.format(**common)
+        started = _STARTED_THREAD.replace("%(rank)s", current_rank).format(**common)
         later = "AND (t.id > %(article)s)"
-        if order == WorkOrder.SHUFFLED:
-            later = f"AND ({rank}, t.id) > (%(rank)s, %(article)s)"
+        if order in (WorkOrder.SHUFFLED, WorkOrder.UNCERTAIN):
+            later = f"AND ({rank}, t.id) > ({current_rank}, %(article)s)"
         walk = {"rank": rank, **common}
         elsewhere = _ELSEWHERE.format(
             started=started,

@@ -44,7 +44,18 @@ VALUE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 RESERVED_KEYS = frozenset("?gfrsta[]")
 TEXT_MAX_LENGTH = 500
 # Names the workspace form uses besides the question keys (answers are posted by key).
-FORM_FIELD_NAMES = frozenset({"revision", "action", "note", "flagged", "skip_reason", "elapsed_ms"})
+FORM_FIELD_NAMES = frozenset(
+    {
+        "revision",
+        "action",
+        "note",
+        "flagged",
+        "skip_reason",
+        "elapsed_ms",
+        "preselected",
+        "suggested",
+    }
+)
 
 
 class SchemeError(ValueError):

@@ -15,6 +15,7 @@ gives back a hold with nothing saved so the comment goes straight back to the qu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
@@ -25,6 +26,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from annotator.assist.suggestions import (
+    Suggestion,
+    answer_text,
+    parse_preselected,
+    preselected_answers,
+    suggestions_for,
+)
+from annotator.assist.suggestions import revealed as reveal
 from annotator.corpus.models import Article, Comment, Project
 from annotator.corpus.permissions import Action, can, comment_in, project_for
 from annotator.labelling.annotations import (
@@ -83,8 +92,23 @@ def _progress(request: HttpRequest, project: Project) -> Progress:
 class QuestionView:
     """One question as the form shows it: what is selected, whether it is shown, its target."""
 
-    def __init__(self, question: Question, answers: dict, errors: dict, is_reply: bool):
+    def __init__(
+        self,
+        question: Question,
+        answers: dict,
+        errors: dict,
+        is_reply: bool,
+        suggestion: Suggestion | None = None,
+        preselected: bool = False,
+    ):
         self.question = question
+        # A model's answer (assist.suggestions): pre-selected in the inputs, shown beside the
+        # question once it is answered, or (mode "after", unanswered) not on the page at all.
+        self.suggestion = suggestion
+        self.preselected = preselected
+        self.suggestion_shown = suggestion is not None and (
+            preselected or answers.get(question.key) not in (None, "", [])
+        )
         self.number = 0  # its place among the questions shown, from 1 (0 while hidden)
         self.key = question.key
         value = answers.get(question.key)
@@ -99,6 +123,11 @@ class QuestionView:
     @property
     def choices(self):
         return [(choice, choice.value in self.selected) for choice in self.question.choices]
+
+    @property
+    def suggestion_text(self) -> str:
+        """The suggested answer as the choices name it."""
+        return answer_text(self.question, self.suggestion.answer) if self.suggestion else ""
 
     @property
     def target(self) -> str:
@@ -170,8 +199,14 @@ def _workspace_context(
     errors = dict(errors or {})
     for key in missing or []:
         errors.setdefault(key, "This question needs an answer.")
+    suggested = suggestions_for(comment.pk, scheme.scheme)
+    preselect = preselected_answers(suggested, answers)
+    if preselect:
+        answers = {**{key: s.answer for key, s in preselect.items()}, **answers}
     questions = [
-        QuestionView(q, answers, errors, is_reply)
+        QuestionView(
+            q, answers, errors, is_reply, suggested.get(q.key), preselected=q.key in preselect
+        )
         for q in scheme.scheme.questions
         if is_reply or not q.replies_only
     ]
@@ -208,6 +243,8 @@ def _workspace_context(
         "save_url": reverse("labelling:save", args=[project.slug, comment.pk]),
         "workspace_url": _workspace_url(project, comment),
         "Target": Target,
+        # The form then says so, and its saves look the suggestions up (assist.suggestions).
+        "has_suggestions": bool(suggested),
     }
 
 
@@ -301,6 +338,15 @@ def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpRes
     except ValueError:
         return HttpResponse("Bad revision.", status=400, content_type="text/plain")
     submission = _submission_from(request.POST, scheme.scheme.questions)
+    # Only a page that showed suggestions asks for them: a save costs no query more otherwise.
+    suggested = {}
+    if request.POST.get("suggested"):
+        suggested = suggestions_for(comment.pk, scheme.scheme)
+    submission = replace(
+        submission,
+        suggested=suggested,
+        preselected=frozenset(parse_preselected(request.POST.getlist("preselected"), suggested)),
+    )
     try:
         result = save_annotation(
             comment=comment,
@@ -314,7 +360,7 @@ def annotation_save(request: HttpRequest, slug: str, comment_id: int) -> HttpRes
     except AnnotationConflict as conflict:
         return _conflict_response(request, project, comment, scheme, conflict, submission)
     if action == "autosave":
-        return _autosave_response(request, project, comment, result)
+        return _autosave_response(request, project, comment, result, submission)
     if not result.ok:
         context = _workspace_context(
             request,
@@ -353,15 +399,36 @@ def _posted_answers(result: SaveResult, submission: Submission) -> dict:
 
 
 def _autosave_response(
-    request: HttpRequest, project: Project, comment: Comment, result: SaveResult
+    request: HttpRequest,
+    project: Project,
+    comment: Comment,
+    result: SaveResult,
+    submission: Submission,
 ) -> HttpResponse:
     if not request.htmx:
         return HttpResponseRedirect(_workspace_url(project, comment))
     status = 422 if result.errors else 200
+    # The models' answers to the questions now saved (mode "after": shown only now).
+    revealed = []
+    if result.annotation is not None and not result.errors:
+        saved, scheme = result.annotation.answers, result.annotation.scheme.scheme
+        is_reply = comment.parent_id is not None
+        revealed = [
+            QuestionView(
+                question,
+                saved,
+                {},
+                is_reply,
+                suggestion,
+                preselected=suggestion.question in submission.preselected,
+            )
+            for suggestion in reveal(submission.suggested, saved)
+            if (question := scheme.question(suggestion.question)) is not None
+        ]
     return render(
         request,
         "labelling/workspace.html#autosave-response",
-        {"annotation": result.annotation, "save_errors": result.errors},
+        {"annotation": result.annotation, "save_errors": result.errors, "revealed": revealed},
         status=status,
     )
 

@@ -77,17 +77,19 @@ def expected_candidates(project, me, now, after, comments, k):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("order", [WorkOrder.THREAD, WorkOrder.SHUFFLED])
+@pytest.mark.parametrize("order", [WorkOrder.THREAD, WorkOrder.SHUFFLED, WorkOrder.UNCERTAIN])
 @pytest.mark.parametrize("seed", range(6))
 def test_the_search_sql_hands_out_what_the_rule_says_on_random_states(order, seed):
     rng = random.Random(seed)
     k = rng.choice([1, 2, 3])
     project = ProjectFactory(work_order=order, annotators_per_comment=k)
-    comments = [
-        comment
-        for _ in range(5)
-        for comment in make_thread(ArticleFactory(project=project), rng.randint(1, 12), fanout=2)
-    ]
+    comments = []
+    for _ in range(5):
+        # Most uncertain first: ties, and threads the model has no confidence for, included.
+        article = ArticleFactory(
+            project=project, lowest_confidence=rng.choice([None, 0.1, 0.5, 0.5, 0.9])
+        )
+        comments += make_thread(article, rng.randint(1, 12), fanout=2)
     me, *others = people(project, 4)
     now = timezone.now()
     for comment in comments:
@@ -137,3 +139,21 @@ def test_the_shuffled_walk_reads_threads_down_the_rank_index():
     assert re.search(
         r"article_thread_rank .*\n.*Index Cond: \(\(project_id = \d+\) AND \(ROW\(", plan
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL plan")
+def test_the_most_uncertain_first_walk_reads_threads_down_the_confidence_index():
+    project = ProjectFactory(work_order=WorkOrder.UNCERTAIN)
+    thread = make_thread(ArticleFactory(project=project, lowest_confidence=0.3), 3)
+    sql = assignment_search._statements(WorkOrder.UNCERTAIN)["elsewhere"]
+    parameters = assignment_search._parameters(project, people(project, 1)[0], timezone.now(), 2)
+    parameters.update(article=thread[0].article_id, path="", rank=0)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + sql, parameters)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert re.search(
+        r"article_uncertainty .*\n.*Index Cond: \(\(project_id = \d+\) AND \(ROW\(", plan
+    ), plan
