@@ -131,10 +131,12 @@
 
     function refocus() { focusQuestion(active); }
 
+    // A model's pre-selected answer (data-preselected) is not the person's until they answer
+    // that question themselves: the focus starts there, so keys land where they are meant.
     function firstUnanswered() {
       var list = questions();
       for (var i = 0; i < list.length; i++) {
-        if (!isAnswered(list[i])) { return i; }
+        if (!isAnswered(list[i]) || list[i].hasAttribute("data-preselected")) { return i; }
       }
       return 0;
     }
@@ -383,7 +385,10 @@
       if (!input.closest || !input.closest("#" + options.formId)) { return; }
       applyExclusive(input);
       var fieldset = input.closest("fieldset.question");
-      if (fieldset) { markChecked(fieldset); }
+      if (fieldset) {
+        markChecked(fieldset);
+        fieldset.removeAttribute("data-preselected"); // answered by the person now
+      }
       updateConditions();
     });
 
