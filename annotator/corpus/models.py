@@ -163,7 +163,9 @@ class Project(models.Model):
         default=WorkOrder.THREAD,
         help_text=(
             "Thread by thread reads each thread's context once; shuffled threads spread "
-            "annotators over the corpus (comments inside a thread stay in tree order)."
+            "annotators over the corpus; most uncertain first takes the threads a model is "
+            "least sure of first (choose the model on the Models page). Comments inside a "
+            "thread stay in tree order."
         ),
     )
     claim_minutes = models.PositiveSmallIntegerField(

@@ -219,13 +219,19 @@ def test_fail_stale_jobs_fails_dead_imports_and_exports_and_leaves_live_ones(
     dead_export = ExportJob.objects.create(
         project=project, format="jsonl", status="running", heartbeat_at=old
     )
+    from annotator.assist.models import PredictionRun
+
+    dead_run = PredictionRun.objects.create(
+        project=project, kind="llm", status="running", heartbeat_at=old
+    )
 
     out, _ = run("fail_stale_jobs")
 
     assert out.strip() == (
-        f"Failed 1 import(s) and 1 export(s) without a heartbeat for 60 s: "
-        f"imports [{dead_import.pk}], exports [{dead_export.pk}]"
+        f"Failed 1 import(s), 1 export(s) and 1 model run(s) without a heartbeat for 60 s: "
+        f"imports [{dead_import.pk}], exports [{dead_export.pk}], runs [{dead_run.pk}]"
     )
+    assert PredictionRun.objects.get(pk=dead_run.pk).worker_stopped
     statuses = {
         job.pk: job.status
         for job in ImportJob.objects.filter(pk__in=[dead_import.pk, live_import.pk])

@@ -1,4 +1,4 @@
-"""``manage.py fail_stale_jobs``: fail the imports and exports whose worker died.
+"""``manage.py fail_stale_jobs``: fail the imports, exports and model runs whose worker died.
 
 Pages notice such jobs when they are polled and workers when they start a task; this is
 for cron or a deploy script (run it after restarting the workers), and says what it did.
@@ -17,7 +17,8 @@ from annotator.corpus.models import ImportJob
 
 class Command(BaseCommand):
     help = (
-        "Fail running imports and exports without a heartbeat for JOB_STALE_AFTER seconds "
+        "Fail running imports, exports and model runs without a heartbeat for "
+        "JOB_STALE_AFTER seconds "
         "(their worker died), so they can be run again."
     )
 
@@ -27,8 +28,12 @@ class Command(BaseCommand):
         if apps.is_installed("annotator.datasets"):
             # The datasets app builds on corpus, not the other way round: found by name.
             exports = apps.get_model("datasets", "ExportJob").objects.fail_stale()
+        runs: list[int] = []
+        if apps.is_installed("annotator.assist"):
+            runs = apps.get_model("assist", "PredictionRun").objects.fail_stale()
+        found = [f"imports {imports}", f"exports {exports}"] + ([f"runs {runs}"] if runs else [])
         self.stdout.write(
-            f"Failed {len(imports)} import(s) and {len(exports)} export(s) without a "
-            f"heartbeat for {settings.JOB_STALE_AFTER} s"
-            + (f": imports {imports}, exports {exports}" if imports or exports else ".")
+            f"Failed {len(imports)} import(s), {len(exports)} export(s) and {len(runs)} model "
+            f"run(s) without a heartbeat for {settings.JOB_STALE_AFTER} s"
+            + (": " + ", ".join(found) if imports or exports or runs else ".")
         )
