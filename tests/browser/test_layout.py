@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from annotator.accounts.invitations import invite
+from annotator.assist.models import PredictionFailure, PredictionRun
 from annotator.corpus.models import Comment, ImportJob, Role
 from annotator.datasets.jobs import start_export
 from annotator.datasets.options import ExportFormat, ExportOptions
@@ -32,6 +33,8 @@ from tests.factories import (
     label_in_bulk,
     make_comment,
     make_gold_label,
+    make_model,
+    make_prediction,
     make_token,
 )
 
@@ -61,6 +64,8 @@ PAGES: list[tuple[str, str, int]] = [
     ("adjudication", "/p/{slug}/review/{disputed}/", 200),
     ("dashboard", "/p/{slug}/dashboard/", 200),
     ("exports list", "/p/{slug}/exports/", 200),
+    ("models", "/p/{slug}/models/", 200),
+    ("model run", "/p/{slug}/models/runs/{run}/", 200),
     ("export detail", "/p/{slug}/exports/{export}/", 200),
     ("API tokens", "/api/tokens/", 200),
     ("password change", "/accounts/password/", 200),
@@ -186,6 +191,18 @@ def layout_data(settings, tmp_path) -> tuple:
     make_token(admin, name="nightly export script on the research server " * 2)
     invitation = invite(project, f"{LONG}newcomer@example.org", Role.ANNOTATOR, admin)
     deepest = Comment.objects.filter(article=article).order_by("-depth").first()
+    model = make_model(
+        project, f"{LONG}model", version="2026-12-02-finetuned", suggestions="preselect"
+    )
+    make_prediction(model, comments[0], "stance_article", "deny", 0.42)
+    make_prediction(model, comments[0], "source_cited", ["named_source", "link"], 0.9)
+    run = PredictionRun.objects.create(
+        project=project, labeller=model, kind="llm", status="failed", error=TEXT * 2
+    )
+    for comment in comments[:3]:
+        PredictionFailure.objects.create(
+            labeller=model, run=run, comment=comment, reason=TEXT, raw_response=TEXT * 4
+        )
     return admin, {
         "slug": project.slug,
         "empty_slug": empty.slug,
@@ -196,6 +213,7 @@ def layout_data(settings, tmp_path) -> tuple:
         "preview_job": preview.pk,
         "done_job": done.pk,
         "export": export.pk,
+        "run": run.pk,
         "invitation": invitation.get_absolute_url(),
     }
 
