@@ -154,6 +154,15 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "Never part of answers."
         ),
     )
+    suggestions = serializers.DictField(
+        read_only=True,
+        help_text=(
+            "Question key → the model suggestion the annotator was shown: {model, label, "
+            "answer, confidence, mode ('after': shown once answered; 'preselect': selected "
+            "before answering), before (the answer given before seeing it, mode 'after'), "
+            "equals (the saved answer equals the suggestion)}. Empty when none was shown."
+        ),
+    )
 
     class Meta:
         model = Annotation
@@ -166,6 +175,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "answers",
             "answered_under",
             "stale_answers",
+            "suggestions",
             "status",
             "skip_reason",
             "flagged",

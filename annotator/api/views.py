@@ -289,6 +289,7 @@ ANNOTATION_FIELDS = (
     "answers",
     "answered_under",
     "stale_answers",
+    "suggestions",
     "status",
     "skip_reason",
     "flagged",

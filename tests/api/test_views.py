@@ -875,6 +875,28 @@ def test_each_list_costs_the_same_queries_for_1_or_20_rows(
     assert queries_for(client, path) == one
 
 
+def test_annotations_carry_the_model_suggestion_each_annotator_was_shown(
+    project, annotator, researcher
+):
+    comment = make_comment(ArticleFactory(project=project))
+    shown = {
+        "stance_article": {
+            "model": 7,
+            "label": "learner@3",
+            "answer": "deny",
+            "confidence": 0.8,
+            "mode": "preselect",
+            "before": None,
+            "equals": True,
+        }
+    }
+    make_label(comment, annotator, {"stance_article": "deny"}, suggestions=shown)
+
+    rows = as_user(researcher).get(url("annotation_list", project)).json()["results"]
+
+    assert [row["suggestions"] for row in rows] == [shown]
+
+
 def test_annotations_show_the_answers_set_aside_by_a_move(project, researcher):
     from tests.datasets.corpus import make_moved_reply
 
