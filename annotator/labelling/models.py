@@ -101,7 +101,12 @@ class Annotation(models.Model):
     # question key → {"model": labeller id, "label": "name@version", "answer", "confidence",
     # "mode": "after" | "preselect", "equals": whether the answer saved equals it}.
     suggestions = models.JSONField(
-        default=dict, blank=True, help_text="Question key → the model suggestion shown."
+        default=dict,
+        # Also the database's default: rows written by plain SQL (bench scripts, bulk loads)
+        # that do not name the column get no suggestions rather than a NOT NULL error.
+        db_default=models.Value({}, output_field=models.JSONField()),
+        blank=True,
+        help_text="Question key → the model suggestion shown.",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     skip_reason = models.CharField(max_length=500, blank=True)
