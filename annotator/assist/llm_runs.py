@@ -344,9 +344,13 @@ class LLMRun:
         self.scheme_row = scheme_row
         self.scheme = scheme_row.scheme
         self.guidelines = guidelines
+        # The same for every comment of a place (top-level or reply): built once a run.
         self.systems = {
             is_reply: system_message(self.scheme, guidelines, is_reply=is_reply)
             for is_reply in (False, True)
+        }
+        self.formats = {
+            is_reply: response_format(self.scheme, is_reply=is_reply) for is_reply in (False, True)
         }
         self.done = self.failed = 0
         self.items: list[PredictionItem] = []
@@ -358,9 +362,8 @@ class LLMRun:
         messages = build_messages(
             self.scheme, self.guidelines, context, system=self.systems[context.is_reply]
         )
-        schema = response_format(self.scheme, is_reply=context.is_reply)
         try:
-            reply = self.endpoint.complete(messages, schema)
+            reply = self.endpoint.complete(messages, self.formats[context.is_reply])
         except Stopped:
             return Outcome(context.comment_id, asked=False)
         except PredictionError as error:
