@@ -247,3 +247,35 @@ def test_a_run_costs_the_same_queries_for_five_comments_as_for_fifty(project, mo
         return len(captured)
 
     assert queries(5) == queries(50)
+
+
+def test_a_request_that_times_out_is_retried_then_kept_as_a_failure(project):
+    comments(project, 1)
+    with OpenAIStub(lambda body, n: Reply(GOOD, delay=0.3)) as stub:
+        run = run_over(llm_model(project, stub.base_url, timeout=0.05))
+
+    assert (run.status, run.failed, run.requests) == ("succeeded", 1, 5)
+    assert PredictionFailure.objects.get().reason == (
+        "The endpoint did not answer within 0.05 s, 5 times."
+    )
+
+
+def test_a_run_stops_sending_once_it_is_no_longer_running(project, monkeypatch):
+    """The reaper (or anyone) failing the run makes beat() return False: the run stops."""
+    comments(project, 40)
+    real_beat = llm_runs.beat
+    beats = []
+
+    def beat_then_reaped(run, **progress):
+        beats.append(progress)
+        if len(beats) == 2:  # after the first batch is written
+            PredictionRun.objects.filter(pk=run.pk).update(status="failed", error="Reaped.")
+        return real_beat(run, **progress)
+
+    monkeypatch.setattr(llm_runs, "beat", beat_then_reaped)
+    monkeypatch.setattr(llm_runs, "WRITE_BATCH", 2)
+    with OpenAIStub(lambda body, n: Reply(GOOD)) as stub:
+        run = run_over(llm_model(project, stub.base_url, concurrency=1))
+
+    assert (run.status, run.error) == ("failed", "Reaped.")
+    assert len(stub.requests) < 10
