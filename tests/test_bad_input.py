@@ -126,7 +126,27 @@ def targets(project, thread):
         (reverse("labelling:report_form", args=[slug, reply.pk]), ["suggestion", "note"],
          {"suggestion": "0"}),
         (reverse("labelling:release", args=[slug, top.pk]), ["csrfmiddlewaretoken"], {}),
+        (reverse("assist:llm_model_save", args=[slug]),
+         ["llm-name", "llm-base_url", "llm-model", "llm-api_key_env", "llm-temperature",
+          "llm-concurrency", "llm-request_cap"],
+         {"llm-name": "fuzz", "llm-base_url": "http://localhost:1/v1", "llm-model": "m",
+          "llm-api_key_env": "FUZZ_KEY", "llm-temperature": "0", "llm-concurrency": "1",
+          "llm-request_cap": "1"}),
+        (reverse("assist:llm_run_start", args=[slug]),
+         ["llmrun-model", "llmrun-which", "llmrun-thread", "llmrun-limit"],
+         {"llmrun-model": str(llm_model(project).pk), "llmrun-which": "thread",
+          "llmrun-thread": top.article.source_id}),
     ]  # fmt: skip
+
+
+def llm_model(project):
+    """An LLM model whose key's variable is unset: runs are refused before they start."""
+    from annotator.assist.models import MachineLabeller
+
+    config = {"base_url": "http://localhost:1/v1", "model": "m", "api_key_env": "FUZZ_UNSET"}
+    return MachineLabeller.objects.get_or_create(
+        project=project, name="fuzz-llm", kind=MachineLabeller.Kind.LLM, config=config
+    )[0]
 
 
 def test_no_hostile_value_in_any_form_field_gets_a_500(project, project_admin, thread):

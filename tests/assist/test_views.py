@@ -40,6 +40,20 @@ PAGES = [
         data={"m-suggestions": "nonsense"},  # refused by the form: nothing changes
     ),
     Page("assist:run_detail", Action.RESULTS, lambda w: [w.slug, w.run_id]),
+    Page(
+        "assist:llm_model_save",
+        Action.MANAGE,
+        lambda w: [w.slug],
+        method="post",
+        data={"llm-name": "no spaces allowed"},  # refused by the form: nothing changes
+    ),
+    Page(
+        "assist:llm_run_start",
+        Action.MANAGE,
+        lambda w: [w.slug],
+        method="post",
+        data={"llmrun-model": "0"},  # no such model: refused, no run
+    ),
 ]
 
 
