@@ -38,11 +38,20 @@ class ExportOptions:
     changed_since: datetime | None = None  # only comments whose labels changed since then
     # CSV only: cells a spreadsheet would run as a formula get a leading ' (exporters/csv.py)
     spreadsheet_safe: bool = False
+    # The newest version of each model's predictions, in fields of their own
+    # (datasets/predictions.py). None: the default, included when the project has models;
+    # ``jobs.create_export_job`` records what the export carries (True or False).
+    predictions: bool | None = None
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["changed_since"] = self.changed_since.isoformat() if self.changed_since else None
+        # Written only when on: exports without predictions (every export of a project
+        # without models, every export made before models existed) keep the options they
+        # always had, byte for byte, in the nested JSON header and in the job's row.
+        if data["predictions"] is not True:
+            del data["predictions"]
         return data
 
     @classmethod
@@ -54,4 +63,6 @@ class ExportOptions:
         data["labels"] = LabelSet(data.get("labels", LabelSet.ALL))
         data["questions"] = tuple(data.get("questions") or ())
         data["split_ratios"] = tuple(data.get("split_ratios") or (0.8, 0.1, 0.1))
+        # Left out means off (``to_json``): a recorded export is run again as it was.
+        data["predictions"] = data.get("predictions") is True
         return cls(**data)
