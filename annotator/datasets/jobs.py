@@ -114,15 +114,16 @@ def create_export_job(
     """Record an export with its options and the project's comment count (the bar's 100%).
 
     Raises ``InvalidExportOptions`` and writes nothing when the options do not fit.
-    ``predictions`` is recorded as what the export carries: asked for (or left to the
-    default) and the project has models.
+    ``predictions`` is recorded as what was decided: True (asked for or left to the
+    default) or False (left out) when the project has models, None when it has none.
     """
     problems = options_problems(project, options)
     if problems:
         raise InvalidExportOptions(problems)
-    options = replace(
-        options, predictions=options.predictions is not False and project_has_models(project)
-    )
+    if not project_has_models(project):
+        options = replace(options, predictions=None)
+    elif options.predictions is None:
+        options = replace(options, predictions=True)
     return ExportJob.objects.create(
         project=project,
         created_by=user if user is not None and user.is_authenticated else None,

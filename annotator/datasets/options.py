@@ -39,18 +39,19 @@ class ExportOptions:
     # CSV only: cells a spreadsheet would run as a formula get a leading ' (exporters/csv.py)
     spreadsheet_safe: bool = False
     # The newest version of each model's predictions, in fields of their own
-    # (datasets/predictions.py). None: the default, included when the project has models;
-    # ``jobs.create_export_job`` records what the export carries (True or False).
+    # (datasets/predictions.py). None: the default, included when the project has models.
+    # ``jobs.create_export_job`` records True or False when the project has models and
+    # None when it has none (nothing to carry: its options stay as they always were).
     predictions: bool | None = None
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["changed_since"] = self.changed_since.isoformat() if self.changed_since else None
-        # Written only when on: exports without predictions (every export of a project
-        # without models, every export made before models existed) keep the options they
-        # always had, byte for byte, in the nested JSON header and in the job's row.
-        if data["predictions"] is not True:
+        # Left out when None: a project without models (and every export made before models
+        # existed) keeps the options it always had, byte for byte, in the nested JSON
+        # header and in the job's row.
+        if data["predictions"] is None:
             del data["predictions"]
         return data
 
@@ -63,6 +64,6 @@ class ExportOptions:
         data["labels"] = LabelSet(data.get("labels", LabelSet.ALL))
         data["questions"] = tuple(data.get("questions") or ())
         data["split_ratios"] = tuple(data.get("split_ratios") or (0.8, 0.1, 0.1))
-        # Left out means off (``to_json``): a recorded export is run again as it was.
-        data["predictions"] = data.get("predictions") is True
+        predictions = data.get("predictions")
+        data["predictions"] = predictions if isinstance(predictions, bool) else None
         return cls(**data)

@@ -122,7 +122,12 @@ class PredictionReader:
         self.models = list(models)
         self.question_keys = tuple(question_keys)
         self._label_of = {m.pk: m.label for m in self.models}
-        self._order = {key: index for index, key in enumerate(self.question_keys)}
+        # (model id, question) -> (its place in the output order, model label, question).
+        self._slots = {
+            (model.pk, key): (index * len(self.question_keys) + position, model.label, key)
+            for index, model in enumerate(self.models)
+            for position, key in enumerate(self.question_keys)
+        }
         self._answers: dict[str, Any] = {}  # answer JSON text -> value (answers repeat)
         self.counts: dict[str, int] = dict.fromkeys(self._label_of.values(), 0)
         self.stale: dict[str, int] = dict.fromkeys(self._label_of.values(), 0)
@@ -153,34 +158,43 @@ class PredictionReader:
         """Fetched predictions by comment id: model label -> question -> answer, confidence.
 
         Models in name order and questions in the export's order, whatever order the
-        database returned them in; stale predictions are counted and left out.
+        database returned them in (sorted only where they came out of order); stale
+        predictions are counted and left out.
         """
-        gathered: dict[int, dict[int, dict[str, dict[str, Any]]]] = {}
         answers = self._answers
+        slots = self._slots
+        counts = self.counts
+        gathered: dict[int, list[tuple]] = {}
         for comment_id, labeller_id, key, answer_json, confidence, stale_since in raw:
+            slot = slots[(labeller_id, key)]
             if stale_since is not None:
-                self.stale[self._label_of[labeller_id]] += 1
+                self.stale[slot[1]] += 1
                 continue
             answer = answers.get(answer_json)
             if answer is None:
                 answer = orjson.loads(answer_json)
                 if len(answers) < INTERN_LIMIT:
                     answers[answer_json] = answer
-            per_model = gathered.setdefault(comment_id, {}).setdefault(labeller_id, {})
-            per_model[key] = {"answer": answer, "confidence": confidence}
-        order = self._order
-        counts = self.counts
+            counts[slot[1]] += 1
+            entry = (slot, {"answer": answer, "confidence": confidence})
+            entries = gathered.get(comment_id)
+            if entries is None:
+                gathered[comment_id] = [entry]
+            else:
+                entries.append(entry)
         shaped = {}
-        for comment_id, per_labeller in gathered.items():
+        for comment_id, entries in gathered.items():
+            if len(entries) > 1:
+                entries.sort(key=_place)  # linear when already in order, as usual
             comment: dict[str, dict[str, dict[str, Any]]] = {}
-            for model in self.models:
-                entries = per_labeller.get(model.pk)
-                if entries:
-                    counts[model.label] += len(entries)
-                    comment[model.label] = (
-                        {k: entries[k] for k in sorted(entries, key=order.__getitem__)}
-                        if len(entries) > 1
-                        else entries
-                    )
+            for (_, label, key), entry in entries:
+                per_model = comment.get(label)
+                if per_model is None:
+                    per_model = comment[label] = {}
+                per_model[key] = entry
             shaped[comment_id] = comment
         return shaped
+
+
+def _place(entry: tuple) -> int:
+    return entry[0][0]

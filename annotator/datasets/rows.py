@@ -74,9 +74,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 
+from annotator.assist.models import MachineLabeller
 from annotator.corpus.models import Article, Comment, Project
 from annotator.datasets.building import SUBMITTED, Pseudonyms, RowBuilder
 from annotator.datasets.figures import AgreementCounter
@@ -195,8 +196,19 @@ class RowSource(RowBuilder):
         self.pseudonymise = options.pseudonymise
         self.final = options.labels in (LabelSet.FINAL, LabelSet.GOLD)
         self.gold_only = options.labels == LabelSet.GOLD
-        # One query up front spares one per chunk in the (usual) projects without gold yet.
-        self.has_gold = GoldLabel.objects.filter(project=project).exists()
+        # One query up front spares one per chunk in the (usual) projects without gold yet;
+        # it also says whether there are models, so a project without any pays no query
+        # for predictions.
+        self.has_gold, has_models = (
+            Project.objects.filter(pk=project.pk)
+            .values_list(
+                Exists(GoldLabel.objects.filter(project=project)),
+                Exists(MachineLabeller.objects.filter(project=project))
+                if options.predictions is not False
+                else Value(False),
+            )
+            .get()
+        )
         self.schemes: list[LabelScheme] = list(
             LabelScheme.objects.filter(project=project).order_by("-version")
         ) or [current_scheme_for(project)]
@@ -226,8 +238,9 @@ class RowSource(RowBuilder):
             if options.split
             else {}
         )
-        # One query, none when predictions are off; no models: the export is as before.
-        self.models = exported_models(project) if options.predictions is not False else []
+        # One query when the project has models and predictions are not off; no models:
+        # the export is as before.
+        self.models = exported_models(project) if has_models else []
         self.predictions = PredictionReader(self.models, self.question_keys)
         self.model_gold = ModelGoldCounter(self.questions)
         self._annotator_names: dict[int, str] = {}
