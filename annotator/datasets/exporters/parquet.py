@@ -260,16 +260,26 @@ def _add_prediction_columns(
     schema: pa.Schema,
     predictions: Sequence[PredictionColumn],
 ) -> None:
-    """Each prediction column's answers and confidences (null where the model said nothing)."""
+    """Each prediction column's answers and confidences (null where the model said nothing).
+
+    Answers are shared objects (the reader parses each distinct answer once), so each
+    column converts its distinct answers and spreads them with ``take``, as the label
+    columns do.
+    """
     nothing: dict = {}
+    per_model: dict[str, list[dict]] = {}
     for column in predictions:
-        found = [
-            (r.predictions or nothing).get(column.model, nothing).get(column.question) for r in rows
-        ]
-        answer = column.answer_name
-        columns[answer] = pa.array([f and f["answer"] for f in found], schema.field(answer).type)
+        models = per_model.get(column.model)
+        if models is None:
+            models = per_model[column.model] = [
+                (r.predictions or nothing).get(column.model, nothing) for r in rows
+            ]
+        found = [m.get(column.question) for m in models]
+        answers, where = _distinct([f["answer"] if f is not None else None for f in found])
+        name = column.answer_name
+        columns[name] = pa.array(answers, schema.field(name).type).take(where)
         columns[column.confidence_name] = pa.array(
-            [f and f["confidence"] for f in found], pa.float64()
+            [f["confidence"] if f is not None else None for f in found], pa.float64()
         )
 
 
