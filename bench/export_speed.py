@@ -9,6 +9,8 @@ a fresh child process, it runs ``build_export`` for every ``--formats`` format i
 temporary file and prints comments, seconds, comments per second, the zip's size and the
 child's peak RSS. As the limit, it times a bare ``COPY (SELECT ...) TO STDOUT`` of the same
 data (comments in tree order joined to their annotations), read and thrown away.
+With ``--predictions`` the project also gets one model whose predictions answer four
+questions of every comment, and each format is exported twice, without and with them.
 See bench/README.md.
 """
 
@@ -38,7 +40,7 @@ LABELS_SQL = """
 INSERT INTO labelling_annotation (
     project_id, comment_id, annotator_id, scheme_id, answers, answered_under, status,
     skip_reason, flagged, note, time_spent_ms, revision, created_at, updated_at, submitted_at,
-    stale_answers
+    stale_answers, suggestions
 )
 SELECT
     %(project)s, c.id, u.id, %(scheme)s,
@@ -59,12 +61,37 @@ SELECT
     jsonb_build_object('stance_article', 1, 'claim_type', 1, 'speculation', 1, 'source_cited', 1)
         || CASE WHEN c.parent_id IS NULL THEN '{}'::jsonb ELSE '{"stance_parent": 1}'::jsonb END,
     'submitted', '', (c.id + u.n) %% 50 = 0, '', 20000 + (c.id * 13 + u.n) %% 40000, 1,
-    now(), now(), now(), '{}'::jsonb
+    now(), now(), now(), '{}'::jsonb, '{}'::jsonb
 FROM corpus_comment c
 JOIN corpus_article a ON a.id = c.article_id
 CROSS JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM auth_user
             WHERE username LIKE 'bench-export-annotator-%%') u
 WHERE a.project_id = %(project)s AND (c.id * 31 + u.n * 17) %% 5 < 2
+"""
+# One model's predictions for every comment of the project: four questions, a confidence
+# spread over [0, 1), choices picked by a hash of the comment id.
+PREDICTIONS_SQL = """
+INSERT INTO assist_prediction (
+    labeller_id, comment_id, question, answer, confidence, scheme_version, prompt_version,
+    raw_response, created_at
+)
+SELECT
+    %(model)s, c.id, q.key,
+    CASE q.key
+        WHEN 'stance_article' THEN to_jsonb((ARRAY['support', 'deny', 'query', 'comment'])
+                                            [1 + (c.id * 5) %% 4])
+        WHEN 'claim_type' THEN to_jsonb((ARRAY['factual', 'opinion', 'prediction', 'no_claim'])
+                                        [1 + (c.id * 11) %% 4])
+        WHEN 'speculation' THEN to_jsonb((ARRAY['certain', 'somewhat_certain', 'uncertain'])
+                                         [1 + c.id %% 3])
+        ELSE CASE WHEN c.id %% 3 = 0 THEN '["none"]'::jsonb
+                  ELSE '["named_source", "reasoning"]'::jsonb END
+    END,
+    ((c.id * 37 + length(q.key)) %% 1000) / 1000.0, %(version)s, '', '', now()
+FROM corpus_comment c
+JOIN corpus_article a ON a.id = c.article_id
+CROSS JOIN (VALUES ('stance_article'), ('claim_type'), ('speculation'), ('source_cited')) q(key)
+WHERE a.project_id = %(project)s
 """
 # The same data as the export, read by the database alone: every comment in tree order with
 # its article and parent ids and each of its submitted annotations (one row per annotation,
@@ -95,10 +122,17 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="build the corpus again")
     parser.add_argument("--profile", action="store_true", help="cProfile the exports")
     parser.add_argument(
+        "--predictions",
+        action="store_true",
+        help="give the project one model predicting 4 questions of every comment, and export "
+        "each format without and with its predictions",
+    )
+    parser.add_argument(
         "--no-command", action="store_true", help="skip the runs of manage.py export_corpus"
     )
     parser.add_argument("--child", choices=["setup", "export", "copy"], help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
+    parser.add_argument("--with-predictions", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.database_url = args.database_url or DEFAULT_DATABASE
     os.environ["DATABASE_URL"] = args.database_url
@@ -123,10 +157,16 @@ def run(args: argparse.Namespace) -> None:
         f"annotations in {setup['articles']:,} articles "
         + (f"(built in {setup['seconds']:.0f} s)" if setup["built"] else "(reused)")
     )
-    for fmt in [f for f in args.formats.split(",") if f]:
-        result = child(args, "export", fmt)
+    if args.predictions:
+        print(f"predictions: {setup['predictions']:,} of one model (4 questions per comment)")
+    runs = [(fmt, False) for fmt in args.formats.split(",") if fmt]
+    if args.predictions:
+        runs = [(fmt, carried) for fmt, _ in runs for carried in (False, True)]
+    for fmt, carried in runs:
+        result = child(args, "export", fmt, predictions=carried)
+        label = f"{fmt}+pred" if carried else fmt
         print(
-            f"{fmt:>8}: {result['comments']:,} comments in {result['seconds']:.2f} s = "
+            f"{label:>12}: {result['comments']:,} comments in {result['seconds']:.2f} s = "
             f"{result['comments'] / result['seconds']:,.0f} comments/s; zip "
             f"{result['bytes'] / 1e6:,.1f} MB; peak RSS {result['rss_peak_mb']:,.0f} MB "
             f"(Python and Django before the export: {result['rss_before_mb']:,.0f} MB); "
@@ -137,8 +177,8 @@ def run(args: argparse.Namespace) -> None:
     commands = {}
     if not args.no_command:
         commands["(unknown project)"] = run_command(args, "jsonl", slug="no-such-project")
-        for fmt in [f for f in args.formats.split(",") if f]:
-            commands[fmt] = run_command(args, fmt)
+        for fmt, carried in runs:
+            commands[f"{fmt}+pred" if carried else fmt] = run_command(args, fmt, carried)
     bare = child(args, "copy")
     print(
         f"bare COPY: {setup['comments']:,} comments ({bare['rows']:,} rows, one per annotation) "
@@ -153,7 +193,9 @@ def run(args: argparse.Namespace) -> None:
         )
 
 
-def run_command(args: argparse.Namespace, fmt: str, slug: str = "") -> tuple[float, float, float]:
+def run_command(
+    args: argparse.Namespace, fmt: str, predictions: bool = False, slug: str = ""
+) -> tuple[float, float, float]:
     """``manage.py export_corpus`` end to end in a new process, as a person runs it (its
     start-up counts): wall seconds, the process's peak RSS (MB) and its CPU seconds."""
     with tempfile.TemporaryDirectory(prefix="bench-export-command-") as directory:
@@ -162,6 +204,7 @@ def run_command(args: argparse.Namespace, fmt: str, slug: str = "") -> tuple[flo
         command += ["--output", str(Path(directory) / "export.zip")]
         if args.labels == "final":
             command.append("--final")
+        command.append("--predictions" if predictions else "--no-predictions")
         environment = {**os.environ, "SECRET_KEY": "bench-only-secret-key", "DEBUG": "0"}
         environment.setdefault("ALLOWED_HOSTS", "127.0.0.1")
         started = time.perf_counter()
@@ -178,12 +221,16 @@ def run_command(args: argparse.Namespace, fmt: str, slug: str = "") -> tuple[flo
     return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
-def child(args: argparse.Namespace, step: str, fmt: str = "") -> dict:
+def child(args: argparse.Namespace, step: str, fmt: str = "", predictions: bool = False) -> dict:
     """Run one step in a fresh Python process and return the JSON it prints last."""
     arguments = ["--comments", str(args.comments), "--labels", args.labels]
     arguments += ["--database-url", args.database_url]
     if fmt:
         arguments += ["--format", fmt]
+    if args.predictions:
+        arguments.append("--predictions")
+    if predictions:
+        arguments.append("--with-predictions")
     if args.profile:
         arguments.append("--profile")
     return run_step(__file__, step, *arguments)
@@ -231,10 +278,12 @@ def child_setup(args: argparse.Namespace) -> None:
             cursor.execute(LABELS_SQL, {"project": project.pk, "scheme": scheme.pk})
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+    predictions = add_predictions(project) if args.predictions else 0
     print(
         json.dumps(
             {
                 "built": built,
+                "predictions": predictions,
                 "seconds": time.perf_counter() - started,
                 "articles": Article.objects.filter(project=project).count(),
                 "comments": Comment.objects.filter(article__project=project).count(),
@@ -242,6 +291,34 @@ def child_setup(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+def add_predictions(project) -> int:
+    """Give ``project`` the model ``bench-model`` predicting 4 questions of every comment,
+    unless it has it already; the number of its predictions."""
+    from django.db import connection, transaction
+
+    from annotator.assist.models import MachineLabeller, Prediction
+    from annotator.labelling.schemes import current_scheme_for
+
+    model, made = MachineLabeller.objects.get_or_create(
+        project=project,
+        name="bench-model",
+        version="1",
+        defaults={"kind": MachineLabeller.Kind.IMPORTED, "config": {"source": "bench"}},
+    )
+    if made:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                PREDICTIONS_SQL,
+                {
+                    "model": model.pk,
+                    "project": project.pk,
+                    "version": current_scheme_for(project).version,
+                },
+            )
+            cursor.execute("ANALYZE assist_prediction")
+    return Prediction.objects.filter(labeller=model).count()
 
 
 class CpuClock:
@@ -290,7 +367,9 @@ def child_export(args: argparse.Namespace) -> None:
     from annotator.datasets.package import build_export
 
     project = Project.objects.get(slug=_slug(args.comments))
-    options = ExportOptions(format=args.format, labels=args.labels, split=True)
+    options = ExportOptions(
+        format=args.format, labels=args.labels, split=True, predictions=args.with_predictions
+    )
     import annotator.datasets.exporters.parquet  # noqa: F401 - pyarrow's import is not export work
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -166,7 +166,16 @@ def test_no_hostile_value_in_an_api_export_option_gets_a_500(project, researcher
     client = as_user(researcher)
     url = reverse("api:export_list", args=[project.slug])
     failures = []
-    for field in ["format", "labels", "questions", "split", "seed", "changed_since", "pseudonyms"]:
+    for field in [
+        "format",
+        "labels",
+        "questions",
+        "split",
+        "seed",
+        "changed_since",
+        "pseudonyms",
+        "predictions",
+    ]:
         for value in HOSTILE_VALUES:
             raw = f'{{"{field}": {value[:60_000]}}}'  # the value as JSON, not as a string
             for body in (json.dumps({field: value}), raw):

@@ -413,6 +413,13 @@ class ExportOptionsSerializer(serializers.Serializer):
         default=None,
         help_text="Only comments whose labels changed at or after this time.",
     )
+    predictions = JsonBooleanField(
+        allow_null=True,
+        default=None,
+        help_text="The newest version of each model's predictions, in fields of their own "
+        "(`predictions` in JSON, `pred__MODEL__KEY` columns). Left out or null: included "
+        "when the project has models.",
+    )
 
     def to_options(self) -> ExportOptions:
         """The validated data as ``ExportOptions`` (call after ``is_valid()``)."""
@@ -428,6 +435,7 @@ class ExportOptionsSerializer(serializers.Serializer):
             split_ratios=tuple(data["split_ratios"]),
             changed_since=data["changed_since"],
             spreadsheet_safe=data["spreadsheet_safe"],
+            predictions=data["predictions"],
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from annotator.datasets.card_models import models_section, prediction_fields
 from annotator.datasets.figures import AgreementFigures
 from annotator.datasets.options import ExportFormat, LabelSet
 from annotator.datasets.rows import RowSource
@@ -74,6 +75,8 @@ def dataset_card(
         lines += ["", "## Gold labels", "", *_gold(source)]
     if agreement is not None:
         lines += ["", "## Agreement between annotators", "", *_agreement(agreement)]
+    if source.carries_predictions:
+        lines += ["", "## Models", "", *models_section(source)]
     lines += ["", "## How to load it", "", *_loading(options.format, data_file)]
     lines += ["", "## Fields", "", *_fields(source, data_file)]
     return "\n".join(lines) + "\n"
@@ -119,6 +122,8 @@ def _options(source: RowSource) -> list[str]:
             else "- spreadsheet-safe cells: no: texts are verbatim, so a cell may start with "
             "`=` or `+`; open the file in a spreadsheet only with formulas disabled"
         )
+    if source.carries_predictions:
+        lines.append("- model predictions: included, the newest version of each model (see Models)")
     if options.changed_since:
         lines.append(
             f"- only comments whose annotations changed since "
@@ -421,6 +426,8 @@ def _fields(source: RowSource, data_file: str) -> list[str]:
         extra = ["- `context`: true for an ancestor included only to keep the tree whole."]
         if fmt == ExportFormat.JSON:
             extra.append("- `replies`: the comments answering this one, in order.")
+        if source.carries_predictions:
+            labels += prediction_fields(source, flat=False)
         return [*common, *extra, *labels, gold_fields]
     if source.final:
         labels = ["- `final__KEY`: the final answer to question KEY (empty: none)."]
@@ -445,6 +452,8 @@ def _fields(source: RowSource, data_file: str) -> list[str]:
             )
         labels.append("- `gold__KEY`: the gold answer to question KEY (empty: no gold).")
     labels.append(gold_fields)
+    if source.carries_predictions:
+        labels += prediction_fields(source, flat=True)
     if fmt == ExportFormat.CSV:
         labels.append("- Multiple-choice answers are joined with `|`; an empty cell is no value.")
     return [*common, *labels]

@@ -74,6 +74,13 @@ class ExportForm(forms.Form):
         "shows them instead of running them as formulas. Leave off for pandas and scripts.",
         required=False,
     )
+    predictions = forms.BooleanField(
+        label="Model predictions",
+        help_text="The newest version of each model's answers, in fields of their own "
+        "(never mixed with the annotators' labels).",
+        required=False,
+        initial=True,
+    )
     changed_since = forms.DateTimeField(
         label="Only comments whose labels changed since",
         help_text="Leave empty to export everything. Times are UTC.",
@@ -82,9 +89,12 @@ class ExportForm(forms.Form):
         widget=DateTimeLocalInput(),
     )
 
-    def __init__(self, *args, questions: list[tuple[str, str]], **kwargs):
-        """``questions``: (key, title) of each question of the project's current scheme."""
+    def __init__(self, *args, questions: list[tuple[str, str]], has_models: bool = False, **kwargs):
+        """``questions``: (key, title) of each question of the project's current scheme;
+        ``has_models``: whether the project has models (else nothing to offer)."""
         super().__init__(*args, **kwargs)
+        if not has_models:
+            del self.fields["predictions"]
         self.question_keys = [key for key, _ in questions]
         self.fields["questions"].choices = questions
         self.fields["questions"].initial = self.question_keys
@@ -126,4 +136,5 @@ class ExportForm(forms.Form):
             split_ratios=data["split_ratios"] if split else DEFAULTS.split_ratios,
             changed_since=data["changed_since"],
             spreadsheet_safe=data["spreadsheet_safe"],
+            predictions=data.get("predictions", False),
         )

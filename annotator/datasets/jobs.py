@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +33,7 @@ from annotator.corpus.heartbeats import stale, stale_cutoff
 from annotator.corpus.models import Comment, Project
 from annotator.datasets.models import STANDARD_OUTPUT, TEMP_DIR, ExportJob
 from annotator.datasets.options import ExportOptions, ExportOptionsError
+from annotator.datasets.predictions import project_has_models
 from annotator.labelling.schemes import current_scheme_for
 
 logger = logging.getLogger(__name__)
@@ -112,10 +114,16 @@ def create_export_job(
     """Record an export with its options and the project's comment count (the bar's 100%).
 
     Raises ``InvalidExportOptions`` and writes nothing when the options do not fit.
+    ``predictions`` is recorded as what was decided: True (asked for or left to the
+    default) or False (left out) when the project has models, None when it has none.
     """
     problems = options_problems(project, options)
     if problems:
         raise InvalidExportOptions(problems)
+    if not project_has_models(project):
+        options = replace(options, predictions=None)
+    elif options.predictions is None:
+        options = replace(options, predictions=True)
     return ExportJob.objects.create(
         project=project,
         created_by=user if user is not None and user.is_authenticated else None,

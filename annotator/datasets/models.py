@@ -150,6 +150,10 @@ class ExportJob(StoppableJob, models.Model):
             parts.append("pseudonymised")
         if options.get("spreadsheet_safe"):
             parts.append("safe for spreadsheets")
+        if options.get("predictions") is True:
+            parts.append("model predictions")
+        elif options.get("predictions") is False:
+            parts.append("without model predictions")
         if options.get("split"):
             ratios = "/".join(f"{r:g}" for r in options.get("split_ratios") or ())
             parts.append(f"split {ratios} (seed {options.get('split_seed')})")

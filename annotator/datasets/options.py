@@ -38,11 +38,21 @@ class ExportOptions:
     changed_since: datetime | None = None  # only comments whose labels changed since then
     # CSV only: cells a spreadsheet would run as a formula get a leading ' (exporters/csv.py)
     spreadsheet_safe: bool = False
+    # The newest version of each model's predictions, in fields of their own
+    # (datasets/predictions.py). None: the default, included when the project has models.
+    # ``jobs.create_export_job`` records True or False when the project has models and
+    # None when it has none (nothing to carry: its options stay as they always were).
+    predictions: bool | None = None
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["changed_since"] = self.changed_since.isoformat() if self.changed_since else None
+        # Left out when None: a project without models (and every export made before models
+        # existed) keeps the options it always had, byte for byte, in the nested JSON
+        # header and in the job's row.
+        if data["predictions"] is None:
+            del data["predictions"]
         return data
 
     @classmethod
@@ -54,4 +64,6 @@ class ExportOptions:
         data["labels"] = LabelSet(data.get("labels", LabelSet.ALL))
         data["questions"] = tuple(data.get("questions") or ())
         data["split_ratios"] = tuple(data.get("split_ratios") or (0.8, 0.1, 0.1))
+        predictions = data.get("predictions")
+        data["predictions"] = predictions if isinstance(predictions, bool) else None
         return cls(**data)

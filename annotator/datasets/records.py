@@ -111,6 +111,9 @@ class CommentRow:
     majority: dict[str, Majority]
     final: dict[str, Any] | None = None
     gold: GoldRow | None = None
+    # Model label -> question -> {"answer", "confidence"} (rows.py, "Predictions"); None
+    # where the comment has none (or the export carries none).
+    predictions: dict[str, dict[str, dict[str, Any]]] | None = None
 
     @property
     def labelled(self) -> bool:

@@ -59,6 +59,10 @@ Decisions (the dataset card repeats them for the people who load the files):
   they are stable within one export and say nothing about the people. An empty author stays
   empty. Comments' ``meta`` is exported as ``{}`` because importers keep source user names
   there; comment texts and annotators' notes are not rewritten.
+* **Predictions** (``predictions``, see ``predictions.py``): the newest version of each
+  model's answers, per comment ``CommentRow.predictions`` (model label -> question ->
+  ``answer``, ``confidence``), never in annotations, majorities, final answers or figures;
+  stale predictions are left out. Context rows carry none.
 * **Split** (``split``): whole threads go to train / dev / test (``assign_splits``), computed
   over every article of the project, so a filtered export gives each thread the same split as
   a full one with the same seed.
@@ -70,14 +74,23 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 
+from annotator.assist.models import MachineLabeller
 from annotator.corpus.models import Article, Comment, Project
 from annotator.datasets.building import SUBMITTED, Pseudonyms, RowBuilder
 from annotator.datasets.figures import AgreementCounter
 from annotator.datasets.majority import Tally, final_answers, majority_answer, majority_answers
+from annotator.datasets.model_agreement import ModelGoldCounter
 from annotator.datasets.options import ExportOptions, ExportOptionsError, LabelSet
+from annotator.datasets.predictions import (
+    NO_PREDICTIONS,
+    PredictionColumn,
+    PredictionReader,
+    exported_models,
+    prediction_columns,
+)
 from annotator.datasets.readahead import read_ahead
 from annotator.datasets.reading import fetch_rows, stream_rows
 from annotator.datasets.records import (
@@ -183,8 +196,19 @@ class RowSource(RowBuilder):
         self.pseudonymise = options.pseudonymise
         self.final = options.labels in (LabelSet.FINAL, LabelSet.GOLD)
         self.gold_only = options.labels == LabelSet.GOLD
-        # One query up front spares one per chunk in the (usual) projects without gold yet.
-        self.has_gold = GoldLabel.objects.filter(project=project).exists()
+        # One query up front spares one per chunk in the (usual) projects without gold yet;
+        # it also says whether there are models, so a project without any pays no query
+        # for predictions.
+        self.has_gold, has_models = (
+            Project.objects.filter(pk=project.pk)
+            .values_list(
+                Exists(GoldLabel.objects.filter(project=project)),
+                Exists(MachineLabeller.objects.filter(project=project))
+                if options.predictions is not False
+                else Value(False),
+            )
+            .get()
+        )
         self.schemes: list[LabelScheme] = list(
             LabelScheme.objects.filter(project=project).order_by("-version")
         ) or [current_scheme_for(project)]
@@ -214,11 +238,27 @@ class RowSource(RowBuilder):
             if options.split
             else {}
         )
+        # One query when the project has models and predictions are not off; no models:
+        # the export is as before.
+        self.models = exported_models(project) if has_models else []
+        self.predictions = PredictionReader(self.models, self.question_keys)
+        self.model_gold = ModelGoldCounter(self.questions)
         self._annotator_names: dict[int, str] = {}
         self._articles_streamed = False
         self._annotator_pseudonyms = Pseudonyms("annotator")
         self._reviewer_pseudonyms = Pseudonyms("reviewer")
         self._author_pseudonyms = Pseudonyms("author")
+
+    @property
+    def carries_predictions(self) -> bool:
+        """Whether rows carry model predictions (the export asks for them and there are
+        models): formats add their prediction fields only then."""
+        return bool(self.models)
+
+    def prediction_columns(self) -> list[PredictionColumn]:
+        """The (model, question) pairs flat formats write columns for (one query; none
+        without models)."""
+        return prediction_columns(self.models, self.question_keys)
 
     @property
     def scheme(self) -> LabelScheme:
@@ -341,13 +381,19 @@ class RowSource(RowBuilder):
         covered: set[int] = set()  # articles of kept comments, when filtered
         stack: list[tuple | None] = []  # context mode: the open ancestors, None once emitted
         current_article = None
-        for chunk, kept_ids, fetched, golds in read_ahead(
+        predicted = self.carries_predictions
+        for chunk, kept_ids, fetched, golds, fetched_predictions in read_ahead(
             lambda: self._labelled_chunks(rows), rows.db
         ):
             labels = self._annotations_by_comment(fetched)
+            if predicted:
+                predictions = self.predictions.by_comment(fetched_predictions)
             for raw in chunk:
                 if not self.with_context:
-                    yield self._row(raw, labels.get(raw[0], ()), golds.get(raw[0]))
+                    row = self._row(raw, labels.get(raw[0], ()), golds.get(raw[0]))
+                    if predicted:
+                        self._add_predictions(row, predictions)
+                    yield row
                     continue
                 if raw[1] != current_article:
                     current_article = raw[1]
@@ -361,24 +407,37 @@ class RowSource(RowBuilder):
                         yield self._row(ancestor, (), context=True)
                         stack[index] = None
                 stack.append(None)
-                yield self._row(raw, labels.get(raw[0], ()), golds.get(raw[0]))
+                row = self._row(raw, labels.get(raw[0], ()), golds.get(raw[0]))
+                if predicted:
+                    self._add_predictions(row, predictions)
+                yield row
             done += len(kept_ids)
             if self.progress:
                 self.progress(done, total)
             if self.filtered:
                 covered.update(self._article_ids_of(chunk))
-            del chunk, labels, golds  # memory: this chunk and the one read ahead, no more
+            # memory: this chunk and the one read ahead, no more
+            del chunk, labels, golds, fetched_predictions
+            predictions = NO_PREDICTIONS
         self._fold_tallies()
         if not self._articles_streamed:
             self._count_articles(covered if self.filtered else self._article_ids)
 
+    def _add_predictions(self, row: CommentRow, predictions: dict[int, dict]) -> None:
+        """Give a kept comment's row its predictions, and count them against its gold."""
+        found = predictions.get(row.pk)
+        if found:
+            row.predictions = found
+            if row.gold is not None:
+                self.model_gold.add(row.gold.answers, found)
+
     def _labelled_chunks(
         self, rows: QuerySet
-    ) -> Iterator[tuple[list[tuple], list[int], list[tuple], dict[int, GoldRow]]]:
+    ) -> Iterator[tuple[list[tuple], list[int], list[tuple], dict[int, GoldRow], list[tuple]]]:
         """Each chunk of fetched comments with the ids of those kept, their annotations as
-        fetched and their gold (run on ``read_ahead``'s reading thread, which does the
-        database work; turning annotations into rows is left to the encoding thread, where
-        it costs less CPU than handing the GIL back and forth for it)."""
+        fetched, their gold and their predictions as fetched (run on ``read_ahead``'s reading
+        thread, which does the database work; turning annotations into rows is left to the
+        encoding thread, where it costs less CPU than handing the GIL back and forth for it)."""
         for chunk in stream_rows(rows, self.chunk_size):
             if self.with_context:
                 kept_ids = [raw[0] for raw in chunk if raw[10]]
@@ -386,7 +445,8 @@ class RowSource(RowBuilder):
                 kept_ids = [raw[0] for raw in chunk]
             annotations = self._fetch_annotations(kept_ids)
             golds = self._gold_of(kept_ids) if self.has_gold else {}
-            yield chunk, kept_ids, annotations, golds
+            predictions = self.predictions.fetch(kept_ids) if self.models else []
+            yield chunk, kept_ids, annotations, golds, predictions
 
     def _article_ids_of(self, chunk: list[tuple]) -> set[int]:
         """Articles of the kept comments of a chunk."""

@@ -22,6 +22,7 @@ from annotator.datasets.forms import ExportForm
 from annotator.datasets.jobs import InvalidExportOptions, start_export
 from annotator.datasets.models import ExportJob
 from annotator.datasets.options import ExportOptions, ExportOptionsError
+from annotator.datasets.predictions import project_has_models
 from annotator.datasets.rows import split_shortfall
 from annotator.labelling.schemes import current_scheme_for
 
@@ -34,7 +35,9 @@ def export_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The export form and the project's export log; a valid form starts an export."""
     project = project_for(request.user, slug, Action.EXPORT)
     questions = [(q.key, q.title) for q in current_scheme_for(project).scheme.questions]
-    form = ExportForm(request.POST or None, questions=questions)
+    form = ExportForm(
+        request.POST or None, questions=questions, has_models=project_has_models(project)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             job = start_export(project, request.user, form.to_options())

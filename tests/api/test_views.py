@@ -28,6 +28,7 @@ from tests.factories import (
     UserFactory,
     make_comment,
     make_label,
+    make_model,
     make_thread,
     make_token,
 )
@@ -931,3 +932,27 @@ def test_an_import_onto_a_full_disk_is_507_and_leaves_nothing(
     assert ImportJob.objects.count() == 0
     media = Path(settings.MEDIA_ROOT)
     assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize(("asked", "recorded"), [({}, True), ({"predictions": False}, False)])
+def test_an_export_carries_predictions_by_default_when_the_project_has_models(
+    project, corpus, researcher, asked, recorded
+):
+    make_model(project, "stance-bert")
+
+    response = as_user(researcher).post(
+        url("export_list", project), {"format": "csv", **asked}, content_type="application/json"
+    )
+
+    assert response.status_code == 202
+    assert response.json()["options"].get("predictions", False) is recorded
+
+
+def test_the_predictions_option_must_be_a_boolean(project, corpus, researcher):
+    response = as_user(researcher).post(
+        url("export_list", project), {"predictions": "yes"}, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "predictions" in response.json()
+    assert not ExportJob.objects.exists()

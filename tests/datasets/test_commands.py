@@ -22,7 +22,7 @@ from annotator.datasets.models import ExportJob
 from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 from tests.datasets.corpus import make_labelled_corpus
 from tests.datasets.test_tasks import big_corpus
-from tests.factories import ProjectFactory
+from tests.factories import ProjectFactory, make_model
 from tests.worker import database_url, kill, start_manage, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -324,3 +324,15 @@ def test_it_exports_json_lines_without_importing_pyarrow():
     )
 
     assert output.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("flags", "recorded"), [((), True), (("--predictions",), True), (("--no-predictions",), False)]
+)
+def test_the_predictions_flags_are_recorded_on_the_job(project, corpus, tmp_path, flags, recorded):
+    make_model(project, "stance-bert")
+    target = tmp_path / "corpus.zip"
+
+    run("--project", project.slug, "--format", "jsonl", "--output", str(target), *flags)
+
+    assert ExportOptions.from_json(ExportJob.objects.get().options).predictions is recorded

@@ -15,7 +15,7 @@ from annotator.datasets.jobs import start_export
 from annotator.datasets.models import ExportJob
 from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 from tests.datasets.corpus import make_labelled_corpus
-from tests.factories import ArticleFactory, UserFactory
+from tests.factories import ArticleFactory, UserFactory, make_model
 
 pytestmark = pytest.mark.django_db
 
@@ -461,3 +461,36 @@ def test_run_it_again_is_for_those_who_may_export(request, client, job, role, st
     assert client.post(retry_url(job)).status_code == status
     assert client.get(retry_url(job)).status_code in {status, 405}
     assert ExportJob.objects.count() == 1
+
+
+def test_the_page_offers_model_predictions_only_when_the_project_has_models(
+    researcher_client, project, corpus
+):
+    assert "Model predictions" not in researcher_client.get(list_url(project)).content.decode()
+    make_model(project, "stance-bert")
+
+    assert "Model predictions" in researcher_client.get(list_url(project)).content.decode()
+
+
+@pytest.mark.parametrize(("ticked", "recorded"), [(True, True), (False, False)])
+def test_the_model_predictions_choice_is_recorded_on_the_job(
+    researcher_client, project, corpus, ticked, recorded
+):
+    make_model(project, "stance-bert")
+    data = form_data(predictions="on") if ticked else form_data()
+
+    researcher_client.post(list_url(project), data)
+
+    job = ExportJob.objects.get()
+    assert ExportOptions.from_json(job.options).predictions is recorded
+    assert job.options_summary().endswith(
+        " · model predictions" if recorded else " · without model predictions"
+    )
+
+
+def test_a_project_without_models_records_no_predictions(researcher_client, project, corpus):
+    researcher_client.post(list_url(project), form_data(predictions="on"))
+
+    job = ExportJob.objects.get()
+    assert "predictions" not in job.options
+    assert "model predictions" not in job.options_summary()

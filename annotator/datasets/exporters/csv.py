@@ -14,8 +14,13 @@ Columns, in order:
   re-parented, as JSON text (question → ``value``, ``answered_toward_parent``,
   ``marked_stale_at``), empty where none; never counted in any other column;
 * ``labels=final`` or ``labels=gold``: per question ``final__<key>``;
-* always last: ``gold_method`` (``adjudicated`` or ``accepted``), ``gold_by``, ``gold_at``
-  (empty where the comment has no gold).
+* always: ``gold_method`` (``adjudicated`` or ``accepted``), ``gold_by``, ``gold_at``
+  (empty where the comment has no gold);
+* last, when the export carries model predictions: per model (``name@version``) and
+  question with any prediction, ``pred__<model>__<key>`` (the model's answer, joined as the
+  human label columns are) and ``pred__<model>__<key>__confidence``; models in name order,
+  questions in the export's order (``predictions.prediction_columns``). They are never in
+  any other column.
 
 We chose one wide row per comment over a long format (a row per comment and annotator)
 because it is what a classifier and ``pandas`` want: one row, one example, no pivot.
@@ -39,11 +44,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, BinaryIO
 
 import orjson
 
+from annotator.datasets.predictions import PredictionColumn
 from annotator.datasets.rows import IdentityMemo, Majority, RowSource
 
 FILENAME = "comments.csv"
@@ -76,19 +83,25 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def header(source: RowSource, annotators: list[str]) -> list[str]:
-    """The column names of an export of ``source`` with these annotator names."""
+def header(
+    source: RowSource, annotators: list[str], predictions: Sequence[PredictionColumn] = ()
+) -> list[str]:
+    """The column names of an export of ``source`` with these annotator names and
+    prediction columns."""
     columns = list(BASE_COLUMNS)
     keys = source.question_keys
     if source.final:
         columns += [f"final__{key}" for key in keys]
-        return columns + list(GOLD_COLUMNS)
-    for key in keys:
-        columns += [f"majority__{key}", f"support__{key}", f"votes__{key}", f"tied__{key}"]
-    columns += [f"{name}__{key}" for name in annotators for key in keys]
-    columns += [f"gold__{key}" for key in keys]
-    columns += [f"stale__{name}" for name in annotators]
-    return columns + list(GOLD_COLUMNS)
+    else:
+        for key in keys:
+            columns += [f"majority__{key}", f"support__{key}", f"votes__{key}", f"tied__{key}"]
+        columns += [f"{name}__{key}" for name in annotators for key in keys]
+        columns += [f"gold__{key}" for key in keys]
+        columns += [f"stale__{name}" for name in annotators]
+    columns += GOLD_COLUMNS
+    for column in predictions:
+        columns += [column.answer_name, column.confidence_name]
+    return columns
 
 
 def cell(value: Any) -> Any:
@@ -117,12 +130,13 @@ def _iso(moment: datetime) -> str:
 def write(source: RowSource, out: BinaryIO) -> None:
     """Write the header and one row per comment of ``source`` to ``out``."""
     annotators = [] if source.final else source.annotator_names()
+    predicted = source.prediction_columns() if source.carries_predictions else []
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
     writer = csv.writer(text, lineterminator="\n")
     # Python 3.11's writer leaves a field with a lone carriage return unquoted, which splits
     # the row for every reader; such rows go through a writer that quotes every field.
     quoting_writer = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(header(source, annotators))
+    writer.writerow(header(source, annotators, predicted))
     keys = source.question_keys
     # Labels are shared between rows: their cells are worked out once (rows.IdentityMemo).
     label_cells = IdentityMemo(lambda answers: [cell(answers.get(key)) for key in keys])
@@ -162,6 +176,8 @@ def write(source: RowSource, out: BinaryIO) -> None:
             cells += ["", "", ""]
         else:
             cells += [gold.method, gold.decided_by, _iso(gold.decided_at)]
+        if predicted:
+            cells += _prediction_cells(row.predictions, predicted)
         if safe:
             cells = [spreadsheet_safe(value) for value in cells]
         if any(type(value) is str and "\r" in value for value in cells):
@@ -188,4 +204,20 @@ def _majority_cells(majority: dict[str, Majority], keys: tuple[str, ...]) -> lis
             answer.votes,
             cell(answer.tied) if answer.tied else "",
         ]
+    return cells
+
+
+def _prediction_cells(
+    predictions: dict[str, dict[str, dict[str, Any]]] | None, columns: list[PredictionColumn]
+) -> list:
+    """A row's answer and confidence cells, one pair per prediction column (empty: none)."""
+    if not predictions:
+        return [""] * (2 * len(columns))
+    cells: list[Any] = []
+    for column in columns:
+        found = predictions.get(column.model, {}).get(column.question)
+        if found is None:
+            cells += ["", ""]
+        else:
+            cells += [cell(found["answer"]), cell(found["confidence"])]
     return cells

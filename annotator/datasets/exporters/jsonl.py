@@ -17,7 +17,11 @@ a project with the same articles and reply trees; importers ignore the extra fie
   question: the answer: gold where set, else the majority) with ``labels=final``, or
   ``final`` holding the gold answers only with ``labels=gold``; and always ``gold``: the
   reviewer's settled answers (``answers``, ``method`` adjudicated or accepted,
-  ``decided_by``, ``decided_at``, ``scheme_version``), or null where none was set.
+  ``decided_by``, ``decided_at``, ``scheme_version``), or null where none was set;
+  and, when the export carries model predictions, ``predictions``: per model
+  (``name@version``) and question, ``answer`` and ``confidence`` (``{}`` where the models
+  said nothing), apart from every human label (``datasets/predictions.py``). A project
+  without models gets no such field.
 
 Times are ISO 8601 in UTC with a ``Z``. ``meta`` is written as stored, without re-parsing.
 """
@@ -79,8 +83,9 @@ def majority_record(majority: Majority) -> dict[str, Any]:
 class CommentRecords:
     """Builds comment records for one export (JSON Lines and nested JSON share it)."""
 
-    def __init__(self, final: bool):
+    def __init__(self, final: bool, predictions: bool = False):
         self.final = final
+        self.predictions = predictions
         # Labels are shared between rows: each is encoded once (see rows.IdentityMemo).
         self._majority = IdentityMemo(
             lambda majority: orjson.Fragment(
@@ -118,6 +123,8 @@ class CommentRecords:
             "n_annotations": len(row.annotations),
             "gold": self._gold(row.gold),
         }
+        if self.predictions:
+            record["predictions"] = row.predictions or {}
         if self.final:
             record["final"] = self._plain(row.final) if row.final is not None else {}
             return record
@@ -145,7 +152,7 @@ class CommentRecords:
 
 def write(source: RowSource, out: BinaryIO) -> None:
     """Write every record of ``source`` to ``out`` as JSON Lines, about a megabyte at a time."""
-    comment_record = CommentRecords(source.final)
+    comment_record = CommentRecords(source.final, source.carries_predictions)
     buffer: list[bytes] = []
     size = 0
     for row in source.records():

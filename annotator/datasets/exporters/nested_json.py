@@ -32,7 +32,7 @@ FLUSH_BYTES = 1 << 20
 
 def write(source: RowSource, out: BinaryIO) -> None:
     """Write the nested document of ``source`` to ``out``."""
-    comment_record = CommentRecords(source.final)
+    comment_record = CommentRecords(source.final, source.carries_predictions)
     header = {
         "format": "comment-annotator/nested-json",
         "version": 1,

@@ -16,7 +16,11 @@ Schema (``schema_for``):
   then per question ``gold__<key>`` (the reviewer's gold answer, null where none);
 * ``labels=final`` or ``labels=gold``: per question ``final__<key>``;
 * always: ``gold_method`` (``adjudicated`` or ``accepted``), ``gold_by`` string and
-  ``gold_at`` timestamp, null where the comment has no gold.
+  ``gold_at`` timestamp, null where the comment has no gold;
+* last, when the export carries model predictions: per model (``name@version``) and
+  question with any prediction, ``pred__<model>__<key>`` (typed as the human answers to
+  that question are) and ``pred__<model>__<key>__confidence`` float64, null where the model
+  said nothing (columns as in CSV: ``predictions.prediction_columns``).
 
 An answer is a string, or a list<string> for a multiple-choice question. The rows of each
 chunk become one record batch; batches are written as row groups of about
@@ -26,6 +30,7 @@ being built, one being written).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -33,6 +38,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from annotator.datasets.predictions import PredictionColumn
 from annotator.datasets.rows import AnnotationRow, CommentRow, RowSource
 from annotator.labelling.scheme import Kind, Question
 
@@ -81,13 +87,31 @@ def stale_type(question: Question) -> pa.DataType:
     )
 
 
-def schema_for(source: RowSource) -> pa.Schema:
-    """The Parquet schema of an export of ``source`` (depends on questions and labels)."""
+def schema_for(source: RowSource, predictions: Sequence[PredictionColumn] = ()) -> pa.Schema:
+    """The Parquet schema of an export of ``source`` (depends on questions and labels) with
+    these prediction columns."""
+    return pa.schema(_label_fields(source) + GOLD_FIELDS + _prediction_fields(source, predictions))
+
+
+def _prediction_fields(
+    source: RowSource, predictions: Sequence[PredictionColumn]
+) -> list[pa.Field]:
+    by_key = {q.key: q for q in source.questions}
+    fields = []
+    for column in predictions:
+        fields += [
+            pa.field(column.answer_name, answer_type(by_key[column.question])),
+            pa.field(column.confidence_name, pa.float64()),
+        ]
+    return fields
+
+
+def _label_fields(source: RowSource) -> list[pa.Field]:
     fields = list(BASE_FIELDS)
     questions = source.questions
     if source.final:
         fields += [pa.field(f"final__{q.key}", answer_type(q)) for q in questions]
-        return pa.schema(fields + GOLD_FIELDS)
+        return fields
     annotation = pa.struct(
         [
             pa.field("annotator", pa.string()),
@@ -112,7 +136,7 @@ def schema_for(source: RowSource) -> pa.Schema:
             pa.field(f"tied__{q.key}", pa.list_(pa.string())),
         ]
     fields += [pa.field(f"gold__{q.key}", answer_type(q)) for q in questions]
-    return pa.schema(fields + GOLD_FIELDS)
+    return fields
 
 
 def write(source: RowSource, out: BinaryIO) -> None:
@@ -122,7 +146,8 @@ def write(source: RowSource, out: BinaryIO) -> None:
     while it writes) while this one builds the next; at most one row group waits to be
     written, so memory stays at about two row groups.
     """
-    schema = schema_for(source)
+    predicted = source.prediction_columns() if source.carries_predictions else []
+    schema = schema_for(source, predicted)
     writer = pq.ParquetWriter(out, schema, compression="zstd")
     rows: list[CommentRow] = []
     pending: list[pa.RecordBatch] = []
@@ -140,7 +165,7 @@ def write(source: RowSource, out: BinaryIO) -> None:
             for row in source.comments():
                 rows.append(row)
                 if len(rows) == BATCH_ROWS:
-                    pending.append(record_batch(rows, source, schema))
+                    pending.append(record_batch(rows, source, schema, predicted))
                     pending_rows += len(rows)
                     rows = []
                     if pending_rows >= ROW_GROUP_ROWS:
@@ -148,7 +173,7 @@ def write(source: RowSource, out: BinaryIO) -> None:
                         pending = []
                         pending_rows = 0
             if rows:
-                pending.append(record_batch(rows, source, schema))
+                pending.append(record_batch(rows, source, schema, predicted))
                 pending_rows += len(rows)
             if pending:
                 writing = write_group(pending, pending_rows)
@@ -160,7 +185,12 @@ def write(source: RowSource, out: BinaryIO) -> None:
             writer.close()
 
 
-def record_batch(rows: list[CommentRow], source: RowSource, schema: pa.Schema) -> pa.RecordBatch:
+def record_batch(
+    rows: list[CommentRow],
+    source: RowSource,
+    schema: pa.Schema,
+    predictions: Sequence[PredictionColumn] = (),
+) -> pa.RecordBatch:
     """The columns of ``rows``, built column by column.
 
     Labels are shared between rows by the row stream (the same majority object for every
@@ -219,7 +249,38 @@ def record_batch(rows: list[CommentRow], source: RowSource, schema: pa.Schema) -
     else:
         for name in ("gold_method", "gold_by", "gold_at"):
             columns[name] = pa.nulls(len(rows), schema.field(name).type)
+    if predictions:
+        _add_prediction_columns(columns, rows, schema, predictions)
     return pa.RecordBatch.from_arrays([columns[name] for name in schema.names], schema=schema)
+
+
+def _add_prediction_columns(
+    columns: dict[str, pa.Array],
+    rows: list[CommentRow],
+    schema: pa.Schema,
+    predictions: Sequence[PredictionColumn],
+) -> None:
+    """Each prediction column's answers and confidences (null where the model said nothing).
+
+    Answers are shared objects (the reader parses each distinct answer once), so each
+    column converts its distinct answers and spreads them with ``take``, as the label
+    columns do.
+    """
+    nothing: dict = {}
+    per_model: dict[str, list[dict]] = {}
+    for column in predictions:
+        models = per_model.get(column.model)
+        if models is None:
+            models = per_model[column.model] = [
+                (r.predictions or nothing).get(column.model, nothing) for r in rows
+            ]
+        found = [m.get(column.question) for m in models]
+        answers, where = _distinct([f["answer"] if f is not None else None for f in found])
+        name = column.answer_name
+        columns[name] = pa.array(answers, schema.field(name).type).take(where)
+        columns[column.confidence_name] = pa.array(
+            [f["confidence"] if f is not None else None for f in found], pa.float64()
+        )
 
 
 def timestamps(values: list[datetime | None]) -> pa.Array:

@@ -11,6 +11,7 @@ the row says it was interrupted, and it exits with 130 or 143 and one line.
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
@@ -105,6 +106,13 @@ class Command(BaseCommand):
         parser.add_argument("--seed", metavar="N", help="the split's random seed (default 13)")
         parser.add_argument(
             "--ratios", metavar="TRAIN,DEV,TEST", help="the split's shares (default 0.8,0.1,0.1)"
+        )
+        parser.add_argument(
+            "--predictions",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="the newest version of each model's predictions, in fields of their own "
+            "(default: included when the project has models)",
         )
         parser.add_argument(
             "--changed-since",
@@ -214,6 +222,7 @@ def options_from(options: dict[str, Any]) -> ExportOptions:
         split_ratios=ratios,
         changed_since=parse_since(options["changed_since"]),
         spreadsheet_safe=options["spreadsheet_safe"],
+        predictions=options.get("predictions"),
     )
 
 
