@@ -40,6 +40,13 @@ PAGES = [
         data={"m-suggestions": "nonsense"},  # refused by the form: nothing changes
     ),
     Page("assist:run_detail", Action.RESULTS, lambda w: [w.slug, w.run_id]),
+    Page(
+        "assist:predictions_import",
+        Action.MANAGE,
+        lambda w: [w.slug],
+        method="post",
+        data={},  # no file: refused by the form, nothing is stored
+    ),
 ]
 
 
