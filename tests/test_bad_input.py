@@ -126,6 +126,7 @@ def targets(project, thread):
         (reverse("labelling:report_form", args=[slug, reply.pk]), ["suggestion", "note"],
          {"suggestion": "0"}),
         (reverse("labelling:release", args=[slug, top.pk]), ["csrfmiddlewaretoken"], {}),
+        (reverse("assist:predictions_import", args=[slug]), ["file"], {}),
     ]  # fmt: skip
 
 
