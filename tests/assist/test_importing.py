@@ -325,3 +325,50 @@ def test_lookups_cost_the_same_queries_per_batch_whatever_the_batch_holds(projec
         per_batch = 2 if by_source else 1  # comment lookups, in each pass
         # Each further batch costs its lookups in both passes and its write: nothing per line.
         assert four_batches - one_batch == 3 * (2 * per_batch + 1)
+
+
+def test_a_run_failed_by_the_reaper_meanwhile_rolls_its_import_back(project, thread):
+    from annotator.assist.importing import import_into_run
+    from annotator.assist.models import PredictionRun
+
+    _, top, _ = thread
+    run_row = PredictionRun.objects.create(project=project, kind="import", status="running")
+    content = jsonl(line(top))
+    opened = []
+
+    def opener():
+        opened.append(1)
+        if len(opened) == 1:  # the worker is taken for dead while it checks
+            PredictionRun.objects.filter(pk=run_row.pk).update(status="failed", error="stopped")
+        return io.BytesIO(content)
+
+    assert import_into_run(run_row, opener, "p.jsonl") is None
+
+    assert not Prediction.objects.exists() and not MachineLabeller.objects.exists()
+    run_row.refresh_from_db()
+    assert (run_row.status, run_row.error) == ("failed", "stopped")
+
+
+def test_a_run_records_its_counts_and_its_refusals(project, thread):
+    from annotator.assist.importing import import_into_run
+    from annotator.assist.models import PredictionRun
+
+    _, top, reply = thread
+    good = PredictionRun.objects.create(project=project, kind="import", status="running")
+    import_into_run(good, lambda: io.BytesIO(jsonl(line(top), line(reply))), "p.jsonl")
+    good.refresh_from_db()
+    assert (good.status, good.done, good.total, good.labeller.label) == (
+        "succeeded",
+        2,
+        2,
+        "roberta-stance@2",
+    )
+    assert good.report["models"] == [
+        {"id": good.labeller_id, "label": "roberta-stance@2", "predictions": 2, "comments": 2}
+    ]
+
+    bad = PredictionRun.objects.create(project=project, kind="import", status="running")
+    import_into_run(bad, lambda: io.BytesIO(jsonl(line(top, model="no good"))), "p.jsonl")
+    bad.refresh_from_db()
+    assert bad.status == "failed" and bad.error.startswith('p.jsonl, line 1: "model" must be')
+    assert bad.report["error_count"] == bad.failed == 1
