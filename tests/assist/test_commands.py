@@ -40,21 +40,36 @@ def test_the_seed_predictions_import_from_the_command_line_with_counts(project):
     assert (run_row.status, run_row.created_by, run_row.done) == ("succeeded", None, 63)
 
 
-def test_a_refused_file_prints_each_line_and_exits_non_zero_writing_nothing(project, capsys):
+def test_a_refused_file_prints_each_line_and_writes_nothing(project):
     import_file(project, FIXTURES / "seed_thread.txt", fmt="text")
+    path = FIXTURES / "samples" / "predictions_broken.jsonl"
+    err = io.StringIO()
+
+    with pytest.raises(CommandError) as refused:
+        call_command("import_predictions", project.slug, str(path), stderr=err)
+
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("predictions_broken.jsonl:2: malformed JSON")
+    assert "predictions_broken.jsonl:3: 'stance_article': not a choice: maybe" in lines
+    assert len(lines) == 8
+    assert (
+        str(refused.value) == "predictions_broken.jsonl refused (8 errors); nothing was imported."
+    )
+    assert not Prediction.objects.exists() and not MachineLabeller.objects.exists()
+    assert PredictionRun.objects.get().status == "failed"
+
+
+def test_a_refused_file_exits_non_zero_without_a_traceback(project, capsys):
     path = FIXTURES / "samples" / "predictions_broken.jsonl"
 
     with pytest.raises(SystemExit) as exit_info:
         ManagementUtility(["manage.py", "import_predictions", project.slug, str(path)]).execute()
 
+    # (No database queries after this: the command closes the connections as it ends.)
     assert exit_info.value.code != 0
     err = capsys.readouterr().err
-    assert "predictions_broken.jsonl:2: malformed JSON" in err
-    assert "predictions_broken.jsonl:3: 'stance_article': not a choice: maybe" in err
-    assert "predictions_broken.jsonl refused (8 errors); nothing was imported." in err
+    assert "CommandError: predictions_broken.jsonl refused" in err
     assert "Traceback" not in err
-    assert not Prediction.objects.exists() and not MachineLabeller.objects.exists()
-    assert PredictionRun.objects.get().status == "failed"
 
 
 def test_a_binary_file_is_one_line(project, tmp_path):
