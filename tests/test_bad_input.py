@@ -136,6 +136,7 @@ def targets(project, thread):
          ["llmrun-model", "llmrun-which", "llmrun-thread", "llmrun-limit"],
          {"llmrun-model": str(llm_model(project).pk), "llmrun-which": "thread",
           "llmrun-thread": top.article.source_id}),
+        (reverse("assist:predictions_import", args=[slug]), ["file"], {}),
     ]  # fmt: skip
 
 

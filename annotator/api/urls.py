@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from annotator.api import (
     authentication,  # noqa: F401 - registers the token scheme with drf-spectacular
+    prediction_views,
     token_views,
     views,
 )
@@ -54,4 +55,15 @@ urlpatterns = [
         views.ExportDownload.as_view(),
         name="export_download",
     ),
+    path(
+        "projects/<slug:slug>/predictions/",
+        prediction_views.PredictionImport.as_view(),
+        name="prediction_import",
+    ),
+    path(
+        "projects/<slug:slug>/predictions/runs/<int:run_id>/",
+        prediction_views.PredictionRunDetail.as_view(),
+        name="prediction_run_detail",
+    ),
+    path("projects/<slug:slug>/models/", prediction_views.ModelList.as_view(), name="model_list"),
 ]

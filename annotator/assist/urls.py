@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.assist import llm_views, views
+from annotator.assist import import_views, llm_views, views
 
 app_name = "assist"
 urlpatterns = [
@@ -15,4 +15,5 @@ urlpatterns = [
     path("p/<slug:slug>/models/runs/<int:run_id>/", views.run_detail, name="run_detail"),
     path("p/<slug:slug>/models/llm/", llm_views.llm_model_save, name="llm_model_save"),
     path("p/<slug:slug>/models/llm/runs/", llm_views.llm_run_start, name="llm_run_start"),
+    path("p/<slug:slug>/models/import/", import_views.import_upload, name="predictions_import"),
 ]

@@ -39,6 +39,9 @@ def test_the_schema_is_served_and_documents_every_endpoint(client):
         "/api/projects/{slug}/exports/",
         "/api/projects/{slug}/exports/{job_id}/",
         "/api/projects/{slug}/exports/{job_id}/download/",
+        "/api/projects/{slug}/predictions/",
+        "/api/projects/{slug}/predictions/runs/{run_id}/",
+        "/api/projects/{slug}/models/",
     }
     token = schema["components"]["securitySchemes"]["tokenAuth"]
     assert token == {

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from annotator.api.models import ApiToken, hash_key
+from annotator.assist.models import PredictionRun
 from annotator.corpus.models import Article, ImportJob
 from annotator.datasets.models import ExportJob
 from annotator.wsgi import application
@@ -47,6 +48,7 @@ def load_schema(key: str):
                 "path.slug": "aleppo",
                 "path.article_id": SEED_ID,
                 "path.job_id": SEED_ID,
+                "path.run_id": SEED_ID,
             },
             "operations": [
                 {
@@ -75,6 +77,16 @@ def load_schema(key: str):
                     # only call `binary`: a PDF, an image or other binary data is refused with
                     # a 400 saying what it is.
                     "include-name": "POST /api/projects/{slug}/imports/",
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "400", "401", "403", "404"]
+                        }
+                    },
+                },
+                {
+                    # Whether a file holds predictions depends on its bytes, like an import
+                    # of threads: an empty or binary file is a 400 saying so.
+                    "include-name": "POST /api/projects/{slug}/predictions/",
                     "checks": {
                         "positive_data_acceptance": {
                             "expected-statuses": ["2xx", "400", "401", "403", "404"]
@@ -137,7 +149,8 @@ def give_token(user, key: str) -> None:
 
 @pytest.fixture(autouse=True)
 def seeded(project, project_admin, researcher, annotator):
-    """The project the requests point at: a thread, labels, an import and a failed export."""
+    """The project the requests point at: a thread, labels, an import, a failed export and a
+    failed import of predictions."""
     give_token(researcher, RESEARCHER_KEY)
     give_token(project_admin, ADMIN_KEY)
     article = Article.objects.create(
@@ -149,6 +162,9 @@ def seeded(project, project_admin, researcher, annotator):
     make_label(comments[0], UserFactory(), {"stance_article": "deny"})
     ImportJob.objects.create(pk=SEED_ID, project=project, original_name="t.jsonl", format="jsonl")
     ExportJob.objects.create(pk=SEED_ID, project=project, format="csv", status="failed", error="x")
+    PredictionRun.objects.create(
+        pk=SEED_ID, project=project, kind="import", status="failed", error="x", report={}
+    )
 
 
 @as_researcher.parametrize()

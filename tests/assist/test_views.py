@@ -54,6 +54,13 @@ PAGES = [
         method="post",
         data={"llmrun-model": "0"},  # no such model: refused, no run
     ),
+    Page(
+        "assist:predictions_import",
+        Action.MANAGE,
+        lambda w: [w.slug],
+        method="post",
+        data={},  # no file: refused by the form, nothing is stored
+    ),
 ]
 
 
