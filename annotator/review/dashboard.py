@@ -93,6 +93,9 @@ class Reader:
     def end_comment(self) -> None:
         """Nothing to do by default."""
 
+    def finish(self) -> None:
+        """After the last row (nothing to do by default)."""
+
 
 def read_labels(
     project: Project, readers: Iterable[Reader], *, annotators: Iterable[Any] | None = None
@@ -133,6 +136,8 @@ def read_labels(
     if current is not None:
         for reader in closers:
             reader.end_comment()
+    for reader in readers:
+        reader.finish()
 
 
 # -- progress over time ------------------------------------------------------------------------

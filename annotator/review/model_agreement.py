@@ -583,7 +583,7 @@ class ModelFiguresCollector:
 
 class ModelReader(Reader):
     """The models' share of the dashboard's one read of the submitted labels: each comment's
-    rows go to an ``EvidenceMerge``. Call ``finish`` after the read."""
+    rows go to an ``EvidenceMerge``, and what is left of its streams at the end."""
 
     columns = frozenset({"answers", "depth", "suggestions"})
 
@@ -610,8 +610,8 @@ def evidence_reader(
     project: Project, labeller_ids: Iterable[int], consume: Callable[[Evidence], None]
 ) -> ModelReader:
     """A reader that hands ``consume`` every comment's evidence about these models: give it
-    to ``read_labels`` (or ``read_dashboard``), then call its ``finish``. Two queries of its
-    own (predictions, gold), streamed beside the labels."""
+    to ``read_labels`` (or ``read_dashboard``). Two queries of its own (predictions, gold),
+    streamed beside the labels."""
     ids = list(labeller_ids)
     return ModelReader(EvidenceMerge(consume, prediction_rows(ids), gold_rows(project)))
 
@@ -621,9 +621,7 @@ def read_evidence(
 ) -> None:
     """Every comment's evidence about these models, in comment order, to ``consume``: three
     streamed queries (labels, predictions, gold) whatever the project's size."""
-    reader = evidence_reader(project, labeller_ids, consume)
-    read_labels(project, [reader])
-    reader.finish()
+    read_labels(project, [evidence_reader(project, labeller_ids, consume)])
 
 
 def model_figures(
