@@ -93,24 +93,40 @@ class LabelReading:
         self.values = {
             q.key: set(q.values) for q in scheme.questions if q.kind in (Kind.SINGLE, Kind.YES_NO)
         }
+        self._some: dict[frozenset[str], list] = {}
 
-    def labels(self, coded: Iterable[tuple[Hashable, Any]]) -> dict[str, dict[Hashable, Label]]:
-        """``{key: {coder: label}}`` from ``(coder, answers)`` pairs."""
+    def labels(
+        self, coded: Iterable[tuple[Hashable, Any]], questions: Iterable[str] | None = None
+    ) -> dict[str, dict[Hashable, Label]]:
+        """``{key: {coder: label}}`` from ``(coder, answers)`` pairs, for every question or
+        only ``questions`` (those a model answered: nothing else can be compared)."""
+        readers = self.readers if questions is None else self._readers(frozenset(questions))
         pairs = [(coder, answers) for coder, answers in coded if isinstance(answers, dict)]
-        labels = comment_labels(self.readers, pairs)
+        labels = comment_labels(readers, pairs)
         for key, allowed in self.values.items():
             by_coder = labels.get(key)
             if by_coder:
                 labels[key] = {c: v for c, v in by_coder.items() if v in allowed}
         return labels
 
+    def _readers(self, questions: frozenset[str]) -> list:
+        """The readers of some questions, kept per set (models answer the same few)."""
+        found = self._some.get(questions)
+        if found is None:
+            found = self._some[questions] = [r for r in self.readers if r.key in questions]
+        return found
+
 
 def majority(labels: Mapping[Hashable, Label]) -> Label | None:
     """The label most of two or more people gave; None for fewer people or a tie."""
     if len(labels) < 2:
         return None
-    counts = Counter(labels.values()).most_common(2)
-    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+    values = list(labels.values())
+    first = values[0]
+    if all(value == first for value in values):  # the usual case, without counting
+        return first
+    counts = Counter(values).most_common(2)
+    if counts[0][1] == counts[1][1]:
         return None
     return counts[0][0]
 
@@ -126,10 +142,12 @@ class CommentView:
 
 
 def view_of(reading: LabelReading, evidence: Evidence, labeller_id: int) -> CommentView:
-    """The labels of one model, the people, their majority and gold on one comment."""
-    model = reading.labels([(MODEL, evidence.predictions.get(labeller_id, {}))])
-    people = reading.labels((a, answers) for a, answers, _s in evidence.annotations)
-    gold = reading.labels([(GOLD, evidence.gold)]) if evidence.gold is not None else {}
+    """The labels of one model, the people, their majority and gold on one comment, on the
+    questions the model answered."""
+    predicted = evidence.predictions.get(labeller_id, {})
+    model = reading.labels([(MODEL, predicted)], predicted)
+    people = reading.labels(((a, answers) for a, answers, _s in evidence.annotations), predicted)
+    gold = reading.labels([(GOLD, evidence.gold)], predicted) if evidence.gold is not None else {}
     majorities = {key: m for key, by in people.items() if (m := majority(by)) is not None}
     return CommentView(
         model={k: v[MODEL] for k, v in model.items() if MODEL in v},
