@@ -376,9 +376,9 @@ class AnchoringTallies:
       (any version of) the model in mode ``preselect``, i.e. the form opened with the
       model's answer already chosen; compared with the answer the suggestion showed;
     * **not shown first**: annotations with no suggestion recorded for the question, or one
-      shown only after answering (mode ``after``); compared with the newest version's
-      prediction (not stale) for that comment, which the annotator did not see when
-      answering.
+      shown only after answering (mode ``after``); the answer given before any suggestion
+      compared with the newest version's prediction (not stale) for that comment, which
+      the annotator had not seen.
 
     Only annotations that answer the question count. If the two rates differ, and the
     model is no more right on one set of comments than on the other, the difference is
@@ -387,9 +387,11 @@ class AnchoringTallies:
     the admin switched the model's mode mid-project, the conditions are different periods
     of the project, with different comments, annotators further along, and perhaps another
     model version), so a difference can also come from easier comments or from the model
-    being better on the pre-selected ones; compare against gold before concluding. "After"
-    annotations may have been changed once the suggestion appeared, which pulls the second
-    rate up and hides anchoring rather than inventing it.
+    being better on the pre-selected ones; compare against gold before concluding. In mode
+    "after" the answer compared is the one given before the model's was seen (the entry's
+    ``before``, recorded by the workspace), so changing it once the suggestion appeared does
+    not count; an entry without it falls back on the saved answer, which can only pull the
+    second rate up and hide anchoring, not invent it.
     """
 
     def __init__(self, scheme: Scheme, newest: Mapping[int, int], versions: Mapping[int, int]):
@@ -422,6 +424,8 @@ class AnchoringTallies:
             return
         if suggestion is not None and mode != "after":
             return  # recorded in a way this measure cannot read
+        if mode == "after" and _answered(suggestion.get("before")):
+            given = suggestion["before"]  # the answer given before the model's was seen
         for model in self.newest:
             said = evidence.predictions.get(model, {}).get(question)
             if _answered(said):

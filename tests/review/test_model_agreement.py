@@ -327,3 +327,14 @@ def test_the_figures_read_with_the_same_queries_for_10_or_60_comments(db):
         counts.append(len(queries))
     # Models, their versions, the labels, the predictions and gold.
     assert counts == [5, 5]
+
+
+def test_in_mode_after_the_answer_before_the_suggestion_is_what_counts(project, article, people):
+    model = make_model(project)
+    comment = make_comment(article)
+    make_prediction(model, comment, "stance_article", "support")
+    # Answered "deny", saw the model say "support", then changed to "support".
+    entry = {**suggested(model, "support", "after"), "before": "deny", "equals": True}
+    make_label(comment, people[0], stance("support"), suggestions={"stance_article": entry})
+    rate = next(a for a in figures(project)[0].anchoring if a.question == "stance_article")
+    assert (rate.not_shown.kept, rate.not_shown.total) == (0, 1)
