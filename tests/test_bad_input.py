@@ -215,3 +215,26 @@ def people_who_label(project, thread):
         user = UserFactory(username=name)
         MembershipFactory(project=project, user=user)
         make_label(top, user, COMPLETE_TOP_LEVEL)
+
+
+def test_no_hostile_value_in_the_queue_or_dashboard_parameters_gets_a_500(
+    project, project_admin, thread
+):
+    from tests.factories import make_model, make_prediction
+
+    _, top, _ = thread
+    make_prediction(make_model(project), top, "stance_article", "support")
+    client = as_user(project_admin)
+    urls = [
+        (reverse("review:queue", args=[project.slug]), ["model", "page", "spot"]),
+        (reverse("review:dashboard", args=[project.slug]), ["question", "a", "b"]),
+        (reverse("review:dashboard_csv", args=[project.slug, "models"]), ["model"]),
+    ]
+    failures = []
+    for url, fields in urls:
+        for field in fields:
+            for value in HOSTILE_VALUES:
+                response = client.get(url, {field: value[:4000]})
+                if response.status_code >= 500:
+                    failures.append((url, field, value[:20], response.status_code))
+    assert failures == []

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from annotator.assist.models import MachineLabeller
 from annotator.corpus.models import Comment, Project
 from annotator.corpus.permissions import Action, comment_in, project_for
 from annotator.labelling.models import Annotation, LabelScheme
@@ -29,11 +30,13 @@ from annotator.labelling.responses import (
     render_page_or_partial,
     unsaved_answers,
 )
-from annotator.labelling.scheme import Kind, Question
+from annotator.labelling.scheme import Kind, Question, Scheme
 from annotator.labelling.schemes import current_scheme_for
 from annotator.labelling.stale import stale_answers_of
 from annotator.labelling.thread_chain import ChainView, thread_around
+from annotator.review.dashboard import label_text, question_title
 from annotator.review.gold import GoldConflict, GoldInvalid, accept_unanimous, save_gold
+from annotator.review.model_queue import ModelDisagreement, model_disagreements
 from annotator.review.models import GoldEvent, GoldLabel
 from annotator.review.queue import next_in_queue, normalised, review_state
 
@@ -52,9 +55,13 @@ def _adjudicate_url(project: Project, comment_id: int, spot: bool) -> str:
     return f"{url}?spot=1" if spot else url
 
 
-def _queue_url(project: Project, spot: bool, page: int = 1) -> str:
+def _queue_url(project: Project, spot: bool, page: int = 1, model: int | None = None) -> str:
     url = reverse("review:queue", args=[project.slug])
-    params = [*(["spot=1"] if spot else []), *([f"page={page}"] if page > 1 else [])]
+    params = [
+        *([f"model={model}"] if model is not None else []),
+        *(["spot=1"] if spot and model is None else []),
+        *([f"page={page}"] if page > 1 else []),
+    ]
     return f"{url}?{'&'.join(params)}" if params else url
 
 
@@ -64,7 +71,9 @@ def _queue_url(project: Project, spot: bool, page: int = 1) -> str:
 @login_required
 @require_GET
 def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
-    """Counts, the queue worst first (``QUEUE_PAGE`` a page), bulk accept, spot-check toggle.
+    """Counts, the queue worst first (``QUEUE_PAGE`` a page), bulk accept, spot-check toggle;
+    with ``?model=<id>`` (one of the project's models) the comments on which that model and
+    the people disagree instead (``model_queue``).
 
     ``?page=N`` past the end shows the last page (the queue shrinks as comments are settled).
     """
@@ -76,45 +85,85 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
         number = 0
     if number < 1:
         return HttpResponse("Bad page number.", status=400, content_type="text/plain")
+    models = list(MachineLabeller.objects.filter(project=project).newest())
+    chosen = None
+    if "model" in request.GET:
+        chosen = next((m for m in models if str(m.pk) == request.GET["model"]), None)
+        if chosen is None:
+            return HttpResponse(
+                "No such model in this project.", status=400, content_type="text/plain"
+            )
     scheme = current_scheme_for(project)
     state = review_state(project, scheme=scheme, include_spot_checks=spot)
     titles = {q.key: q.title for q in scheme.scheme.questions}
-    page = Paginator(state.queue, QUEUE_PAGE).get_page(number)
+    listed = (
+        model_disagreements(project, chosen, scheme.scheme) if chosen is not None else state.queue
+    )
+    page = Paginator(listed, QUEUE_PAGE).get_page(number)
     shown = page.object_list
     comments = Comment.objects.only("pk", "author", "text", "parent_id").in_bulk(
         [item.comment_id for item in shown]
     )
+    if chosen is not None:
+        items = [
+            (item, comments.get(item.comment_id), _model_answers(scheme.scheme, item))
+            for item in shown
+        ]
+    else:
+        items = [
+            (
+                item,
+                comments.get(item.comment_id),
+                [titles.get(key, key) for key in item.disagreeing],
+            )
+            for item in shown
+        ]
+    filtered = chosen.pk if chosen is not None else None
     return render(
         request,
         "review/review_queue.html",
         {
             "project": project,
             "state": state,
-            "items": [
-                (
-                    item,
-                    comments.get(item.comment_id),
-                    [titles.get(key, key) for key in item.disagreeing],
-                )
-                for item in shown
-            ],
+            "items": items,
             "page": page,
-            "queue_count": len(state.queue),
+            "queue_count": len(listed),
             "previous_url": (
-                _queue_url(project, spot, page.previous_page_number())
+                _queue_url(project, spot, page.previous_page_number(), filtered)
                 if page.has_previous()
                 else None
             ),
             "next_url": (
-                _queue_url(project, spot, page.next_page_number()) if page.has_next() else None
+                _queue_url(project, spot, page.next_page_number(), filtered)
+                if page.has_next()
+                else None
             ),
             "unanimous_count": len(state.unanimous),
             "spot": spot,
             "first_url": (
                 _adjudicate_url(project, state.queue[0].comment_id, spot) if state.queue else None
             ),
+            "models": [(m, _queue_url(project, False, model=m.pk)) for m in models],
+            "chosen": chosen,
         },
     )
+
+
+def _model_answers(scheme: Scheme, item: ModelDisagreement) -> list[dict[str, str]]:
+    """Per key where the model differs: its label beside the majority's and gold's."""
+
+    def text(labels: dict, key: str) -> str:
+        return label_text(scheme, key, labels[key]) if key in labels else "—"
+
+    return [
+        {
+            "title": question_title(scheme, key),
+            "model": text(item.model, key),
+            "majority": text(item.majority, key),
+            "gold": text(item.gold, key),
+        }
+        for key in item.keys
+    ]
 
 
 @login_required

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+from annotator.review.agreement import Estimate
 from annotator.review.dashboard import Distribution, Progress
 
 WIDTH = 720
@@ -290,3 +292,25 @@ def interval_bar(value: float | None, low: float | None, high: float | None) -> 
         value=x(value),
         marks=(x(0.667), x(0.8)),
     )
+
+
+# -- figures as text -------------------------------------------------------------------------
+
+
+def shown(estimate: Estimate, *, percent: bool = False) -> dict[str, Any]:
+    """An estimate as the page writes it: the value and its 95% interval, "—" if undefined."""
+
+    def text(value: float | None) -> str:
+        if value is None:
+            return "—"
+        return f"{value:.0%}" if percent else f"{value:.2f}"
+
+    interval = ""
+    if estimate.value is not None and estimate.low is not None and estimate.high is not None:
+        interval = f"{text(estimate.low)} to {text(estimate.high)}"
+    return {"value": text(estimate.value), "interval": interval, "units": estimate.units}
+
+
+def number(value: float | None, digits: int = 4) -> str | float:
+    """A measure for CSV: rounded, empty when undefined."""
+    return "" if value is None else round(value, digits)

@@ -67,6 +67,7 @@ class LabelRow(NamedTuple):
     submitted_at: datetime | None
     day: date | None
     time_spent_ms: int
+    suggestions: Any = None  # what models suggested (``Annotation.suggestions``)
 
 
 # The columns a reader may need besides comment and annotator ids; the others are read as NULL.
@@ -75,6 +76,7 @@ COLUMNS = {
     "depth": "comment__depth",
     "submitted_at": "submitted_at",
     "time_spent_ms": "time_spent_ms",
+    "suggestions": "suggestions",
 }
 
 
@@ -90,6 +92,9 @@ class Reader:
 
     def end_comment(self) -> None:
         """Nothing to do by default."""
+
+    def finish(self) -> None:
+        """After the last row (nothing to do by default)."""
 
 
 def read_labels(
@@ -116,19 +121,23 @@ def read_labels(
     )
     zone = timezone.get_current_timezone()
     current: Any = None
-    for comment_id, annotator_id, answers, depth, at, ms in rows.iterator(chunk_size=CHUNK_SIZE):
+    for comment_id, annotator_id, answers, depth, at, ms, shown in rows.iterator(
+        chunk_size=CHUNK_SIZE
+    ):
         if comment_id != current:
             if current is not None:
                 for reader in closers:
                     reader.end_comment()
             current = comment_id
         day = at.astimezone(zone).date() if at is not None else None
-        row = LabelRow(comment_id, annotator_id, answers, depth, at, day, ms)
+        row = LabelRow(comment_id, annotator_id, answers, depth, at, day, ms, shown)
         for reader in readers:
             reader.add(row)
     if current is not None:
         for reader in closers:
             reader.end_comment()
+    for reader in readers:
+        reader.finish()
 
 
 # -- progress over time ------------------------------------------------------------------------
@@ -837,13 +846,15 @@ def read_dashboard(
     pair: PairChoice | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    extra: Iterable[Reader] = (),
 ) -> Dashboard:
     """Every chart of the page from one streamed read of the submitted labels.
 
     ``people`` is ``annotator_totals(project)`` (the view needs it first, for the confusion
     matrix's form); ``pair`` the matrix to draw, if any. Three queries besides: the labels
     version (for the agreement cache), the labels themselves and the comment count. On a
-    cache hit the agreement tallies are not even built.
+    cache hit the agreement tallies are not even built. ``extra`` readers (the models'
+    figures, ``model_agreement.ModelReader``) share the same read.
     """
     # The version is read before the labels: figures stored under it can only be newer than
     # it says (then the next load recomputes), never older.
@@ -858,6 +869,7 @@ def read_dashboard(
     agreement = AgreementReader(scheme) if cached.report is None else None
     if agreement is not None:
         readers.append(agreement)
+    readers.extend(extra)
     read_labels(project, readers)
 
     report = cached.report

@@ -27,8 +27,9 @@ from django.views.decorators.http import require_GET
 from annotator.corpus.models import Project
 from annotator.corpus.permissions import Action, project_for
 from annotator.labelling.scheme import Scheme
-from annotator.review import charts
+from annotator.review import charts, model_dashboard
 from annotator.review.agreement import Estimate
+from annotator.review.charts import number, shown
 from annotator.review.dashboard import (
     AgreementRow,
     Pace,
@@ -135,8 +136,10 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         # 200 even for a refused choice: htmx does not swap 4xx, and the form must show why.
         context = {"project": project, "form": form, "matrix": matrix}
         return render(request, "review/dashboard.html#confusion", context)
-    data = read_dashboard(project, scheme=scheme, people=people, pair=pair)
+    models = model_dashboard.models_reader(project, scheme)
+    data = read_dashboard(project, scheme=scheme, people=people, pair=pair, extra=models.readers)
     progress, agreement, paces = data.progress, data.agreement, data.paces
+    names = {p.annotator_id: p.username for p in people}
     context: dict[str, Any] = {
         "project": project,
         "form": form,
@@ -150,23 +153,10 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "stance_rows": [_with_intervals(row) for row in agreement.stance],
         "paces": paces,
         "most_submitted": max((p.submitted for p in paces), default=0),
+        "models": model_dashboard.arrange_models(scheme, models.figures(), names),
     }
     status = 400 if form.is_bound and not form.is_valid() else 200
     return render(request, "review/dashboard.html", context, status=status)
-
-
-def shown(estimate: Estimate, *, percent: bool = False) -> dict[str, Any]:
-    """An estimate as the page writes it: the value and its 95% interval, "—" if undefined."""
-
-    def text(value: float | None) -> str:
-        if value is None:
-            return "—"
-        return f"{value:.0%}" if percent else f"{value:.2f}"
-
-    interval = ""
-    if estimate.value is not None and estimate.low is not None and estimate.high is not None:
-        interval = f"{text(estimate.low)} to {text(estimate.high)}"
-    return {"value": text(estimate.value), "interval": interval, "units": estimate.units}
 
 
 SUBSET_NAMES = {"all": "all", "top-level": "top", "replies": "replies"}
@@ -218,11 +208,6 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
-
-
-def number(value: float | None, digits: int = 4) -> str | float:
-    """A measure for CSV: rounded, empty when undefined."""
-    return "" if value is None else round(value, digits)
 
 
 def _progress_rows(request: HttpRequest, project: Project) -> Iterable[list]:
@@ -355,12 +340,18 @@ def _confusion_rows(request: HttpRequest, project: Project) -> Iterable[list]:
     return rows
 
 
+def _model_rows(request: HttpRequest, project: Project) -> Iterable[list]:
+    """The Models section's figures (only the header for a project without models)."""
+    return model_dashboard.model_csv_rows(project, scheme_of(project))
+
+
 CSV_CHARTS: dict[str, Callable[[HttpRequest, Project], Iterable[list]]] = {
     "progress": _progress_rows,
     "distribution": _distribution_rows,
     "agreement": _agreement_rows,
     "pace": _pace_rows,
     "confusion": _confusion_rows,
+    "models": _model_rows,
 }
 
 

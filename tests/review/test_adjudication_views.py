@@ -454,16 +454,16 @@ def test_the_queue_page_reads_a_constant_number_of_queries(
     project, big_thread, reviewer, django_assert_num_queries
 ):
     client = logged_in(reviewer)
-    # session, user, project, role, scheme, queue version, annotations, shown comments (no
-    # gold yet: no gold ids)
-    with django_assert_num_queries(8):
+    # session, user, project, role, the models (offered as filters), scheme, queue version,
+    # annotations, shown comments (no gold yet: no gold ids)
+    with django_assert_num_queries(9):
         response = client.get(url("queue", project))
     html = response.content.decode()
     assert 'id="count-disagreeing">1000<' in html
     assert html.count('class="queue-item') == 100
     assert "1 to 100 of 1000" in html and "Page 1 of 10" in html
     # Kept: the annotations are not read again, also for another page.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(url("queue", project) + "?page=10")
     assert response.content.decode().count('class="queue-item') == 100
 

@@ -433,9 +433,9 @@ LABELS_READ = '"labelling_annotation"."answers"'  # only a read of the labels se
 @pytest.mark.parametrize(
     ("htmx", "expected"),
     # Session, user, project, role; people and names, scheme; then for the page the labels
-    # version, the labels (once, for every chart) and the comment count, for htmx the two
-    # annotators' labels.
-    [(False, 10), (True, 8)],
+    # version, the models (none here), the labels (once, for every chart) and the comment
+    # count, for htmx the two annotators' labels.
+    [(False, 11), (True, 8)],
     ids=["page", "htmx"],
 )
 def test_the_dashboard_reads_with_the_same_queries_for_10_or_300_comments(db, htmx, expected):
