@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from annotator.assist.suggestions import same_answer
 from annotator.labelling.scheme import Scheme
 from annotator.review.label_units import readers_for
 
@@ -83,13 +84,6 @@ class Anchoring:
     @property
     def difference_interval(self) -> tuple[float | None, float | None]:
         return difference_interval(self.preselected, self.not_shown)
-
-
-def same_answer(x: Any, y: Any) -> bool:
-    """Equal answers to one question; a multiple choice compared as a set."""
-    if isinstance(x, list) and isinstance(y, list):
-        return sorted(map(str, x)) == sorted(map(str, y))
-    return type(x) is type(y) and x == y
 
 
 def _answered(value: Any) -> bool:
