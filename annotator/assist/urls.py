@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.assist import views
+from annotator.assist import learner_views, views
 
 app_name = "assist"
 urlpatterns = [
@@ -13,4 +13,5 @@ urlpatterns = [
         name="model_settings",
     ),
     path("p/<slug:slug>/models/runs/<int:run_id>/", views.run_detail, name="run_detail"),
+    path("p/<slug:slug>/models/learner/train/", learner_views.train_learner, name="train_learner"),
 ]

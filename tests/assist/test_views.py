@@ -40,6 +40,8 @@ PAGES = [
         data={"m-suggestions": "nonsense"},  # refused by the form: nothing changes
     ),
     Page("assist:run_detail", Action.RESULTS, lambda w: [w.slug, w.run_id]),
+    # With no labels the run fails with its reason: the matrix only checks who may start it.
+    Page("assist:train_learner", Action.MANAGE, lambda w: [w.slug], method="post"),
 ]
 
 
