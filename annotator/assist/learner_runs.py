@@ -26,7 +26,7 @@ from annotator.assist.predictions import PredictionItem, write_predictions
 from annotator.assist.runs import RunFailed, beat, finish
 from annotator.corpus.models import Comment, Project
 from annotator.labelling.models import Annotation
-from annotator.labelling.scheme import Scheme
+from annotator.labelling.scheme import Scheme, Target
 from annotator.labelling.schemes import current_scheme_for
 from annotator.review.models import GoldLabel
 
@@ -71,25 +71,52 @@ def settled_labels(project: Project, scheme: Scheme) -> Iterator[tuple[int, dict
             yield comment_id, settled
 
 
-def training_examples(project: Project, scheme: Scheme) -> dict[str, list[learner.Example]]:
-    """The examples of each question, with the comment's text and its parent's."""
+def training_examples(project: Project, scheme: Scheme) -> tuple[dict, list[str], list[str]]:
+    """The examples of each question, and the texts of the labelled comments and of their
+    parents; each example's ``row`` is its comment's place in those lists."""
     labels = list(settled_labels(project, scheme))
     examples: dict[str, list[learner.Example]] = {q.key: [] for q in scheme.questions}
+    texts: list[str] = []
+    parents: list[str] = []
     for start in range(0, len(labels), TEXT_BATCH):
         chunk = labels[start : start + TEXT_BATCH]
-        texts = {
+        found = {
             pk: (text, parent_text or "")
             for pk, text, parent_text in Comment.objects.filter(
                 article__project=project, pk__in=[pk for pk, _ in chunk]
             ).values_list("pk", "text", "parent__text")
         }
         for pk, answers in chunk:
-            if pk not in texts:
+            if pk not in found:
                 continue
-            text, parent_text = texts[pk]
+            text, parent_text = found[pk]
+            row = len(texts)
+            texts.append(text)
+            parents.append(parent_text)
             for key, answer in answers.items():
-                examples[key].append(learner.Example(text, parent_text, answer))
-    return examples
+                examples[key].append(learner.Example(text, parent_text, answer, row))
+    return examples, texts, parents
+
+
+class Rows:
+    """Every labelled comment's features, computed once, picked by row for each question;
+    the parents' block only when a question about the parent asks for it."""
+
+    def __init__(self, features: learner.TextFeatures, texts: list[str], parents: list[str]):
+        self.features, self.parents = features, parents
+        self.own = features.fit_transform(texts)
+        self.parent_block = None
+
+    def matrix(self, question):
+        def pick(found):
+            rows = [e.row for e in found]
+            if question.target != Target.PARENT:
+                return self.own[rows]
+            if self.parent_block is None:
+                self.parent_block = self.features.transform(self.parents)
+            return sp.hstack([self.own[rows], self.parent_block[rows]], format="csr")
+
+        return pick
 
 
 def next_version(project: Project) -> str:
@@ -103,20 +130,20 @@ def next_version(project: Project) -> str:
 def train(run: PredictionRun, scheme: Scheme, params: learner.LearnerParams):
     """The trained questions, their quality figures and label counts; ``RunFailed`` when no
     question can be learned."""
-    examples = training_examples(run.project, scheme)
-    labelled_texts = {id(e.text): e.text for found in examples.values() for e in found}
-    if not labelled_texts:
+    examples, texts, parents = training_examples(run.project, scheme)
+    if not texts:
         raise RunFailed(
             "Nothing to learn from: the project has no submitted or gold labels yet. "
             "Label some comments first."
         )
-    features = learner.TextFeatures(params).fit(list(labelled_texts.values()))
+    features = learner.TextFeatures(params)
+    rows = Rows(features, texts, parents)
     models, quality = [], {}
     for question in scheme.questions:
         if not beat(run, done=0):
             raise Stopped
         model, quality[question.key] = learner.train_question(
-            params, features, question, examples[question.key]
+            params, question, examples[question.key], rows.matrix(question)
         )
         if model is not None:
             models.append(model)

@@ -60,10 +60,11 @@ def examples(n: int, *, learnable: bool, seed: int = 0) -> list[learner.Example]
 
 def train(question, found):
     params = learner.LearnerParams()
-    features = learner.TextFeatures(params).fit(
-        [e.text for e in found] + [e.parent_text for e in found]
+    features = learner.TextFeatures(params)
+    features.fit_transform([e.text for e in found] + [e.parent_text for e in found])
+    return learner.train_question(
+        params, question, found, learner.matrix_of_texts(features, question)
     )
-    return learner.train_question(params, features, question, found)
 
 
 def test_cross_validation_finds_a_learnable_answer_and_chance_in_random_labels():
@@ -135,9 +136,12 @@ def test_a_multiple_choice_question_gets_one_classifier_per_choice_and_exclusive
         words = [w for c in chosen for w in cues[c].split()] + rng.sample(FILLER, 4)
         found.append(learner.Example(" ".join(words), "", frozenset(chosen)))
     params = learner.LearnerParams()
-    features = learner.TextFeatures(params).fit([e.text for e in found])
+    features = learner.TextFeatures(params)
+    features.fit_transform([e.text for e in found])
 
-    model, figures = learner.train_question(params, features, SOURCES, found)
+    model, figures = learner.train_question(
+        params, SOURCES, found, learner.matrix_of_texts(features, SOURCES)
+    )
     answers, confidence = learner.predict_labels(
         model, features.transform(["think feel the", "http www reuters bbc"])
     )
@@ -354,3 +358,21 @@ def test_the_models_page_shows_the_learners_quality_honestly_and_escaped(
         "Train the learner"
         not in client.get(reverse("assist:model_list", args=[project.slug])).content.decode()
     )
+
+
+def test_character_ngrams_by_word_equal_sklearns_char_wb():
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["Hello  World, hello!", "ÄÖ ü   x", "", "a b c dd", "Liar!\tliar\npants"]
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    expected = reference.fit_transform(texts).toarray()
+    ours = learner.CharNgrams((2, 5), 10_000)
+    got = ours.fit_transform(texts).toarray()
+
+    assert set(ours.vocabulary_) == set(reference.vocabulary_)
+    order = [
+        ours.vocabulary_[g] for g in sorted(reference.vocabulary_, key=reference.vocabulary_.get)
+    ]
+    assert np.allclose(got[:, order], expected, atol=1e-6)
+    assert np.allclose(ours.transform(texts).toarray()[:, order], expected, atol=1e-6)
