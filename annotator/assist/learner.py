@@ -52,9 +52,9 @@ class LearnerParams:
 
     word_features: int = 50_000
     char_features: int = 50_000
-    C: float = 4.0
+    C: float = 1.0
     solver: str = "lbfgs"
-    max_iter: int = 200
+    max_iter: int = 100
     folds: int = MAX_FOLDS
     random_state: int = 0
 
