@@ -206,6 +206,10 @@ EXPORT_BACKGROUND_COMMENTS = int(os.environ.get("EXPORT_BACKGROUND_COMMENTS", "5
 # they read or write; the longest silence is an import's resolve step (about a minute for a
 # million comments), so keep this well above that.
 JOB_STALE_AFTER = int(os.environ.get("JOB_STALE_AFTER", "300"))
+# The built-in learner is trained again once this many labels (submitted annotations and gold)
+# arrived since its newest version: checked when the models page loads, when a training run
+# ends and by ``manage.py retrain_learners`` (for cron); never on the labelling path.
+LEARNER_RETRAIN_AFTER = int(os.environ.get("LEARNER_RETRAIN_AFTER", "200"))
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.assist import import_views, llm_views, views
+from annotator.assist import import_views, learner_views, llm_views, views
 
 app_name = "assist"
 urlpatterns = [
@@ -16,4 +16,5 @@ urlpatterns = [
     path("p/<slug:slug>/models/llm/", llm_views.llm_model_save, name="llm_model_save"),
     path("p/<slug:slug>/models/llm/runs/", llm_views.llm_run_start, name="llm_run_start"),
     path("p/<slug:slug>/models/import/", import_views.import_upload, name="predictions_import"),
+    path("p/<slug:slug>/models/learner/train/", learner_views.train_learner, name="train_learner"),
 ]

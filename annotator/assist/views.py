@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotator.assist.forms import ModelSettingsForm
 from annotator.assist.models import MachineLabeller, PredictionRun
+from annotator.assist.retraining import queue_if_due
 from annotator.corpus.permissions import Action, can, project_for
 
 RUN_LOG_LENGTH = 20
@@ -37,6 +38,7 @@ def model_list(request: HttpRequest, slug: str) -> HttpResponse:
         .select_related("created_by")
     )
     PredictionRun.objects.fail_stale(project=project)
+    queue_if_due(project)  # the learner trains again once enough new labels arrived
     runs = project.prediction_runs.select_related("labeller", "created_by")[:RUN_LOG_LENGTH]
     can_manage = can(request.user, Action.MANAGE, project)
     for labeller in labellers:

@@ -61,6 +61,8 @@ PAGES = [
         method="post",
         data={},  # no file: refused by the form, nothing is stored
     ),
+    # With no labels the run fails with its reason: the matrix only checks who may start it.
+    Page("assist:train_learner", Action.MANAGE, lambda w: [w.slug], method="post"),
 ]
 
 
