@@ -7,6 +7,8 @@ as the model's, and the keys still start at the first question, so a key never l
 question the person did not mean.
 """
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -33,7 +35,7 @@ def in_viewport(page, selector: str) -> bool:
 
 
 def test_an_annotator_labels_with_suggestions_after_answering_then_preselected(
-    page, login, screenshot, demo_project, annotator
+    page, login, screenshot, demo_project, annotator, researcher
 ):
     errors = collect_errors(page)
     first, second, *_ = project_comments(demo_project)[:3]
@@ -95,4 +97,27 @@ def test_an_annotator_labels_with_suggestions_after_answering_then_preselected(
         "stance_article": ("preselect", True),
         "claim_type": ("preselect", False),
     }
+    # A researcher reads the anchoring comparison on the dashboard: the stance the model
+    # pre-selected was kept (1 of 1), the one shown only after answering was not (0 of 1).
+    page.context.clear_cookies()
+    login(researcher)
+    page.goto(f"/p/{demo_project.slug}/dashboard/")
+    anchoring = page.locator("#models table.anchoring-table")
+    expect(anchoring).to_be_visible()
+    stance = anchoring.locator("tbody tr", has_text="Stance toward the article")
+    expect(stance.locator("td")).to_have_text(
+        [re.compile(r"^100"), "1", re.compile(r"^0"), "1", re.compile(r".")]
+    )
+    anchoring.scroll_into_view_if_needed()
+    screenshot("anchoring-on-the-dashboard")
     assert errors == []
+
+
+@pytest.fixture
+def researcher(demo_project):
+    from annotator.corpus.models import Role
+    from tests.factories import MembershipFactory, UserFactory
+
+    user = UserFactory(username="rhea")
+    MembershipFactory(project=demo_project, user=user, role=Role.RESEARCHER)
+    return user
