@@ -37,14 +37,14 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import BinaryIO
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.utils import timezone
+from django.db import connection, transaction
 
 from annotator.assist.answers import CheckedAnswer, PredictionError, check_answers
 from annotator.assist.import_lines import PredictionLine, read_lines
 from annotator.assist.models import MachineLabeller, PredictionRun
 from annotator.assist.predictions import PredictionItem, write_predictions
 from annotator.assist.uncertainty import refresh_after_predictions
+from annotator.corpus.heartbeats import BeatApart
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.models import Comment, Project
 from annotator.labelling.models import LabelScheme
@@ -473,32 +473,15 @@ class RunProgress:
 
     def __init__(self, run: PredictionRun):
         self.run = run
-        self._connection = None
+        self._apart = BeatApart(PredictionRun, run.pk, status=PredictionRun.Status.RUNNING)
 
     def __call__(self, done: int, total: int) -> None:
         if connection.vendor == "postgresql" and connection.in_atomic_block:
-            self._beat_apart(done, total)
+            self._apart.write(done=done, total=total)
         elif not connection.in_atomic_block:
             from annotator.assist.runs import beat
 
             beat(self.run, done=done, total=total)
 
-    def _beat_apart(self, done: int, total: int) -> None:
-        try:
-            if self._connection is None:
-                self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
-                with self._connection.cursor() as cursor:
-                    cursor.execute("SET lock_timeout = '200ms'")
-            with self._connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {PredictionRun._meta.db_table} SET done = %s, total = %s, "
-                    "heartbeat_at = %s WHERE id = %s AND status = %s",
-                    [done, total, timezone.now(), self.run.pk, PredictionRun.Status.RUNNING],
-                )
-        except Exception:
-            logger.warning("could not write the progress of prediction run %s", self.run.pk)
-
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._apart.close()

@@ -28,7 +28,15 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    OperationalError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -156,3 +164,47 @@ class StoppableJob:
         """Failed because its worker died, not because of its file or options: worth
         running again."""
         return self.status == FAILED and self.error == self.WORKER_STOPPED
+
+
+class BeatApart:
+    """Writes a job row's progress and heartbeat through a database connection of its own.
+
+    A job that works inside one transaction on PostgreSQL (an import's write, an export)
+    cannot beat on its own connection: the update would stay invisible until the commit and
+    would hold the row, so a page polling it (which may fail a stale job) would wait for the
+    whole job. This connection commits each update at once and never waits more than 200 ms
+    on the row: a skipped beat is better than a stuck job. Only the rows still in
+    ``status`` (when given) are touched. ``close()`` when the job ends.
+    """
+
+    def __init__(self, model: type[models.Model], pk: int, *, status: str | None = None):
+        self.table = connection.ops.quote_name(model._meta.db_table)
+        self.label = f"{model._meta.verbose_name} {pk}"
+        self.pk = pk
+        self.status = status
+        self._connection = None
+
+    def write(self, **values: object) -> None:
+        """Set ``values`` (column → value) and ``heartbeat_at`` on the row; log a failure."""
+        assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in values)
+        sql = f"UPDATE {self.table} SET {assignments}, heartbeat_at = %s WHERE id = %s"
+        parameters = [*values.values(), timezone.now(), self.pk]
+        if self.status is not None:
+            sql += " AND status = %s"
+            parameters.append(self.status)
+        try:
+            if self._connection is None:
+                self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
+                with self._connection.cursor() as cursor:
+                    cursor.execute("SET lock_timeout = '200ms'")
+            with self._connection.cursor() as cursor:
+                cursor.execute(sql, parameters)
+        except Exception:
+            logger.warning("could not write the progress of %s", self.label)
+
+    def close(self) -> None:
+        """Close the connection, if one was opened."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None

@@ -26,10 +26,10 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.utils import timezone
 
-from annotator.corpus.heartbeats import stale, stale_cutoff
+from annotator.corpus.heartbeats import BeatApart, stale, stale_cutoff
 from annotator.corpus.models import Comment, Project
 from annotator.datasets.models import STANDARD_OUTPUT, TEMP_DIR, ExportJob
 from annotator.datasets.options import ExportOptions, ExportOptionsError
@@ -412,7 +412,7 @@ class JobProgress:
         self.written: list[int] = []
         self.ended = False  # whether the end (done == total) was reported
         self.last = time.monotonic()  # the first write after an interval, none for tiny exports
-        self._connection = None
+        self._apart = BeatApart(ExportJob, job.pk)
 
     def __call__(self, done: int, total: int) -> None:
         """Record ``done`` of ``total`` comments, unless the last write was a moment ago."""
@@ -430,31 +430,11 @@ class JobProgress:
                 comments_done=done, comments_total=total, heartbeat_at=timezone.now()
             )
         elif connection.vendor == "postgresql":
-            self._write_postgresql(done, total)
+            self._apart.write(comments_done=done, comments_total=total)
         else:
             return
         self.written.append(done)
 
-    def _write_postgresql(self, done: int, total: int) -> None:
-        """Update the row through a separate connection (autocommit) that never waits long."""
-        try:
-            if self._connection is None:
-                self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
-                with self._connection.cursor() as cursor:
-                    cursor.execute("SET lock_timeout = '200ms'")
-            with self._connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {ExportJob._meta.db_table} "
-                    "SET comments_done = %s, comments_total = %s, heartbeat_at = %s "
-                    "WHERE id = %s",
-                    [done, total, timezone.now(), self.job.pk],
-                )
-        except Exception:
-            logger.warning("could not write the progress of export job %s", self.job.pk)
-
     def close(self) -> None:
         """Close the progress connection, if one was opened."""
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                self._connection.close()
-            self._connection = None
+        self._apart.close()

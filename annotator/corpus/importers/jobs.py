@@ -12,9 +12,10 @@ import contextlib
 import logging
 from pathlib import Path
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.utils import timezone
 
+from annotator.corpus.heartbeats import BeatApart
 from annotator.corpus.importers.loader import ImportResult, import_stream
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.models import ImportJob, PreviewComment
@@ -140,7 +141,7 @@ class JobProgress:
     def __init__(self, job: ImportJob):
         self.job = job
         self.written: list[int] = []
-        self._connection = None
+        self._apart = BeatApart(ImportJob, job.pk)
 
     def __call__(self, done: int, total: int) -> None:
         """Record ``done`` of ``total`` bytes as the job's share of its file's size."""
@@ -148,7 +149,7 @@ class JobProgress:
             return  # the end is recorded with the outcome, on the job's own row
         processed = self.job.total_bytes * done // total if total else 0
         if connection.vendor == "postgresql":
-            self._write_postgresql(processed)
+            self._apart.write(processed_bytes=processed)
         elif not connection.in_atomic_block:
             ImportJob.objects.filter(pk=self.job.pk).update(
                 processed_bytes=processed, heartbeat_at=timezone.now()
@@ -157,25 +158,6 @@ class JobProgress:
             return
         self.written.append(processed)
 
-    def _write_postgresql(self, processed: int) -> None:
-        """Update the row through a connection of its own that commits at once."""
-        try:
-            if self._connection is None:
-                self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
-                with self._connection.cursor() as cursor:
-                    # Never wait on the row: a skipped update is better than a stuck import.
-                    cursor.execute("SET lock_timeout = '200ms'")
-            with self._connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {ImportJob._meta.db_table} "
-                    "SET processed_bytes = %s, heartbeat_at = %s WHERE id = %s",
-                    [processed, timezone.now(), self.job.pk],
-                )
-        except Exception:
-            logger.warning("could not write the progress of import job %s", self.job.pk)
-
     def close(self) -> None:
         """Close the progress connection, if one was opened."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._apart.close()
