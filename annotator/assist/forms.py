@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 
 from annotator.assist.import_lines import SNIFF_BYTES, refuse_other_files
 from annotator.assist.models import MachineLabeller
+from annotator.corpus.import_forms import checked_upload
 from annotator.corpus.importers.records import ImportFileError
 
 
@@ -31,19 +30,10 @@ class PredictionsUploadForm(forms.Form):
 
     def clean_file(self):
         """Refuse empty files, files over ``IMPORT_MAX_UPLOAD_BYTES`` and binary data."""
-        upload = self.cleaned_data["file"]
-        if not upload.size:
-            raise forms.ValidationError(f"{upload.name} is empty: there is nothing to import.")
-        limit = settings.IMPORT_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"{upload.name} is {filesizeformat(upload.size)}; the largest file accepted "
-                f"here is {filesizeformat(limit)}. Import it with manage.py import_predictions."
-            )
-        head = upload.read(SNIFF_BYTES)
-        upload.seek(0)
-        try:
-            refuse_other_files(head, upload.name)
-        except ImportFileError as error:
-            raise forms.ValidationError(str(error)) from None
-        return upload
+        return checked_upload(
+            self.cleaned_data["file"],
+            command="import_predictions",
+            head_bytes=SNIFF_BYTES,
+            refuse=refuse_other_files,
+            refused=ImportFileError,
+        )

@@ -6,6 +6,8 @@ size, a PDF, image or other file that is no thread) before anything is stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -16,6 +18,34 @@ from annotator.corpus.importers.records import UnsupportedFileError
 from annotator.corpus.models import ImportJob
 
 SNIFF_HEAD_BYTES = 4 * SNIFF_BYTES  # enough for the name of a ZIP's first member
+
+
+def checked_upload(
+    upload: UploadedFile,
+    *,
+    command: str,
+    head_bytes: int,
+    refuse: Callable[[bytes, str], None],
+    refused: type[Exception],
+) -> UploadedFile:
+    """``upload``, or a ``ValidationError`` naming it: empty, over
+    ``IMPORT_MAX_UPLOAD_BYTES`` (then ``manage.py command`` is the way), or a file that
+    ``refuse(head, name)`` turns down by raising ``refused`` from its first bytes."""
+    if not upload.size:
+        raise forms.ValidationError(f"{upload.name} is empty: there is nothing to import.")
+    limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    if upload.size > limit:
+        raise forms.ValidationError(
+            f"{upload.name} is {filesizeformat(upload.size)}; the largest file accepted "
+            f"here is {filesizeformat(limit)}. Import it with manage.py {command}."
+        )
+    head = upload.read(head_bytes)
+    upload.seek(0)
+    try:
+        refuse(head, upload.name)
+    except refused as error:
+        raise forms.ValidationError(str(error)) from None
+    return upload
 
 
 class ImportUploadForm(forms.Form):
@@ -36,19 +66,10 @@ class ImportUploadForm(forms.Form):
         A PDF, an image or other binary file is refused here, saying what it is, before
         anything is stored or a job row is made (``importers.refuse_unsupported``).
         """
-        upload = self.cleaned_data["file"]
-        if not upload.size:
-            raise forms.ValidationError(f"{upload.name} is empty: there is nothing to import.")
-        limit = settings.IMPORT_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"{upload.name} is {filesizeformat(upload.size)}; the largest file accepted "
-                f"here is {filesizeformat(limit)}. Import it with manage.py import_threads."
-            )
-        head = upload.read(SNIFF_HEAD_BYTES)
-        upload.seek(0)
-        try:
-            refuse_unsupported(head, upload.name)
-        except UnsupportedFileError as error:
-            raise forms.ValidationError(str(error)) from None
-        return upload
+        return checked_upload(
+            self.cleaned_data["file"],
+            command="import_threads",
+            head_bytes=SNIFF_HEAD_BYTES,
+            refuse=refuse_unsupported,
+            refused=UnsupportedFileError,
+        )
