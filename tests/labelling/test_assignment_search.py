@@ -122,12 +122,16 @@ def test_the_search_sql_hands_out_what_the_rule_says_on_random_states(order, see
 
 @pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL plan")
-def test_the_shuffled_walk_reads_threads_down_the_rank_index():
+@pytest.mark.parametrize(
+    ("order", "index"),
+    [(WorkOrder.SHUFFLED, "article_thread_rank"), (WorkOrder.UNCERTAIN, "article_uncertainty")],
+)
+def test_the_walk_reads_threads_down_the_index_of_its_order(order, index):
     """The query's rank must be the index's expression exactly, or PostgreSQL ranks and
     sorts every article of the project on every claim."""
-    project = ProjectFactory(work_order=WorkOrder.SHUFFLED)
-    thread = make_thread(ArticleFactory(project=project), 3)
-    sql = assignment_search._statements(WorkOrder.SHUFFLED)["elsewhere"]
+    project = ProjectFactory(work_order=order)
+    thread = make_thread(ArticleFactory(project=project, lowest_confidence=0.3), 3)
+    sql = assignment_search._statements(order)["elsewhere"]
     parameters = assignment_search._parameters(project, people(project, 1)[0], timezone.now(), 2)
     parameters.update(article=thread[0].article_id, path="", rank=0)
     with connection.cursor() as cursor:
@@ -136,24 +140,4 @@ def test_the_shuffled_walk_reads_threads_down_the_rank_index():
         cursor.execute("EXPLAIN " + sql, parameters)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     # The rank and id bound the range scan itself (a Filter would read every article).
-    assert re.search(
-        r"article_thread_rank .*\n.*Index Cond: \(\(project_id = \d+\) AND \(ROW\(", plan
-    )
-
-
-@pytest.mark.django_db
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL plan")
-def test_the_most_uncertain_first_walk_reads_threads_down_the_confidence_index():
-    project = ProjectFactory(work_order=WorkOrder.UNCERTAIN)
-    thread = make_thread(ArticleFactory(project=project, lowest_confidence=0.3), 3)
-    sql = assignment_search._statements(WorkOrder.UNCERTAIN)["elsewhere"]
-    parameters = assignment_search._parameters(project, people(project, 1)[0], timezone.now(), 2)
-    parameters.update(article=thread[0].article_id, path="", rank=0)
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute("EXPLAIN " + sql, parameters)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert re.search(
-        r"article_uncertainty .*\n.*Index Cond: \(\(project_id = \d+\) AND \(ROW\(", plan
-    ), plan
+    assert re.search(rf"{index} .*\n.*Index Cond: \(\(project_id = \d+\) AND \(ROW\(", plan), plan
