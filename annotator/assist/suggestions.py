@@ -60,36 +60,70 @@ class Suggestion:
 
 def suggestions_for(comment_id: int, scheme: Scheme) -> dict[str, Suggestion]:
     """The suggestions to show for ``comment_id``, by question key (one query)."""
+    found: dict[str, Suggestion] = {}
+    for suggestion in _newest_answers(comment_id, scheme, hidden_too=False):
+        found.setdefault(suggestion.question, suggestion)
+    return found
+
+
+@dataclass(frozen=True)
+class ModelAnswers:
+    """What one model said about a comment, for a reviewer: (question, suggestion, the
+    answer as the choices name it) triples."""
+
+    labeller_id: int
+    label: str
+    answers: list[tuple[Question, Suggestion, str]]
+
+    def as_answers(self) -> dict[str, Any]:
+        return {question.key: s.answer for question, s, _text in self.answers}
+
+
+def model_answers(comment_id: int, scheme: Scheme) -> list[ModelAnswers]:
+    """Every model's answers for ``comment_id`` (the newest version of each, hidden ones
+    too: a reviewer may adopt them as gold), by model name (one query)."""
+    by_model: dict[int, ModelAnswers] = {}
+    for s in _newest_answers(comment_id, scheme, hidden_too=True):
+        entry = by_model.setdefault(s.labeller_id, ModelAnswers(s.labeller_id, s.label, []))
+        question = scheme.question(s.question)
+        entry.answers.append((question, s, answer_text(question, s.answer)))
+    return list(by_model.values())
+
+
+def _newest_answers(comment_id: int, scheme: Scheme, *, hidden_too: bool):
+    """The predictions for ``comment_id`` of the newest version of each model, not stale,
+    whose answer the current scheme still offers, by model name then scheme order."""
     newer = MachineLabeller.objects.filter(
         project=OuterRef("labeller__project"),
         name=OuterRef("labeller__name"),
         pk__gt=OuterRef("labeller_id"),
     )
-    rows = (
-        Prediction.objects.filter(comment_id=comment_id, stale_since__isnull=True)
-        .exclude(labeller__suggestions=Suggestions.HIDDEN)
-        .filter(~Exists(newer))
-        .order_by("labeller__name", "labeller_id")
-        .values_list(
-            "question",
-            "answer",
-            "confidence",
-            "labeller_id",
-            "labeller__name",
-            "labeller__version",
-            "labeller__suggestions",
-        )
+    rows = Prediction.objects.filter(comment_id=comment_id, stale_since__isnull=True).filter(
+        ~Exists(newer)
     )
-    found: dict[str, Suggestion] = {}
+    if not hidden_too:
+        rows = rows.exclude(labeller__suggestions=Suggestions.HIDDEN)
+    rows = rows.order_by("labeller__name", "labeller_id").values_list(
+        "question",
+        "answer",
+        "confidence",
+        "labeller_id",
+        "labeller__name",
+        "labeller__version",
+        "labeller__suggestions",
+    )
+    order = {q.key: i for i, q in enumerate(scheme.questions)}
+    found = []
     for key, answer, confidence, labeller_id, name, version, mode in rows:
         question = scheme.question(key)
-        if key in found or question is None:
+        if question is None:
             continue
         try:
             answer = check_answer(question, answer)  # still a choice of this version?
         except PredictionError:
             continue
-        found[key] = Suggestion(key, labeller_id, f"{name}@{version}", answer, confidence, mode)
+        found.append(Suggestion(key, labeller_id, f"{name}@{version}", answer, confidence, mode))
+    found.sort(key=lambda s: (s.label.split("@")[0], s.labeller_id, order[s.question]))
     return found
 
 

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.assist.models import MachineLabeller
+from annotator.assist.suggestions import ModelAnswers, model_answers
 from annotator.corpus.models import Comment, Project
 from annotator.corpus.permissions import Action, comment_in, project_for
 from annotator.labelling.models import Annotation, LabelScheme
@@ -304,6 +305,12 @@ def _agreed_defaults(scheme: LabelScheme, annotations: list[Annotation]) -> dict
     return defaults
 
 
+def _adopted(models: list[ModelAnswers], wanted: str | None) -> ModelAnswers | None:
+    """The model whose answers the reviewer asked to put in the gold form (``?use_model=``);
+    None for anything else."""
+    return next((m for m in models if str(m.labeller_id) == wanted), None) if wanted else None
+
+
 def _adjudication_context(
     request: HttpRequest,
     project: Project,
@@ -336,8 +343,16 @@ def _adjudication_context(
     )
     ancestors, replies = thread_around(comment, REPLIES_SHOWN)
     is_reply = comment.parent_id is not None
+    models = model_answers(comment.pk, scheme.scheme)
+    adopted = _adopted(models, request.GET.get("use_model")) if answers is None else None
     if answers is None:
         answers = gold.answers if gold else _agreed_defaults(scheme, annotations)
+    if adopted is not None:
+        # A reviewer adopting a model's answers: they fill the gold form, and become gold
+        # only when the reviewer saves it (a prediction is never gold by itself).
+        answers = {**answers, **adopted.as_answers()}
+        if not note and not (gold and gold.note):
+            note = f"Answers adopted from the model {adopted.label}, checked by the reviewer."
     errors = dict(errors or {})
     for key in missing or []:
         errors.setdefault(key, "Gold needs an answer here.")
@@ -357,6 +372,8 @@ def _adjudication_context(
         "more_replies": len(replies) > REPLIES_SHOWN,
         "scheme": scheme,
         "gold": gold,
+        "models": models,
+        "adopted": adopted,
         "gold_history": gold_history(list(gold.events.all()), scheme) if gold else [],
         # Gold a move sent back to review: what it had said about the old parent.
         "gold_stale": stale_answers_of(gold, scheme.scheme) if gold and gold.needs_review else [],

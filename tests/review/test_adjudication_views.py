@@ -404,11 +404,11 @@ def test_the_adjudication_page_reads_a_constant_number_of_queries(
     assert deep.depth >= 5
     client = logged_in(reviewer)
     # session, user, project, role, comment, scheme, gold, annotations, ancestors and
-    # replies (one)
-    with django_assert_num_queries(9):
+    # replies (one), the models' answers (one)
+    with django_assert_num_queries(10):
         response = client.get(url("adjudicate", project, deep.pk))
     assert response.status_code == 200
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         client.get(url("adjudicate", project, small[-1].pk))
 
 
@@ -421,13 +421,13 @@ def test_a_save_with_the_next_comment_runs_a_constant_number_of_queries(
     client = logged_in(reviewer)
     # session, user, project, role, comment, scheme; save: savepoint, lock, insert, event,
     # release; next: queue version, every annotation (nothing kept yet), gold ids, comment,
-    # and the page's gold, annotations, ancestors and replies (one)
-    with django_assert_num_queries(18):
+    # and the page's gold, annotations, ancestors and replies (one), the models' answers
+    with django_assert_num_queries(19):
         response = post_gold(client, project, first, REPLY if first.parent_id else TOP, **HTMX)
     assert response.status_code == 200
     assert response["HX-Push-Url"] == url("adjudicate", project, second.pk)
     # The scores are kept: the queue version and the new gold id only.
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         post_gold(client, project, second, REPLY if second.parent_id else TOP, **HTMX)
 
 
@@ -439,7 +439,7 @@ def test_the_next_comment_after_a_save_comes_from_the_kept_queue(
     ]
     client = logged_in(reviewer)
     client.get(url("queue", project))  # the reviewer starts from the queue page
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         response = post_gold(client, project, first, TOP, **HTMX)
     assert response["HX-Push-Url"] == url("adjudicate", project, second.pk)
     # An annotator settles the next one meanwhile (they now agree): it is skipped at once.
@@ -632,3 +632,58 @@ def test_gold_a_move_sent_back_says_what_it_said_about_the_old_parent(project, p
     assert 'id="gold-stale-notice"' in html
     assert f"toward #{top.pk}" in html
     assert "moved to another parent after its gold was set" in html
+
+
+# -- a reviewer adopting a model's answers ------------------------------------------------------
+
+
+def test_the_reviewer_sees_every_models_answers_hidden_ones_too_as_predictions(project, reviewer):
+    from tests.factories import make_comment, make_model, make_prediction
+
+    comment = make_comment(ArticleFactory(project=project), text="<b>bold</b> claim")
+    quiet = make_model(project, "quiet", suggestions="hidden")
+    make_prediction(quiet, comment, "stance_article", "deny", 0.42)
+    make_prediction(quiet, comment, "source_cited", ["link", "named_source"], None)
+
+    page = logged_in(reviewer).get(url("adjudicate", project, comment.pk)).content.decode()
+
+    section = page[page.index('id="model-answers"') :]
+    assert "quiet@1" in section and "“Deny” (42%)" in section
+    assert "“Link, Named source”" in section
+    assert "Put its answers in the gold form" in section
+    assert not GoldLabel.objects.exists()  # looking is not adopting
+
+
+def test_adopting_a_models_answers_fills_the_gold_form_and_only_saving_makes_gold(
+    project, reviewer
+):
+    from tests.factories import make_comment, make_model, make_prediction
+
+    comment = make_comment(ArticleFactory(project=project))
+    model = make_model(project, "learner", version="3")
+    make_prediction(model, comment, "stance_article", "query", 0.9)
+    make_prediction(model, comment, "claim_type", "question", 0.8)
+    client = logged_in(reviewer)
+
+    page = client.get(
+        url("adjudicate", project, comment.pk), {"use_model": str(model.pk)}
+    ).content.decode()
+
+    for key, value in [("stance_article", "query"), ("claim_type", "question")]:
+        (tag,) = re.findall(rf'<input [^>]*id="a-{key}-{value}"[^>]*>', page)
+        assert " checked" in tag
+    assert "Answers adopted from the model learner@3, checked by the reviewer." in page
+    assert "in the gold form below" in page
+    assert not GoldLabel.objects.exists()
+
+
+def test_an_unknown_model_to_adopt_changes_nothing(project, reviewer):
+    from tests.factories import make_comment
+
+    comment = make_comment(ArticleFactory(project=project))
+    response = logged_in(reviewer).get(
+        url("adjudicate", project, comment.pk), {"use_model": "999999"}
+    )
+
+    assert response.status_code == 200
+    assert "adopted" not in response.content.decode()
