@@ -10,11 +10,14 @@ class AssistConfig(AppConfig):
     verbose_name = "model assistance"
 
     def ready(self) -> None:
-        from annotator.assist.staleness import set_aside_stale_predictions
+        from annotator.assist.staleness import prediction_impact, set_aside_stale_predictions
         from annotator.corpus.models import Comment
-        from annotator.corpus.moves import parent_changed
+        from annotator.corpus.moves import move_impact_asked, parent_changed
 
         # A prediction about a moved comment's parent no longer answers the new parent.
         parent_changed.connect(
             set_aside_stale_predictions, sender=Comment, dispatch_uid="assist.stale"
+        )
+        move_impact_asked.connect(
+            prediction_impact, sender=Comment, dispatch_uid="assist.stale_impact"
         )

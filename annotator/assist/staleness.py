@@ -29,11 +29,36 @@ def parent_dependent_questions(project_id: int) -> set[str]:
     return keys
 
 
+def prediction_impact(sender: Any, comment: Comment, new_parent, **kwargs: Any):
+    """``move_impact_asked`` receiver: how many of the comment's predictions a move to
+    another parent would set aside (so the confirmation says so)."""
+    from annotator.corpus.moves import MoveImpact
+
+    if new_parent is not None and new_parent.pk == comment.parent_id:
+        return MoveImpact()
+    questions = _live_questions(comment)
+    if not questions:
+        return MoveImpact()
+    keys = parent_dependent_questions(comment.article.project_id)
+    return MoveImpact(predictions=sum(1 for question in questions if question in keys))
+
+
+def _live_questions(comment: Comment) -> list[str]:
+    """The questions of the comment's predictions not yet set aside (one query: a comment
+    without predictions costs a move nothing more)."""
+    return list(
+        Prediction.objects.filter(comment=comment, stale_since__isnull=True).values_list(
+            "question", flat=True
+        )
+    )
+
+
 def set_aside_stale_predictions(sender: Any, comment: Comment, **kwargs: Any) -> int:
     """Receiver of ``corpus.moves.parent_changed``: mark the moved comment's predictions
     about its parent stale. Returns how many were marked."""
-    project_id = comment.article.project_id
-    keys = parent_dependent_questions(project_id)
+    if not _live_questions(comment):
+        return 0
+    keys = parent_dependent_questions(comment.article.project_id)
     if not keys:
         return 0
     return Prediction.objects.filter(

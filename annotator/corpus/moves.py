@@ -42,6 +42,8 @@ class MoveImpact:
     annotators: int = 0
     gold: int = 0
     reopened: int = 0
+    # Models' predictions about the old parent (assist/staleness.py): never suggested again.
+    predictions: int = 0
 
     def __add__(self, other: MoveImpact) -> MoveImpact:
         return MoveImpact(
@@ -49,12 +51,13 @@ class MoveImpact:
             self.annotators + other.annotators,
             self.gold + other.gold,
             self.reopened + other.reopened,
+            self.predictions + other.predictions,
         )
 
     @property
     def is_empty(self) -> bool:
         """Whether the move changes no label at all (then it needs no confirmation)."""
-        return not (self.answers or self.gold or self.reopened)
+        return not (self.answers or self.gold or self.reopened or self.predictions)
 
     def describe(self, moved: str, target: str) -> str:
         """One sentence for the confirmation, e.g. "Moving #12 under #7 marks 3 answers by 2
@@ -71,6 +74,10 @@ class MoveImpact:
         sentence = f"Moving {moved} {where}"
         if parts:
             sentence += f" marks {' and '.join(parts)} as stale; they will be asked again"
+        if self.predictions:
+            predictions = _count(self.predictions, "model prediction")
+            joiner = ", and sets aside" if parts else " sets aside"
+            sentence += f"{joiner} {predictions} about its parent"
         if self.reopened:
             finished = _count(self.reopened, "finished annotation")
             joiner = ", and sends" if parts else " sends"

@@ -641,14 +641,14 @@ def test_the_move_runs_a_constant_number_of_queries_whatever_the_labels(
     client.force_login(project_admin)
     client.get(thread_url(article))
     # The confirmation: session, user, project, role, comment, new parent, impact (scheme,
-    # annotations, gold), numbers.
-    with django_assert_num_queries(10):
+    # annotations, gold, the comment's predictions), numbers.
+    with django_assert_num_queries(11):
         assert client.post(move_url(reply), {"parent_number": "3"}).status_code == 200
     # The move: the same lookups, then the tree (siblings, subtree, 2 updates, save) and the
     # labels (lock, scheme, old parent, bulk update, events; gold), in savepoints; the reopened
     # labels leave the comment's submitted count (labelling/label_counts.py: 2 queries); the
-    # models' predictions about the old parent are set aside (assist/staleness.py: 2 queries).
-    with django_assert_num_queries(27):
+    # comment has no predictions to set aside (assist/staleness.py: 1 query).
+    with django_assert_num_queries(26):
         response = client.post(move_url(reply), {"parent_number": "3", "confirm": "1"})
     assert response.status_code == 302
     assert Annotation.objects.filter(comment=reply).exclude(stale_answers={}).count() == labels
