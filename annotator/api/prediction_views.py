@@ -9,7 +9,7 @@ researchers read runs and models (``Action.RESULTS``), as on the models page.
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -30,7 +30,7 @@ from annotator.api.serializers import UploadField
 from annotator.api.views import SLUG, InsufficientStorage, errors, is_schema_generation
 from annotator.assist.forms import PredictionsUploadForm
 from annotator.assist.import_views import create_import_run, start_import_run
-from annotator.assist.models import MachineLabeller, PredictionRun
+from annotator.assist.models import MachineLabeller, PredictionRun, is_newest_version
 from annotator.corpus.permissions import Action
 from annotator.corpus.upload_handlers import upload_ran_out_of_space
 from annotator.corpus.uploads import NO_SPACE_MESSAGE, NoSpaceLeft
@@ -227,11 +227,8 @@ class ModelList(ProjectScopedMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[MachineLabeller]:
         if is_schema_generation(self):
             return MachineLabeller.objects.none()
-        newer = MachineLabeller.objects.filter(
-            project=OuterRef("project"), name=OuterRef("name"), pk__gt=OuterRef("pk")
-        )
         return MachineLabeller.objects.filter(project=self.project).annotate(
-            newest=~Exists(newer),
+            newest=is_newest_version(),
             prediction_count=Count("predictions", distinct=True),
             failure_count=Count("failures", distinct=True),
         )

@@ -20,6 +20,7 @@ import orjson
 
 from annotator.assist.models import NAME_PATTERN, VERSION_PATTERN
 from annotator.corpus.importers import NOT_UTF8, identify_unsupported
+from annotator.corpus.importers.jsonl import json_line_problem, json_type_name
 from annotator.corpus.importers.records import ImportFileError
 
 BOM = b"\xef\xbb\xbf"
@@ -99,9 +100,11 @@ def parse_line(raw: bytes, filename: str, number: int) -> PredictionLine:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise ImportFileError(filename, number, _json_problem(raw, error)) from None
+        raise ImportFileError(filename, number, json_line_problem(raw, error)) from None
     if type(data) is not dict:
-        raise ImportFileError(filename, number, f"expected a JSON object, found {_type(data)}")
+        raise ImportFileError(
+            filename, number, f"expected a JSON object, found {json_type_name(data)}"
+        )
 
     def refuse(reason: str) -> ImportFileError:
         return ImportFileError(filename, number, reason)
@@ -197,28 +200,6 @@ def _skip_rest_of_line(stream: BinaryIO) -> None:
     while chunk := stream.readline(1024 * 1024):
         if chunk.endswith(b"\n"):
             return
-
-
-def _json_problem(raw: bytes, error: orjson.JSONDecodeError) -> str:
-    if b"\x00" in raw:
-        return "binary data (NUL bytes), not JSON Lines"
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as decode_error:
-        return f"not valid UTF-8 (byte {decode_error.start + 1} of the line)"
-    return f"malformed JSON: {error}"
-
-
-def _type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
 
 
 def _show(value: object) -> str:

@@ -43,12 +43,20 @@ class Suggestions(models.TextChoices):
 class MachineLabellerQuerySet(models.QuerySet):
     def newest(self) -> MachineLabellerQuerySet:
         """The newest version of each model name (one query; order by name)."""
-        newer = MachineLabeller.objects.filter(
-            project=models.OuterRef("project"),
-            name=models.OuterRef("name"),
-            pk__gt=models.OuterRef("pk"),
-        )
-        return self.filter(~models.Exists(newer)).order_by("name")
+        return self.filter(is_newest_version()).order_by("name")
+
+
+def is_newest_version(labeller: str = "") -> models.Expression:
+    """True where a model version is the newest of its name in its project: the row's own
+    (a ``MachineLabeller``), or the one at the path ``labeller`` (``"labeller"`` from a
+    ``Prediction``)."""
+    prefix = f"{labeller}__" if labeller else ""
+    newer = MachineLabeller.objects.filter(
+        project=models.OuterRef(f"{prefix}project"),
+        name=models.OuterRef(f"{prefix}name"),
+        pk__gt=models.OuterRef(f"{labeller}_id" if labeller else "pk"),
+    )
+    return ~models.Exists(newer)
 
 
 class MachineLabeller(models.Model):

@@ -27,10 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef
-
 from annotator.assist.answers import PredictionError, check_answer
-from annotator.assist.models import MachineLabeller, Prediction, Suggestions
+from annotator.assist.models import Prediction, Suggestions, is_newest_version
 from annotator.labelling.scheme import Question, Scheme
 
 AFTER = Suggestions.AFTER.value
@@ -93,13 +91,8 @@ def model_answers(comment_id: int, scheme: Scheme) -> list[ModelAnswers]:
 def _newest_answers(comment_id: int, scheme: Scheme, *, hidden_too: bool):
     """The predictions for ``comment_id`` of the newest version of each model, not stale,
     whose answer the current scheme still offers, by model name then scheme order."""
-    newer = MachineLabeller.objects.filter(
-        project=OuterRef("labeller__project"),
-        name=OuterRef("labeller__name"),
-        pk__gt=OuterRef("labeller_id"),
-    )
-    rows = Prediction.objects.filter(comment_id=comment_id, stale_since__isnull=True).filter(
-        ~Exists(newer)
+    rows = Prediction.objects.filter(
+        is_newest_version("labeller"), comment_id=comment_id, stale_since__isnull=True
     )
     if not hidden_too:
         rows = rows.exclude(labeller__suggestions=Suggestions.HIDDEN)

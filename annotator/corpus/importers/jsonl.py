@@ -113,9 +113,11 @@ def _record(raw: bytes, filename: str, number: int) -> Record:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        raise ImportFileError(filename, number, _json_problem(raw, error)) from None
+        raise ImportFileError(filename, number, json_line_problem(raw, error)) from None
     if type(data) is not dict:
-        raise ImportFileError(filename, number, f"expected a JSON object, found {_json_type(data)}")
+        raise ImportFileError(
+            filename, number, f"expected a JSON object, found {json_type_name(data)}"
+        )
     kind = data.get("type")
     if kind == "comment":
         return _comment(data, filename, number)
@@ -128,7 +130,7 @@ def _record(raw: bytes, filename: str, number: int) -> Record:
     )
 
 
-def _json_problem(raw: bytes, error: orjson.JSONDecodeError) -> str:
+def json_line_problem(raw: bytes, error: orjson.JSONDecodeError) -> str:
     """A short reason for a line orjson refused, telling bad encoding from bad JSON."""
     if b"\x00" in raw:
         return "binary data (NUL bytes), not JSON Lines"
@@ -178,7 +180,7 @@ def _checked_comment(data: dict[str, Any], filename: str, number: int) -> Commen
         raise ImportFileError(filename, number, 'comment without "text"')
     if type(text) is not str:
         raise ImportFileError(
-            filename, number, f'"text" must be a string, found {_json_type(text)}'
+            filename, number, f'"text" must be a string, found {json_type_name(text)}'
         )
     parent_id = data.get("parent_id")
     return CommentRecord(
@@ -199,7 +201,7 @@ def _article(data: dict[str, Any], filename: str, number: int) -> ArticleRecord:
         raise ImportFileError(filename, number, 'article without "title"')
     if type(title) is not str:
         raise ImportFileError(
-            filename, number, f'"title" must be a string, found {_json_type(title)}'
+            filename, number, f'"title" must be a string, found {json_type_name(title)}'
         )
     return ArticleRecord(
         source_id=_id(data, "id", filename, number, "article"),
@@ -225,7 +227,9 @@ def _id(data: dict[str, Any], key: str, filename: str, number: int, kind: str = 
         return str(value)
     if value is None:
         raise ImportFileError(filename, number, f'{kind} without "{key}"')
-    raise ImportFileError(filename, number, f'"{key}" must be a string, found {_json_type(value)}')
+    raise ImportFileError(
+        filename, number, f'"{key}" must be a string, found {json_type_name(value)}'
+    )
 
 
 def _optional_str(data: dict[str, Any], key: str, filename: str, number: int) -> str:
@@ -234,7 +238,7 @@ def _optional_str(data: dict[str, Any], key: str, filename: str, number: int) ->
         return ""
     if type(value) is not str:
         raise ImportFileError(
-            filename, number, f'"{key}" must be a string, found {_json_type(value)}'
+            filename, number, f'"{key}" must be a string, found {json_type_name(value)}'
         )
     return value
 
@@ -246,7 +250,7 @@ def _time(data: dict[str, Any], key: str, filename: str, number: int) -> datetim
         return None
     if type(value) is not str:
         raise ImportFileError(
-            filename, number, f'"{key}" must be an ISO 8601 time, found {_json_type(value)}'
+            filename, number, f'"{key}" must be an ISO 8601 time, found {json_type_name(value)}'
         )
     try:
         moment = datetime.fromisoformat(value)
@@ -265,12 +269,12 @@ def _meta(data: dict[str, Any], filename: str, number: int) -> dict[str, Any]:
         return {}
     if type(meta) is not dict:
         raise ImportFileError(
-            filename, number, f'"meta" must be a JSON object, found {_json_type(meta)}'
+            filename, number, f'"meta" must be a JSON object, found {json_type_name(meta)}'
         )
     return meta
 
 
-def _json_type(value: object) -> str:
+def json_type_name(value: object) -> str:
     """The JSON name of a decoded value's type, for error messages."""
     if value is None:
         return "null"
