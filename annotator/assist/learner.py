@@ -2,18 +2,26 @@
 measured by cross-validation, applied to text. No database here (learner_runs.py reads and
 writes), so the learning can be tested and benchmarked on plain lists.
 
-Features: TF-IDF of word 1-2-grams and of character 2-5-grams within words (``char_wb``,
-robust to spelling and inflection), each with a bounded vocabulary. For a question about
-the parent (``Target.PARENT``) the parent's text is a second block of the same features in
-its own columns, so "agrees with" can be learned from both sides of a reply. The
+Features: TF-IDF of word 1-2-grams (``WordNgrams``) and of character 2-5-grams within words
+(``CharNgrams``, robust to spelling and inflection), each with a bounded vocabulary. For a
+question about the parent (``Target.PARENT``) the parent's text is a second block of the same
+features in its own columns, so "agrees with" can be learned from both sides of a reply. The
 vectorisers are fitted once per training on the labelled comments' texts (no labels are
 used, so cross-validation folds may share them) and serve every question.
 
 Classifier: logistic regression (class_weight balanced: minority answers matter), one per
-single-choice or yes/no question. A multiple-choice question gets one binary classifier per
-choice (one-vs-rest): its answer is every choice with probability >= 0.5, else the most
-probable one, and an exclusive choice ("none") stands alone when it is the most probable.
-Free-text questions are not learned.
+single-choice or yes/no question, fitted by stochastic gradient descent (sklearn's
+``SGDClassifier`` with the log loss and ``alpha = 1 / (C * n)``, the objective of
+``LogisticRegression(C)``): on the same features it gives the same macro-F1 as lbfgs from 60
+to 20,000 labels and is 2.5x faster at 20,000, which is what lets 100,000 labels train in a
+minute. A multiple-choice question gets one binary classifier per choice (one-vs-rest): its
+answer is every choice with probability >= 0.5, else the most probable one, and an exclusive
+choice ("none") stands alone when it is the most probable. Free-text questions are not
+learned.
+
+Cross-validation uses every example up to ``CV_SAMPLE``; above it, a stratified random
+sample of that size (the quality says so: ``cv_labels``), so its cost stops growing with
+the project while the final model still learns from every label.
 
 What is too little (``MIN_LABELS``, ``MIN_PER_CLASS``): an answer given fewer than
 ``MIN_TO_LEARN`` times is left out of training (it cannot be in both a training and a test
@@ -32,10 +40,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer
+from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from annotator.labelling.scheme import Kind, Question, Target
 
@@ -43,6 +51,9 @@ MIN_LABELS = 50
 MIN_PER_CLASS = 5
 MIN_TO_LEARN = 2
 MAX_FOLDS = 5
+CV_SAMPLE = 20_000  # cross-validate on at most this many examples
+UPDATES = 100_000  # gradient steps a fit takes at least (5 to 50 passes over the examples)
+HASHED_COLUMNS = 2**21  # word n-grams are hashed into this many columns before the selection
 TEXT_CHARS = 2000  # a comment's first characters are its features (long ones cost time)
 
 
@@ -53,9 +64,8 @@ class LearnerParams:
     word_features: int = 50_000
     char_features: int = 50_000
     C: float = 1.0
-    solver: str = "lbfgs"
-    max_iter: int = 100
     folds: int = MAX_FOLDS
+    cv_sample: int = CV_SAMPLE
     random_state: int = 0
 
     def as_config(self) -> dict[str, Any]:
@@ -66,6 +76,7 @@ class LearnerParams:
             "text_chars": TEXT_CHARS,
             "min_labels": MIN_LABELS,
             "min_per_class": MIN_PER_CLASS,
+            "classifier": "logistic regression (SGD, log loss, class_weight balanced)",
         }
 
 
@@ -86,7 +97,7 @@ class QuestionModel:
 
     question: Question
     classes: list[str]
-    classifiers: list[LogisticRegression] = field(default_factory=list)
+    classifiers: list[SGDClassifier] = field(default_factory=list)
 
     @property
     def uses_parent(self) -> bool:
@@ -171,27 +182,57 @@ class CharNgrams:
         return self.tfidf.transform(self._counts(texts)).astype(np.float32)
 
 
+class WordNgrams:
+    """TF-IDF of word 1-2-grams seen in at least two texts, the ``max_features`` most frequent,
+    as ``TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=...)`` but with the
+    n-grams hashed (``HashingVectorizer``) before they are counted and selected: sklearn's
+    vectoriser builds a Python dictionary of every distinct bigram (millions at 100,000
+    comments, 18.7 s there against 5.3 s hashed). Two n-grams landing in one of the 2**21
+    columns share it, as in any hashed model; the selection keeps columns, not strings."""
+
+    def __init__(self, max_features: int) -> None:
+        self.max_features = max_features
+        self.hashing = HashingVectorizer(
+            ngram_range=(1, 2),
+            n_features=HASHED_COLUMNS,
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
+        )
+        self.columns = np.array([], dtype=np.int64)
+        self.tfidf = TfidfTransformer(sublinear_tf=True)
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        counts = self.hashing.transform(texts)
+        in_texts = np.bincount(counts.indices, minlength=HASHED_COLUMNS)
+        seen = np.flatnonzero(in_texts >= 2)
+        if not len(seen):  # no word is in two texts: every word then
+            seen = np.flatnonzero(in_texts)
+        frequency = np.asarray(counts[:, seen].sum(axis=0)).ravel()
+        self.columns = np.sort(seen[np.argsort(-frequency, kind="stable")[: self.max_features]])
+        return self.tfidf.fit_transform(counts[:, self.columns]).astype(np.float32)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        counts = self.hashing.transform(texts)[:, self.columns]
+        return self.tfidf.transform(counts).astype(np.float32)
+
+    @property
+    def size(self) -> int:
+        return len(self.columns)
+
+
 class TextFeatures:
     """The fitted word and character TF-IDF vectorisers shared by every question."""
 
     def __init__(self, params: LearnerParams) -> None:
-        self.word = TfidfVectorizer(
-            ngram_range=(1, 2),
-            max_features=params.word_features,
-            min_df=2,
-            sublinear_tf=True,
-            dtype=np.float32,
-        )
+        self.word = WordNgrams(params.word_features)
         self.char = CharNgrams((2, 5), params.char_features)
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Fit on ``texts`` (no labels: every fold of a cross-validation may share it) and
         return their features, computed once for every question."""
         texts = [t[:TEXT_CHARS] for t in texts]
-        try:
-            words = self.word.fit_transform(texts)
-        except ValueError:  # fewer than two texts share a word: single words then
-            words = self.word.set_params(min_df=1).fit_transform(texts)
+        words = self.word.fit_transform(texts)
         return sp.hstack([words, self.char.fit_transform(texts)], format="csr")
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -200,7 +241,7 @@ class TextFeatures:
 
     @property
     def size(self) -> int:
-        return len(self.word.vocabulary_) + len(self.char.vocabulary_)
+        return self.word.size + len(self.char.vocabulary_)
 
 
 def question_matrix(
@@ -224,11 +265,15 @@ def matrix_of_texts(
     )
 
 
-def _classifier(params: LearnerParams) -> LogisticRegression:
-    return LogisticRegression(
-        C=params.C,
-        solver=params.solver,
-        max_iter=params.max_iter,
+def _classifier(params: LearnerParams, examples: int) -> SGDClassifier:
+    """Logistic regression with ``LogisticRegression(C)``'s objective (the mean log loss plus
+    ``alpha / 2 * |w|^2`` is that objective divided by ``C * n``), fitted in at least
+    ``UPDATES`` steps: 5 passes over 100,000 examples, 50 over 2,000 or fewer."""
+    return SGDClassifier(
+        loss="log_loss",
+        alpha=1 / (params.C * max(examples, 1)),
+        max_iter=min(50, max(5, -(-UPDATES // max(examples, 1)))),
+        tol=None,
         class_weight="balanced",
         random_state=params.random_state,
     )
@@ -282,7 +327,7 @@ class _Always:
 def _fit_choice(params: LearnerParams, X, column):
     if column.min() == column.max():  # a fold of a rare choice may hold only one side
         return _Always(int(column[0]))
-    return _classifier(params).fit(X, column)
+    return _classifier(params, X.shape[0]).fit(X, column)
 
 
 def _fit(params: LearnerParams, question: Question, classes, X, y) -> QuestionModel:
@@ -290,7 +335,7 @@ def _fit(params: LearnerParams, question: Question, classes, X, y) -> QuestionMo
     if question.kind == Kind.MULTIPLE:
         model.classifiers = [_fit_choice(params, X, y[:, i]) for i in range(len(classes))]
     else:
-        model.classifiers = [_classifier(params).fit(X, y)]
+        model.classifiers = [_classifier(params, X.shape[0]).fit(X, y)]
     return model
 
 
@@ -340,7 +385,22 @@ def _folds(params: LearnerParams, question: Question, y) -> tuple[int, Any]:
     return k, splitter.split(np.zeros(len(y)), y)
 
 
-def quality_of(question: Question, kept: Sequence[Example], classes, k: int, f1, accuracy) -> dict:
+def cross_validation_rows(params: LearnerParams, question: Question, y) -> np.ndarray:
+    """The rows cross-validated: all of them up to ``params.cv_sample``, else a random sample
+    of that size, stratified by answer for single choice (every answer keeps its share)."""
+    rows = np.arange(len(y))
+    if len(y) <= params.cv_sample:
+        return rows
+    stratify = None if question.kind == Kind.MULTIPLE else y
+    sample, _ = train_test_split(
+        rows, train_size=params.cv_sample, stratify=stratify, random_state=params.random_state
+    )
+    return np.sort(sample)
+
+
+def quality_of(
+    question: Question, kept: Sequence[Example], classes, k: int, f1, accuracy, cv_labels: int
+) -> dict:
     """The figures shown for a trained question, with the ``too_few`` warning and its why."""
     if question.kind == Kind.MULTIPLE:
         counts = {c: sum(c in e.answer for e in kept) for c in classes}
@@ -358,6 +418,7 @@ def quality_of(question: Question, kept: Sequence[Example], classes, k: int, f1,
         "labels": len(kept),
         "classes": counts,
         "folds": k,
+        "cv_labels": cv_labels,
         "too_few": bool(warnings),
         "warning": "; ".join(warnings),
     }
@@ -377,16 +438,18 @@ def train_question(
         return None, {"skipped": reason, "labels": len(examples)}
     X = matrix(kept)
     y = _targets(question, classes, kept)
-    k, splits = _folds(params, question, y)
+    sample = cross_validation_rows(params, question, y)
+    X_cv, y_cv = X[sample], y[sample]
+    k, splits = _folds(params, question, y_cv)
     truth, guesses = [], []
     for train, test in splits:
-        fold_model = _fit(params, question, classes, X[train], y[train])
-        truth.append(y[test])
-        guesses.extend(predict_labels(fold_model, X[test])[0])
+        fold_model = _fit(params, question, classes, X_cv[train], y_cv[train])
+        truth.append(y_cv[test])
+        guesses.extend(predict_labels(fold_model, X_cv[test])[0])
     y_true = np.concatenate(truth)
     f1, accuracy = _score(question, classes, y_true, guesses)
     return _fit(params, question, classes, X, y), quality_of(
-        question, kept, classes, k, f1, accuracy
+        question, kept, classes, k, f1, accuracy, len(sample)
     )
 
 

@@ -86,7 +86,7 @@ class MachineLabeller(models.Model):
     # most one model of a project does (``orders_work_unique``).
     orders_work = models.BooleanField(default=False)
     # Quality as measured when the model was made (the learner's cross-validation):
-    # {question: {"macro_f1", "accuracy", "labels", "classes", "too_few"}}.
+    # {question: {"macro_f1", "accuracy", "labels", "classes", "folds", "cv_labels", "too_few"}}.
     quality = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True

@@ -4,6 +4,7 @@ that trains a new version and predicts every comment (learner.py and learner_run
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 from django.core.management import call_command
@@ -75,6 +76,38 @@ def test_cross_validation_finds_a_learnable_answer_and_chance_in_random_labels()
     assert random_labels["macro_f1"] < 0.45  # chance is 0.25 for four answers
     assert learned["folds"] == 5 and learned["labels"] == 200 and not learned["too_few"]
     assert learned["classes"] == {"support": 50, "deny": 50, "query": 50, "comment": 50}
+
+
+def test_above_the_sample_size_it_cross_validates_a_stratified_sample_and_learns_from_all():
+    found = examples(200, learnable=True)
+    found += [e for e in examples(160, learnable=True, seed=5) if e.answer == "query"]
+    params = learner.LearnerParams(cv_sample=80)
+    features = learner.TextFeatures(params)
+    features.fit_transform([e.text for e in found])
+    fitted_on = []
+    fit = learner._fit
+
+    def spy(params, question, classes, X, y):
+        fitted_on.append(X.shape[0])
+        return fit(params, question, classes, X, y)
+
+    y = learner._targets(STANCE, list(CUES), found)
+    sample = learner.cross_validation_rows(params, STANCE, y)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(learner, "_fit", spy)
+        model, figures = learner.train_question(
+            params, STANCE, found, learner.matrix_of_texts(features, STANCE)
+        )
+
+    assert model is not None and len(model.classifiers) == 1
+    assert figures["cv_labels"] == 80 and figures["labels"] == 240
+    assert figures["macro_f1"] > 0.9
+    assert fitted_on == [64] * 5 + [240]  # five folds of the sample, then every example
+    assert len(set(sample)) == 80
+    shares = Counter(y[sample])  # 90 of the 240 are query, 50 each of the others
+    assert shares["query"] == 30 and {shares[a] for a in ("support", "deny", "comment")} <= {16, 17}
+    small = learner.cross_validation_rows(learner.LearnerParams(), STANCE, y)
+    assert list(small) == list(range(240))  # up to the sample size, every example
 
 
 def test_training_is_deterministic():
@@ -376,3 +409,26 @@ def test_character_ngrams_by_word_equal_sklearns_char_wb():
     ]
     assert np.allclose(got[:, order], expected, atol=1e-6)
     assert np.allclose(ours.transform(texts).toarray()[:, order], expected, atol=1e-6)
+
+
+def test_hashed_word_ngrams_equal_sklearns_tfidf_of_words_and_pairs_seen_twice():
+    import numpy as np
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+
+    texts = ["the cat sat", "The cat ran", "a dog sat", "the cat sat down", "dog", "", "a dog"]
+    reference = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    expected = reference.fit_transform(texts).toarray()
+    ours = learner.WordNgrams(max_features=1000)
+    got = ours.fit_transform(texts).toarray()
+
+    assert ours.size == len(reference.vocabulary_)  # the, cat, sat, a, dog, the cat, cat sat, a dog
+    column_of = dict(zip(ours.columns, range(ours.size), strict=True))
+    grams = list(reference.vocabulary_)
+    one_gram_each = HashingVectorizer(
+        analyzer=lambda gram: [gram], n_features=learner.HASHED_COLUMNS, alternate_sign=False
+    )
+    order = [column_of[column] for column in one_gram_each.transform(grams).indices]
+    by_reference = [reference.vocabulary_[g] for g in grams]
+    assert np.allclose(got[:, order], expected[:, by_reference], atol=1e-6)
+    assert np.allclose(ours.transform(texts).toarray()[:, order], expected[:, by_reference])
+    assert learner.WordNgrams(max_features=3).fit_transform(texts).shape == (7, 3)
