@@ -208,7 +208,7 @@ class WordNgrams:
         seen = np.flatnonzero(in_texts >= 2)
         if not len(seen):  # no word is in two texts: every word then
             seen = np.flatnonzero(in_texts)
-        frequency = np.asarray(counts[:, seen].sum(axis=0)).ravel()
+        frequency = np.bincount(counts.indices, weights=counts.data, minlength=HASHED_COLUMNS)[seen]
         self.columns = np.sort(seen[np.argsort(-frequency, kind="stable")[: self.max_features]])
         return self.tfidf.fit_transform(counts[:, self.columns]).astype(np.float32)
 
