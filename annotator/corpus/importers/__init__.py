@@ -14,12 +14,62 @@ job itself) calls it, so the refusal reads the same everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, BinaryIO
 
 from annotator.corpus.importers.records import ImportFileError, Record, UnsupportedFileError
 
-FORMATS = ("text", "jsonl", "csv", "disqus")
+
+@dataclass(frozen=True, slots=True)
+class FormatSpec:
+    """One import format: its name, what the import form calls it, and its parser.
+
+    ``sniff`` (``"module:function"`` too) takes the file's first bytes and its name and
+    says whether the file is unmistakably this format; ``detect_format`` asks every
+    format that has one, in table order, before its own fallbacks.
+
+    ``parser`` is ``"module:function"``, imported when the format is first used; the
+    function takes ``(stream, filename)`` and yields records (an ``archive`` format's
+    takes ``(members, filename)``, the files of a folder or ZIP archive, see
+    ``archives.py``). ``lenient_tree``: the platform's dumps are known to miss parents and
+    articles and to put replies before what they answer, so the loader attaches a comment
+    whose parent is missing to its article, makes a placeholder for a missing article and
+    says how many of each in the result (``tree.py``), instead of refusing the file.
+    """
+
+    name: str
+    label: str
+    parser: str
+    lenient_tree: bool = False
+    archive: bool = False
+    sniff: str | None = None
+
+    def function(self) -> Callable[..., Iterator[Record]]:
+        return _load(self.parser)
+
+    def recognises(self, head: bytes, filename: str) -> bool:
+        """Whether this format's ``sniff(head, filename)`` claims the file (None: never)."""
+        return self.sniff is not None and bool(_load(self.sniff)(head, filename))
+
+
+def _load(reference: str) -> Callable[..., Any]:
+    module, _, function = reference.partition(":")
+    return getattr(import_module(module), function)
+
+
+_MODULE = "annotator.corpus.importers"
+FORMAT_SPECS: dict[str, FormatSpec] = {
+    spec.name: spec
+    for spec in (
+        FormatSpec("text", "Scraped plain text", f"{_MODULE}.text:parse_text"),
+        FormatSpec("jsonl", "JSON Lines", f"{_MODULE}.jsonl:parse_jsonl"),
+        FormatSpec("csv", "CSV", f"{_MODULE}.csv:parse_csv"),
+        FormatSpec("disqus", "Disqus XML export", f"{_MODULE}.disqus:parse_disqus"),
+    )
+}
+FORMATS = tuple(FORMAT_SPECS)
 ACCEPTED = "Accepted: scraped text (.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md."
 SNIFF_BYTES = 1024  # how much of the head is checked for NUL bytes and invalid UTF-8
 BINARY = "binary data"
@@ -121,6 +171,9 @@ def detect_format(head: bytes, filename: str) -> str:
     scraped-text fallback could take it.
     """
     refuse_unsupported(head, filename)
+    for spec in FORMAT_SPECS.values():
+        if spec.recognises(head, filename):
+            return spec.name
     name = filename.lower()
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):
@@ -147,20 +200,11 @@ def parse(
     ``options`` only matters for scraped text: the corrections an admin made in the preview
     (see ``text.parse_text``).
     """
-    if fmt == "jsonl":
-        from annotator.corpus.importers.jsonl import parse_jsonl
-
-        return parse_jsonl(stream, filename)
-    if fmt == "csv":
-        from annotator.corpus.importers.csv import parse_csv
-
-        return parse_csv(stream, filename)
-    if fmt == "disqus":
-        from annotator.corpus.importers.disqus import parse_disqus
-
-        return parse_disqus(stream, filename)
+    spec = FORMAT_SPECS.get(fmt)
+    if spec is None or spec.archive:
+        raise ImportFileError(filename, None, f"unknown format {fmt!r} (use one of {FORMATS})")
     if fmt == "text":
         from annotator.corpus.importers.text import parse_text
 
         return parse_text(stream, filename, options or {})
-    raise ImportFileError(filename, None, f"unknown format {fmt!r} (use one of {FORMATS})")
+    return spec.function()(stream, filename)

@@ -7,9 +7,10 @@ name it. Parsers raise ``ImportFileError`` for anything they cannot read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 
 class ImportFileError(Exception):
@@ -59,4 +60,28 @@ class CommentRecord:
     line: int = 0
 
 
-Record = ArticleRecord | CommentRecord
+@dataclass(slots=True)
+class Notice:
+    """Something a parser reports about the file without refusing it, counted by ``key``.
+
+    ``text`` says what happened with ``{count}`` where the number goes ("{count} 'more'
+    stubs stood for comments not in the file; they were not imported"). Parsers yield
+    notices among their records, in both passes alike; the loader sums the counts of the
+    first pass by key and the import's result lists them (``ImportResult.notices``).
+    """
+
+    key: str
+    count: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One file of an archive or folder: its name (a relative path) and how to open it."""
+
+    name: str
+    open: Callable[[], BinaryIO]
+    size: int = 0
+
+
+Record = ArticleRecord | CommentRecord | Notice
