@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, ManagementUtility, call_command
 
+from annotator.corpus.importers import ACCEPTED
 from annotator.corpus.models import Article, Comment, Membership, Project, Role
 from annotator.corpus.uploads import NO_SPACE_MESSAGE
 from tests.factories import ProjectFactory
@@ -86,8 +87,8 @@ def test_a_pdf_is_refused_in_one_line_saying_what_it_is(db, fmt):
         run("import_threads", str(PDF), "--project", "fresh", "--format", fmt)
 
     assert str(refused.value) == (
-        "article.pdf: This is a PDF document, not a comment thread. Accepted: scraped text "
-        "(.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md. (nothing was imported)"
+        f"article.pdf: This is a PDF document, not a comment thread. {ACCEPTED} "
+        "(nothing was imported)"
     )
     assert not Project.objects.filter(slug="fresh").exists()
     assert not Article.objects.exists()
