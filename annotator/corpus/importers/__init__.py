@@ -203,7 +203,7 @@ def refuse_unsupported(head: bytes, filename: str, *, encoding: str | None = Non
     raise UnsupportedFileError(filename, line, reason)
 
 
-def detect_format(head: bytes, filename: str) -> str:
+def detect_format(head: bytes, filename: str, *, encoding: str | None = None) -> str:
     """Guess a file's format from its name and first bytes (``head``, a few KB).
 
     The content decides where it is unambiguous (XML with a ``<disqus`` root, a JSON object
@@ -211,7 +211,7 @@ def detect_format(head: bytes, filename: str) -> str:
     no thread at all (``identify_unsupported``) raises ``UnsupportedFileError`` before the
     scraped-text fallback could take it.
     """
-    refuse_unsupported(head, filename)
+    refuse_unsupported(head, filename, encoding=encoding)
     for spec in FORMAT_SPECS.values():
         if spec.recognises(head, filename):
             return spec.name

@@ -197,9 +197,9 @@ def plan_import(
             raise ImportFileError(
                 filename, None, f"a {kind} file holding another compressed file: unpack it once"
             )
-        return [Part(filename, _format_of(head, name, fmt), compression=kind)]
+        return [Part(filename, _format_of(head, name, fmt, encoding), compression=kind)]
     refuse_unsupported(head, filename, encoding=encoding)
-    return [Part(filename, _format_of(head, filename, fmt))]
+    return [Part(filename, _format_of(head, filename, fmt, encoding))]
 
 
 def plan_members(members: Sequence[Member], filename: str, fmt: str = "auto") -> str | None:
@@ -269,7 +269,7 @@ def _plan_members(
             with _reading(name, kind), decompressed(member.open(), kind) as inner:
                 head = _read_head(inner)
         refuse_unsupported(head, name, encoding=encoding)
-        member_fmt = _format_of(head, inner_name(member.name), fmt)
+        member_fmt = _format_of(head, inner_name(member.name), fmt, encoding)
         parts.append(Part(name, member_fmt, member.name, kind))
     return parts
 
@@ -280,10 +280,10 @@ def _importable(name: str) -> bool:
     return not any(part.startswith(".") or part == "__MACOSX" for part in parts)
 
 
-def _format_of(head: bytes, name: str, fmt: str) -> str:
+def _format_of(head: bytes, name: str, fmt: str, encoding: str | None) -> str:
     if fmt != "auto":
         return fmt
-    return detect_format(head, name)
+    return detect_format(head, name, encoding=encoding)
 
 
 def _read_head(stream: BinaryIO) -> bytes:

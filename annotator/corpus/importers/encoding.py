@@ -51,8 +51,9 @@ def encoding_name(encoding: str) -> str:
 def guess_encoding(sample: bytes) -> str | None:
     """The encoding charset-normalizer finds most likely for ``sample``, or None.
 
-    It often finds several equally likely (the Windows code pages agree on most letters):
-    then the first of ``ENCODINGS`` among them, the most common in exports, is named.
+    It often finds several equally likely (the Windows code pages agree on most letters, and
+    decode a sample with a few curly quotes and accents alike): then the first of
+    ``ENCODINGS`` among them, the most common in exports, is named.
     """
     from charset_normalizer import from_bytes
 
@@ -60,10 +61,12 @@ def guess_encoding(sample: bytes) -> str | None:
     if not matches:
         return None
     best = matches[0]
+    # Each match also names the encodings that decode the sample the same way.
     tied = {
-        codecs.lookup(match.encoding).name
+        codecs.lookup(encoding).name
         for match in matches
         if (match.chaos, match.coherence) == (best.chaos, best.coherence)
+        for encoding in [match.encoding, *match.could_be_from_charset]
     }
     for offered in ENCODINGS:
         if codecs.lookup(offered).name in tied:
