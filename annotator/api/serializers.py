@@ -269,6 +269,11 @@ class ImportJobSerializer(serializers.ModelSerializer):
         source="created_by.username", read_only=True, default=None, allow_null=True
     )
     percent = serializers.IntegerField(read_only=True, help_text="Share of the file read, 0-100.")
+    notices = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What the file lacked or held that was not imported, a sentence each.",
+    )
 
     class Meta:
         model = ImportJob
@@ -289,6 +294,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "articles_added",
             "comments_added",
             "comments_unchanged",
+            "notices",
             "error",
         ]
 

@@ -434,6 +434,7 @@ IMPORT_FIELDS = (
     "articles_added",
     "comments_added",
     "comments_unchanged",
+    "notices",
     "error",
 )
 

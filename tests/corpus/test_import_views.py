@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from annotator.corpus.importers import ACCEPTED
 from annotator.corpus.models import Article, Comment, DeletedArticle, DiscardedImport, ImportJob
 from annotator.corpus.tasks import enqueue_import
 from annotator.corpus.uploads import NO_SPACE_MESSAGE
@@ -671,8 +672,8 @@ def test_a_pdf_is_refused_as_a_pdf_and_nothing_is_stored(importer_client, projec
     assert response.status_code == 200
     html = response.content.decode()
     assert "This is a PDF document, not a comment thread." in html
-    assert "Accepted: scraped text (.txt), JSON Lines, CSV, Disqus XML" in html
-    assert "UTF-8" not in html
+    assert ACCEPTED in html
+    assert "is not UTF-8 text" not in html
     assert not ImportJob.objects.exists()
     assert not Article.objects.exists()
     assert not any(Path(settings.MEDIA_ROOT).rglob("*.pdf"))
