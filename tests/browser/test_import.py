@@ -226,3 +226,40 @@ def test_an_admin_uploading_a_pdf_is_told_it_is_a_pdf_and_nothing_is_stored(
     assert not ImportJob.objects.exists()
     assert not Article.objects.exists()
     assert page_errors == []
+
+
+def test_an_admin_imports_a_windows_1252_export_in_the_encoding_the_refusal_names(
+    page, login, screenshot, admin_and_project, page_errors, tmp_path
+):
+    admin, project = admin_and_project
+    records = [{"type": "article", "id": "a-1", "title": "Aid convoys"}]
+    records += [
+        {"type": "comment", "id": f"c-{n}", "article_id": "a-1", "text": "fine"} for n in range(40)
+    ]
+    records.append({"type": "comment", "id": "quote", "article_id": "a-1", "text": "“Déjà vu”"})
+    export = tmp_path / "export.jsonl"
+    export.write_bytes(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode("cp1252")
+    )
+
+    login(admin)
+    page.goto(f"/p/{project.slug}/imports/")
+    page.get_by_label("File to import").set_input_files(export)
+    page.get_by_role("button", name="Upload").click()
+
+    # Refused, saying what it looks like, with that encoding chosen for another try.
+    expect(page.get_by_role("heading", name="Refused")).to_be_visible()
+    expect(page.locator(".import-error")).to_contain_text("it looks like Windows-1252 (cp1252)")
+    choice = page.get_by_label("Import it again, read as")
+    expect(choice).to_have_value("cp1252")
+    button = page.get_by_role("button", name="Import in this encoding")
+    expect(button).to_be_in_viewport()
+    screenshot("encoding-refused")
+    assert not Comment.objects.exists()
+
+    button.click()
+
+    expect(page.get_by_role("heading", name="Imported")).to_be_visible()
+    expect(page.locator(".import-counts")).to_contain_text("41")
+    assert Comment.objects.get(source_id="quote").text == "“Déjà vu”"
+    assert page_errors == []

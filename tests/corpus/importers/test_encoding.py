@@ -81,3 +81,18 @@ def test_transcoding_hands_the_parser_utf8():
     stream = transcoded(io.BytesIO(WINDOWS_TEXT.encode("cp1252") * 1000), "cp1252")
 
     assert stream.read().decode("utf-8") == WINDOWS_TEXT * 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "expected"),
+    [
+        ("“Déjà vu” fine fine", "cp1252", "cp1252"),  # charset-normalizer alone says cp775
+        ("Café olé, naïve", "latin-1", "cp1252"),  # the same bytes: the common one is named
+        ("Привет, как дела? Всё хорошо, спасибо. Это тест кодировки.", "cp1251", "cp1251"),
+        ("Zażółć gęślą jaźń, Łódź i Kraków są piękne", "cp1250", "cp1250"),
+    ],
+)
+def test_the_encoding_named_is_the_likely_one_among_those_offered(text, encoding, expected):
+    from annotator.corpus.importers.encoding import guess_encoding
+
+    assert guess_encoding(text.encode(encoding)) == expected
