@@ -11,6 +11,7 @@ scipy scikit-learn pymongo tqdm pyyaml requests dill msgpack-numpy``, what
 import io
 import json
 import os
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -27,7 +28,15 @@ from annotator.datasets.options import ExportFormat, ExportOptions, LabelSet
 from annotator.datasets.package import build_export
 from tests.datasets.corpus import make_gold
 from tests.datasets.loading import HOSTILE
-from tests.factories import ArticleFactory, UserFactory, label_in_bulk, make_comment, make_label
+from tests.factories import (
+    ArticleFactory,
+    UserFactory,
+    label_in_bulk,
+    make_comment,
+    make_label,
+    make_model,
+    make_prediction,
+)
 from tests.factories import make_thread as make_tree
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "samples" / "thread.jsonl"
@@ -145,6 +154,23 @@ def test_labels_are_the_json_lines_records_labels(sample, annotators):
     assert "annotations" not in final and "majority" not in final
 
 
+def test_model_predictions_ride_in_the_comments_meta_apart_from_the_labels(sample, annotators):
+    comment = Comment.objects.get(article__project=sample, source_id="c-0001")
+    make_label(comment, annotators[0], {"stance_article": "deny"})
+    make_prediction(make_model(sample, "stance-bert"), comment, "stance_article", "support", 0.9)
+
+    found = utterances(export(sample))
+    without = utterances(export(sample, predictions=False))
+
+    meta = found["c-0001"]["meta"]
+    assert meta["predictions"] == {
+        "stance-bert@1": {"stance_article": {"answer": "support", "confidence": 0.9}}
+    }
+    assert meta["majority"]["stance_article"]["value"] == "deny"
+    assert found["c-0002"]["meta"]["predictions"] == {}
+    assert "predictions" not in without["c-0001"]["meta"]
+
+
 def test_hostile_text_comes_back_as_given(project):
     article = ArticleFactory(project=project, source_id="hostile", title='Quotes "and"\nlines')
     make_comment(article, source_id="h-1", author="Zoë 🙂", text=HOSTILE)
@@ -227,7 +253,10 @@ def test_convokit_loads_the_folder(sample, annotators, tmp_path):
     comment = Comment.objects.get(article__project=sample, source_id="c-0001")
     make_label(comment, annotators[0], {"stance_article": "deny"})
     make_comment(ArticleFactory(project=sample, source_id="hostile"), source_id="h-1", text=HOSTILE)
-    export(sample).extractall(tmp_path)
+    archive = export(sample)
+    archive.extractall(tmp_path)
+    card = archive.read("README.md").decode("utf-8")
+    convokit_block = re.findall(r"```python\n(.*?)```", card, re.DOTALL)[1]
     script = """
 import json, sys
 from convokit import Corpus
@@ -248,6 +277,8 @@ print(json.dumps({
     "name": corpus.meta["name"],
 }))
 """
+    # The card's own ConvoKit code, run where the folder was unzipped.
+    card_code = convokit_block + "\nprint(len(comments))\n"
 
     done = subprocess.run(
         [str(CONVOKIT_PYTHON), "-c", script, str(tmp_path / FOLDER)],
@@ -273,3 +304,15 @@ print(json.dumps({
     )
     assert loaded["hostile"] == HOSTILE
     assert loaded["name"] == "Aleppo ceasefire"
+    from_card = subprocess.run(
+        [str(CONVOKIT_PYTHON), "-c", card_code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert from_card.returncode == 0, from_card.stderr
+    comments = Comment.objects.filter(article__project=sample).count()
+    assert from_card.stdout.strip().splitlines()[-1] == str(comments)
