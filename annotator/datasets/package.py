@@ -157,7 +157,7 @@ class ZipFolder:
 
     Streamed files go through ISA-L and the background writer as a data file does; small
     ones are written at once. Every file is dated with the export's time. ``zipfile`` keeps
-    one entry (about 0.3 KB) per file until it writes the archive's directory at the end,
+    one entry (about 0.5 KB) per file until it writes the archive's directory at the end,
     so a layout of one file per comment costs that much memory per comment.
     """
 

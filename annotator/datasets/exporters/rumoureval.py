@@ -31,7 +31,7 @@ of the key and counted in the dataset card. Labels per annotator are not in this
 Memory: files are written as rows come; a thread's ``structure.json`` is built from the
 rows' depths as they pass (tree order, depth first), held until the thread ends (a few bytes
 per comment of one thread); the key goes to a temporary file meanwhile. ``zipfile`` keeps an
-entry per file until the end (``package.ZipFolder``): about 0.3 KB per comment.
+entry per file until the end (``package.ZipFolder``): about 0.5 KB per comment.
 """
 
 from __future__ import annotations
