@@ -535,7 +535,8 @@ def _convokit_fields(source: RowSource) -> list[str]:
         "comment's id, or the article's for a top-level comment, null for an article.",
         "- `speaker`: the comment's author (empty when unknown), or the article's source "
         "(`article` when none); `text` as imported (an article's: title, blank line, body); "
-        "`timestamp`: Unix seconds, null when unknown.",
+        "`timestamp`: Unix seconds, never null (ConvoKit orders replies by it): an undated "
+        "comment takes its parent's, and its `meta.posted_at` is null.",
         "- Article utterances' `meta`: `type` (`article`), `article_id`. Comment utterances' "
         "`meta`: `type` (`comment`), `comment_id`, `article_id`, `parent_id` (the source "
         "ids; null parent: the article), `posted_at` (ISO 8601, UTC), `meta` (as imported), "
