@@ -40,8 +40,12 @@ def dataset_card(
     data_file: str,
     exported_at: datetime,
     agreement: AgreementFigures | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """The Markdown card of an export, once ``source`` has been streamed to the end."""
+    """The Markdown card of an export, once ``source`` has been streamed to the end.
+
+    ``notes``: what a folder-layout exporter says about its files (``exporters/__init__``).
+    """
     project, options, stats = source.project, source.options, source.stats
     lines = [
         f"# {project.name}: reader comments and their labels",
@@ -52,6 +56,8 @@ def dataset_card(
     if project.description:
         lines += ["", project.description.strip()]
     lines += ["", "## Files", "", *_files(source, data_file)]
+    if notes:
+        lines += ["", *notes]
     lines += ["", "## Contents", "", "| | count |", "|---|---:|"]
     lines += [
         f"| articles (threads) | {stats.articles:,} |",
@@ -95,6 +101,13 @@ def _files(source: RowSource, data_file: str) -> list[str]:
         ExportFormat.JSON: "one JSON document: articles, each with its nested comment tree",
         ExportFormat.CSV: "CSV: one row per comment",
         ExportFormat.PARQUET: "Parquet: one row per comment, typed columns",
+        ExportFormat.CONVOKIT: "a ConvoKit corpus (`utterances.jsonl`, `conversations.json`, "
+        "`speakers.json`, `corpus.json`, `index.json`): each article is the root utterance of "
+        "its conversation, each comment an utterance replying to its parent",
+        ExportFormat.RUMOUREVAL: "threads laid out as SemEval RumourEval / PHEME distributed "
+        "them: per article a folder with `source-tweet/`, `replies/` (one tweet-shaped JSON "
+        "object a file) and `structure.json` (the reply tree), and at the top the stance key "
+        "(`key.json`, or `train-key.json`, `dev-key.json`, `test-key.json` with a split)",
     }[fmt]
     return [
         f"- `{data_file}`: {what}.",
@@ -377,6 +390,52 @@ def _loading(fmt: ExportFormat, data_file: str) -> list[str]:
             "Multiple-choice answers are joined with `|`: "
             '`df["majority__KEY"].str.split("|")` turns them back into lists.',
         ]
+    if fmt == ExportFormat.CONVOKIT:
+        folder = data_file.rstrip("/")
+        return [
+            "```python",
+            "import pandas as pd",
+            'ids = {"id": str, "conversation_id": str, "reply-to": str}',
+            f'utterances = pd.read_json("{folder}/utterances.jsonl", lines=True, dtype=ids)',
+            "",
+            "from datasets import load_dataset",
+            f'ds = load_dataset("json", data_files="{folder}/utterances.jsonl", split="train")',
+            "```",
+            "",
+            "With ConvoKit (`pip install convokit`):",
+            "",
+            "```python",
+            "from convokit import Corpus",
+            f'corpus = Corpus(filename="{folder}")',
+            "comments = corpus.get_utterances_dataframe().query(\"`meta.type` == 'comment'\")",
+            "```",
+        ]
+    if fmt == ExportFormat.RUMOUREVAL:
+        folder = data_file.rstrip("/")
+        return [
+            "```python",
+            "import json, pathlib",
+            f'root = pathlib.Path("{folder}")',
+            "labels = {}  # comment id -> support / deny / query / comment",
+            'for key in root.glob("*key.json"):',
+            '    labels.update(json.loads(key.read_text(encoding="utf-8"))["subtaskaenglish"])',
+            "threads = {}",
+            "for thread in sorted(p for p in root.iterdir() if p.is_dir()):",
+            '    [source] = [json.loads(p.read_text(encoding="utf-8"))',
+            '                for p in (thread / "source-tweet").glob("*.json")]',
+            '    replies = [json.loads(p.read_text(encoding="utf-8"))',
+            '               for p in (thread / "replies").glob("*.json")]',
+            '    structure = json.loads((thread / "structure.json").read_text(encoding="utf-8"))',
+            '    threads[source["id_str"]] = (source, replies, structure)',
+            "",
+            "from datasets import load_dataset",
+            f'ds = load_dataset("json", data_files="{folder}/*/replies/*.json", split="train")',
+            "```",
+            "",
+            "File and folder names are the ids with characters other than letters, digits, "
+            "`-`, `_` and `.` percent-encoded (`urllib.parse.unquote` gives the id back); "
+            "the ids themselves are in the files.",
+        ]
     return [
         "```python",
         "import pandas as pd",
@@ -393,6 +452,10 @@ def _loading(fmt: ExportFormat, data_file: str) -> list[str]:
 
 def _fields(source: RowSource, data_file: str) -> list[str]:
     fmt = source.options.format
+    if fmt == ExportFormat.CONVOKIT:
+        return _convokit_fields(source)
+    if fmt == ExportFormat.RUMOUREVAL:
+        return _rumoureval_fields()
     common = [
         "- `article_id`, `comment_id` (`id` in JSON): the source's own ids; `parent_id`: the "
         "comment this one replies to, empty for a reply to the article.",
@@ -457,3 +520,46 @@ def _fields(source: RowSource, data_file: str) -> list[str]:
     if fmt == ExportFormat.CSV:
         labels.append("- Multiple-choice answers are joined with `|`; an empty cell is no value.")
     return [*common, *labels]
+
+
+def _convokit_fields(source: RowSource) -> list[str]:
+    labels = (
+        "`final` (per question, the final answer)"
+        if source.final
+        else "`annotations` (each annotator's submitted answers, as in JSON Lines) and "
+        "`majority` (per question `value`, `support`, `agree`, `votes`, `tied`)"
+    )
+    return [
+        "- Utterance `id`: the source's id of the article or comment (see the note under Files "
+        "when ids repeat); `conversation_id`: the article's id; `reply-to`: the parent "
+        "comment's id, or the article's for a top-level comment, null for an article.",
+        "- `speaker`: the comment's author (empty when unknown), or the article's source "
+        "(`article` when none); `text` as imported (an article's: title, blank line, body); "
+        "`timestamp`: Unix seconds, never null (ConvoKit orders replies by it): an undated "
+        "comment takes its parent's, and its `meta.posted_at` is null.",
+        "- Article utterances' `meta`: `type` (`article`), `article_id`. Comment utterances' "
+        "`meta`: `type` (`comment`), `comment_id`, `article_id`, `parent_id` (the source "
+        "ids; null parent: the article), `posted_at` (ISO 8601, UTC), `meta` (as imported), "
+        "`depth`, `position`, `split`, `context` (an ancestor kept only so the tree stays "
+        f"whole, no labels), `n_annotations`, {labels}, `gold` (the reviewer's gold label or "
+        "null)"
+        + (", `predictions` (per model and question)." if source.carries_predictions else "."),
+        "- Conversations' `meta`: the article's `article_id`, `title`, `url`, `source`, "
+        "`published_at`, `split` and `meta`.",
+    ]
+
+
+def _rumoureval_fields() -> list[str]:
+    return [
+        "- Tweet objects (`source-tweet/ID.json` for the article, `replies/ID.json` for each "
+        "comment): `id_str` (the id), `id` (the same, a number where the id is one), `text` "
+        "(an article's: title, blank line, body), `created_at` (Twitter's format, UTC; null "
+        "when unknown), `in_reply_to_status_id_str` (the parent comment, or the article for a "
+        "top-level comment; null for the article), `user.screen_name` and `user.name` (the "
+        "author, empty when unknown; the article's source).",
+        "- `structure.json`: the thread's reply tree, `{ARTICLE_ID: {COMMENT_ID: {...}}}`, "
+        "`[]` for a comment without replies.",
+        '- The key: `{"subtaskaenglish": {COMMENT_ID: LABEL}}`, the final answer to '
+        "`stance_article` (stance toward the article's claim): `support`, `deny`, `query` or "
+        "`comment`. Comments without a final answer (unlabelled, tied, context) are not in it.",
+    ]

@@ -20,6 +20,8 @@ FORMAT_LABELS = {
     "json": "Nested JSON",
     "csv": "CSV",
     "parquet": "Parquet",
+    "convokit": "ConvoKit corpus",
+    "rumoureval": "RumourEval / PHEME threads",
 }
 # How the export log names each label set; an old job without the option gave every
 # annotator's answers, as the default still does.

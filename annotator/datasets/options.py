@@ -17,6 +17,8 @@ class ExportFormat(StrEnum):
     JSON = "json"  # nested: each article with its comment tree
     CSV = "csv"  # flat: one row per comment, one column per question and annotator view
     PARQUET = "parquet"
+    CONVOKIT = "convokit"  # a ConvoKit corpus folder: utterances.jsonl and its companions
+    RUMOUREVAL = "rumoureval"  # SemEval RumourEval / PHEME thread folders and a stance key
 
 
 class LabelSet(StrEnum):

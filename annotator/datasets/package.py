@@ -1,9 +1,10 @@
-"""One export as a ZIP: the data file in the chosen format and the dataset card.
+"""One export as a ZIP: the data file (or folder) in the chosen format and the dataset card.
 
 ``build_export`` is what the export page's background task and ``manage.py export_corpus``
 call. The data file is streamed into the archive as rows arrive (``ZipFile.open(name, "w")``),
 never held in memory or copied through a temporary file; the card is written after it, from
-the counts the stream collected.
+the counts the stream collected. Folder layouts (ConvoKit, RumourEval) get a ``ZipFolder``
+instead, which streams each of their files into the archive the same way.
 
 The data file is deflated with ISA-L (``isal``) instead of zlib: the same deflate format,
 so every unzip tool reads it, at level 1 about the size zlib's level 1 gives in a quarter
@@ -36,7 +37,7 @@ from isal import isal_zlib
 
 from annotator.corpus.models import Project
 from annotator.datasets.card import dataset_card
-from annotator.datasets.exporters import exporter_for
+from annotator.datasets.exporters import exporter_for, is_folder
 from annotator.datasets.figures import agreement_csv, agreement_records
 from annotator.datasets.options import ExportOptions
 from annotator.datasets.rows import RowSource
@@ -80,7 +81,8 @@ def build_export(
     """Write the export of ``project`` with ``options`` as a ZIP to ``destination``.
 
     The archive holds the data file (``comments.jsonl``, ``corpus.json``, ``comments.csv``
-    or ``comments.parquet``; splits are a column, not separate files), ``agreement.csv``
+    or ``comments.parquet``; splits are a column, not separate files) or the data folder
+    (``convokit-corpus/``, ``rumoureval/``), ``agreement.csv``
     (every agreement figure of the exported comments, ``datasets.figures``) and
     ``README.md``.
     ``destination`` needs only ``write`` (a seekable file gives a slightly tidier archive).
@@ -109,19 +111,28 @@ def build_export(
             compresslevel=ZIP_LEVEL,
         ) as archive:
             compression = zipfile.ZIP_DEFLATED if exporter.COMPRESS else zipfile.ZIP_STORED
-            data_member = _member(exporter.FILENAME, started, compression, ZIP_LEVEL)
-            with (
-                archive.open(data_member, "w", force_zip64=True) as member,
-                BackgroundWriter(_fast_deflate(member)) as out,
-            ):
-                exporter.write(source, out)
+            notes: list[str] = []
+            if is_folder(exporter):
+                folder = ZipFolder(archive, exporter.FILENAME, started, compression)
+                notes = exporter.write(source, folder) or []
+            else:
+                data_member = _member(exporter.FILENAME, started, compression, ZIP_LEVEL)
+                with (
+                    archive.open(data_member, "w", force_zip64=True) as member,
+                    BackgroundWriter(_fast_deflate(member)) as out,
+                ):
+                    exporter.write(source, out)
             figures = source.agreement.figures()
             archive.writestr(
                 _member(AGREEMENT_NAME, started, compression, ZIP_LEVEL),
                 agreement_csv(agreement_records(figures, source.annotator_label)).encode("utf-8"),
             )
             card = dataset_card(
-                source, data_file=exporter.FILENAME, exported_at=started, agreement=figures
+                source,
+                data_file=exporter.FILENAME,
+                exported_at=started,
+                agreement=figures,
+                notes=notes,
             )
             archive.writestr(
                 _member(CARD_NAME, started, zipfile.ZIP_DEFLATED, 9), card.encode("utf-8")
@@ -139,6 +150,38 @@ def build_export(
         context_comments=stats.context_comments,
         annotators=stats.annotator_count,
     )
+
+
+class ZipFolder:
+    """A folder of the export's ZIP that a folder-layout exporter fills, one file at a time.
+
+    Streamed files go through ISA-L and the background writer as a data file does; small
+    ones are written at once. Every file is dated with the export's time. ``zipfile`` keeps
+    one entry (about 0.5 KB) per file until it writes the archive's directory at the end,
+    so a layout of one file per comment costs that much memory per comment.
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, name: str, at: datetime, compression: int):
+        self._archive = archive
+        self._prefix = name.rstrip("/") + "/"
+        self._at = at
+        self._compression = compression
+
+    @contextlib.contextmanager
+    def open(self, name: str) -> Iterator[BinaryIO]:
+        """The file ``name`` of the folder, open for streaming into."""
+        info = _member(self._prefix + name, self._at, self._compression, ZIP_LEVEL)
+        with (
+            self._archive.open(info, "w", force_zip64=True) as member,
+            BackgroundWriter(_fast_deflate(member)) as out,
+        ):
+            yield out
+
+    def write(self, name: str, data: bytes) -> None:
+        """The small file ``name`` of the folder, written at once."""
+        self._archive.writestr(
+            _member(self._prefix + name, self._at, self._compression, ZIP_LEVEL), data
+        )
 
 
 def _member(name: str, at: datetime, compression: int, level: int) -> zipfile.ZipInfo:

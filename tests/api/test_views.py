@@ -748,6 +748,24 @@ def test_a_researcher_exports_and_downloads_from_a_script(corpus, project, resea
     assert any(name.lower().endswith(".md") for name in names)  # the dataset card
 
 
+@pytest.mark.parametrize(
+    ("fmt", "first_file"),
+    [("convokit", "convokit-corpus/utterances.jsonl"), ("rumoureval", "rumoureval/")],
+)
+def test_a_script_exports_the_folder_formats(corpus, project, researcher, fmt, first_file):
+    client = as_user(researcher)
+    started = client.post(
+        url("export_list", project), {"format": fmt}, content_type="application/json"
+    )
+    assert started.status_code == 202
+    job = client.get(started["Location"]).json()
+    assert job["status"] == "succeeded", job["error"]
+    response = client.get(job["download"])
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.namelist()[0].startswith(first_file)
+    assert archive.namelist()[-1] == "README.md"
+
+
 def test_a_finished_export_downloads_as_a_zip(project, researcher):
     job = finished_export(project)
     client = as_user(researcher)

@@ -126,7 +126,11 @@ def test_dash_writes_the_zip_to_stdout_and_the_report_to_stderr(project, corpus,
     ("changes", "flags", "message"),
     [
         ({"--project": "nope"}, [], "no project with the slug 'nope'"),
-        ({"--format": "xml"}, [], "unknown format 'xml': use one of jsonl, json, csv, parquet"),
+        (
+            {"--format": "xml"},
+            [],
+            "unknown format 'xml': use one of jsonl, json, csv, parquet, convokit, rumoureval",
+        ),
         ({}, ["--questions", "stance_article,mood"], "unknown question mood"),
         ({}, ["--questions", ","], "--questions needs at least one question key"),
         ({}, ["--seed", "3"], "--seed and --ratios only apply with --split"),

@@ -67,7 +67,7 @@ def labelled(project):
     return project
 
 
-@pytest.mark.parametrize("fmt", list(ExportFormat))
+@pytest.mark.parametrize("fmt", list(DATA_FILES))
 def test_the_zip_holds_the_data_file_and_the_card(labelled, fmt, tmp_path):
     path = tmp_path / "export.zip"
     with path.open("wb") as out:
@@ -87,6 +87,56 @@ def test_the_zip_holds_the_data_file_and_the_card(labelled, fmt, tmp_path):
     expected = zipfile.ZIP_STORED if fmt == ExportFormat.PARQUET else zipfile.ZIP_DEFLATED
     assert data.compress_type == expected
     assert len(content) == data.file_size > 0
+
+
+@pytest.mark.parametrize(
+    ("fmt", "files"),
+    [
+        (
+            ExportFormat.CONVOKIT,
+            [
+                "convokit-corpus/utterances.jsonl",
+                "convokit-corpus/conversations.json",
+                "convokit-corpus/speakers.json",
+                "convokit-corpus/corpus.json",
+                "convokit-corpus/index.json",
+            ],
+        ),
+        (
+            ExportFormat.RUMOUREVAL,
+            [
+                "rumoureval/a-1/source-tweet/a-1.json",
+                "rumoureval/a-1/replies/c-1.json",
+                "rumoureval/a-1/replies/c-2.json",
+                "rumoureval/a-1/replies/c-3.json",
+                "rumoureval/a-1/structure.json",
+                "rumoureval/a-2/source-tweet/a-2.json",
+                "rumoureval/a-2/structure.json",
+                "rumoureval/key.json",
+            ],
+        ),
+    ],
+)
+@pytest.mark.parametrize("seekable", [True, False])
+def test_a_folder_format_writes_its_files_in_one_folder_before_the_card(
+    labelled, fmt, files, seekable
+):
+    out = io.BytesIO() if seekable else Tee()
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=2)
+
+    summary = build_export(labelled, ExportOptions(format=fmt), out)
+
+    data = out.getvalue() if seekable else out.copy.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        assert archive.namelist() == [*files, "agreement.csv", "README.md"]
+        infos = archive.infolist()
+        card = archive.read("README.md").decode("utf-8")
+    assert summary.data_file == files[0].split("/")[0] + "/"
+    assert (summary.articles, summary.comments, summary.annotations) == (2, 3, 3)
+    assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in infos)
+    assert all(datetime(*info.date_time, tzinfo=UTC) >= before for info in infos)
+    assert f"- `{summary.data_file}`: " in card
 
 
 @pytest.mark.parametrize("seekable", [True, False])
@@ -272,12 +322,15 @@ def test_memory_stays_flat_as_the_corpus_grows(project, monkeypatch):
                 ),
             )
 
+    # RumourEval writes a file per comment, and zipfile keeps an entry per file until the
+    # end: tests/datasets/test_rumoureval.py bounds what that costs a comment.
+    flat = [fmt for fmt in ExportFormat if fmt != ExportFormat.RUMOUREVAL]
     grow(2)  # 2,500 comments
-    small = {fmt: peak_memory(project, fmt) for fmt in ExportFormat}
+    small = {fmt: peak_memory(project, fmt) for fmt in flat}
     grow(6)  # 10,000 comments
-    large = {fmt: peak_memory(project, fmt) for fmt in ExportFormat}
+    large = {fmt: peak_memory(project, fmt) for fmt in flat}
 
-    for fmt in ExportFormat:
+    for fmt in flat:
         assert large[fmt] < 20_000_000, (fmt, large[fmt])
         assert large[fmt] < small[fmt] * 1.5, (fmt, small[fmt], large[fmt])
 

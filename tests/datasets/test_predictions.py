@@ -201,7 +201,7 @@ def test_final_labels_keep_predictions_apart(project, predicted):
     assert comments["t-1"]["final"]["claim_type"] == "opinion"
 
 
-@pytest.mark.parametrize("fmt", list(ExportFormat))
+@pytest.mark.parametrize("fmt", list(FILES))
 def test_no_predictions_asked_exports_as_a_project_without_models(project, predicted, fmt):
     comments = comments_of(project, fmt, predictions=False)
 
@@ -209,7 +209,7 @@ def test_no_predictions_asked_exports_as_a_project_without_models(project, predi
     assert not [c for c in comments[0] if c.startswith("pred__")]
 
 
-@pytest.mark.parametrize("fmt", list(ExportFormat))
+@pytest.mark.parametrize("fmt", list(FILES))
 def test_a_project_without_models_exports_as_before_with_no_more_queries(project, fmt):
     annotator = UserFactory(username="ann")
     top = make_comment(ArticleFactory(project=project, source_id="a-1"), source_id="t-1")

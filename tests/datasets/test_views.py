@@ -155,6 +155,8 @@ def test_the_form_offers_every_option_with_all_questions_checked(researcher_clie
         ("json", "Nested JSON"),
         ("csv", "CSV"),
         ("parquet", "Parquet"),
+        ("convokit", "ConvoKit corpus"),
+        ("rumoureval", "RumourEval / PHEME threads"),
     ]:
         assert f'value="{value}"' in html
         assert label in html
