@@ -63,6 +63,13 @@ _MODULE = "annotator.corpus.importers"
 FORMAT_SPECS: dict[str, FormatSpec] = {
     spec.name: spec
     for spec in (
+        FormatSpec(
+            "hackernews",
+            "Hacker News (Algolia or official API items)",
+            f"{_MODULE}.hackernews:parse_hackernews",
+            lenient_tree=True,
+            sniff=f"{_MODULE}.hackernews:sniff_hackernews",
+        ),
         FormatSpec("text", "Scraped plain text", f"{_MODULE}.text:parse_text"),
         FormatSpec("jsonl", "JSON Lines", f"{_MODULE}.jsonl:parse_jsonl"),
         FormatSpec("csv", "CSV", f"{_MODULE}.csv:parse_csv"),
