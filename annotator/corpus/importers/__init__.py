@@ -70,6 +70,12 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
             lenient_tree=True,
             sniff=f"{_MODULE}.hackernews:sniff_hackernews",
         ),
+        FormatSpec(
+            "youtube",
+            "YouTube comments (youtube-comment-downloader JSON Lines)",
+            f"{_MODULE}.youtube:parse_youtube",
+            sniff=f"{_MODULE}.youtube:sniff_youtube",
+        ),
         FormatSpec("text", "Scraped plain text", f"{_MODULE}.text:parse_text"),
         FormatSpec("jsonl", "JSON Lines", f"{_MODULE}.jsonl:parse_jsonl"),
         FormatSpec("csv", "CSV", f"{_MODULE}.csv:parse_csv"),
