@@ -64,6 +64,13 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
     spec.name: spec
     for spec in (
         FormatSpec(
+            "x_api",
+            "X (Twitter) API v2 conversations (JSON Lines)",
+            f"{_MODULE}.x_api:parse_x_conversations",
+            lenient_tree=True,
+            sniff=f"{_MODULE}.x_api:sniff_x_conversations",
+        ),
+        FormatSpec(
             "hackernews",
             "Hacker News (Algolia or official API items)",
             f"{_MODULE}.hackernews:parse_hackernews",
