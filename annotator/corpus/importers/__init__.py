@@ -64,6 +64,12 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
     spec.name: spec
     for spec in (
         FormatSpec(
+            "pheme",
+            "PHEME thread folder or ZIP (Twitter)",
+            f"{_MODULE}.pheme:parse_pheme",
+            archive=True,
+        ),
+        FormatSpec(
             "x_api",
             "X (Twitter) API v2 conversations (JSON Lines)",
             f"{_MODULE}.x_api:parse_x_conversations",
