@@ -2,18 +2,21 @@
 
 Each line is one comment: ``cid``, ``text``, ``time`` ("2 years ago"), ``author``,
 ``channel``, ``votes`` ("1.2K"), ``replies``, ``photo``, ``heart``, ``reply`` and
-``time_parsed`` (Unix seconds the tool worked out from ``time``, so only as exact as "2 years
-ago"). A reply's ``cid`` is ``PARENT.CHILD``: the part before the first dot is the comment
-it answers. ``--pretty`` output, one ``{"comments": [...]}`` document, is read too.
+``time_parsed`` (Unix seconds the tool worked out from ``time``, so only as exact as
+"2 years ago"; absent when it could not), and ``paid`` for a paid (Super Thanks) comment.
+A reply's ``cid`` is ``PARENT.CHILD``: the part before the first dot is the comment it
+answers. The tool's JSON-list output (``--format`` in some versions) and a
+``{"comments": [...]}`` document are read too.
 
 The file does not name the video. The downloader is run once per video with an output file
 of the user's choosing, so the file's name is taken as the video's id: its name without the
-extensions (``dQw4w9WgXcQ.jsonl.gz`` → ``dQw4w9WgXcQ``) is the article's id, the article
-is titled "YouTube video <id>", and when the id has a video id's shape (11 letters, digits,
-``-`` or ``_``) its URL is the watch page. Name the file after the video before importing.
+extensions (``dQw4w9WgXcQ.jsonl.gz``, or the tool's default ``dQw4w9WgXcQ.comments``, gives
+``dQw4w9WgXcQ``) is the article's id, the article is titled "YouTube video <id>", and when
+the id has a video id's shape (11 letters, digits, ``-`` or ``_``) its URL is the watch
+page. Name the file after the video before importing.
 
-Texts are plain text already and kept as written; the counters, the relative time and the
-heart go to ``meta`` as the tool gives them (``votes`` is text such as "1.2K").
+Texts are plain text already and kept as written; the counters, the relative time, the
+heart and ``paid`` go to ``meta`` as the tool gives them (``votes`` is text such as "1.2K").
 """
 
 from __future__ import annotations
@@ -34,14 +37,18 @@ from annotator.corpus.importers.records import (
 
 VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 WATCH_URL = "https://www.youtube.com/watch?v={}"
-EXTENSIONS = frozenset({".jsonl", ".json", ".ndjson", ".txt", ".gz", ".zst", ".zip"})
-META_FIELDS = ("votes", "replies", "heart", "channel", "time")
+# ".comments": the downloader's default output is named "<video id>.comments".
+EXTENSIONS = frozenset({".jsonl", ".json", ".ndjson", ".txt", ".comments", ".gz", ".zst", ".zip"})
+META_FIELDS = ("votes", "replies", "heart", "channel", "time", "paid")
 
 
 def sniff_youtube(head: bytes, filename: str) -> bool:
-    """True when the first object has the downloader's ``cid`` and ``time_parsed``."""
+    """True for objects with the downloader's ``cid`` and its ``time_parsed`` or ``votes``
+    and ``photo`` (``time_parsed`` is missing where the tool could not read the time)."""
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    return text.startswith(b"{") and b'"cid"' in head and b'"time_parsed"' in head
+    if not text.startswith((b"{", b"[")) or b'"cid"' not in head:
+        return False
+    return b'"time_parsed"' in head or (b'"votes"' in head and b'"photo"' in head)
 
 
 def video_id_of(filename: str) -> str:

@@ -23,7 +23,8 @@ def parse(data: bytes, filename: str = "dQw4w9WgXcQ.jsonl") -> list:
 
 def line(cid: str, **fields) -> bytes:
     data = {"cid": cid, "text": f"text {cid}", "author": "@a", "time_parsed": 1700000000.5}
-    return orjson.dumps({**data, **fields}) + b"\n"
+    merged = {**data, **fields}
+    return orjson.dumps({key: value for key, value in merged.items() if value is not None}) + b"\n"
 
 
 def test_the_file_names_the_video_and_replies_hang_under_the_cid_before_the_dot():
@@ -72,6 +73,7 @@ def test_hostile_text_is_stored_as_given():
     [
         ("dQw4w9WgXcQ.jsonl", "dQw4w9WgXcQ"),
         ("downloads/dQw4w9WgXcQ.json.gz", "dQw4w9WgXcQ"),
+        ("dQw4w9WgXcQ.comments", "dQw4w9WgXcQ"),
         ("C:\\Users\\me\\dQw4w9WgXcQ.ndjson", "dQw4w9WgXcQ"),
         ("aleppo-report.v2.jsonl", "aleppo-report.v2"),
     ],
@@ -82,6 +84,19 @@ def test_the_video_id_is_the_file_name_without_extensions(filename, video):
 
 def test_a_video_shaped_name_gives_the_watch_page():
     assert parse(line("Ugw1"))[0].url == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+
+
+def test_a_line_without_time_parsed_has_no_time_and_paid_comments_say_so():
+    comment = parse(line("Ugw1", time_parsed=None, paid="€5.00"))[1]
+
+    assert (comment.posted_at, comment.meta["paid"]) == (None, "€5.00")
+    assert sniff_youtube(line("Ugw1", time_parsed=None, votes="0", photo="https://yt3"), "x")
+
+
+def test_a_json_list_is_read_too():
+    document = b"[" + line("Ugw1") + b"," + line("Ugw1.x") + b"]"
+
+    assert [r.parent_id for r in parse(document)[1:]] == [None, "Ugw1"]
 
 
 def test_pretty_output_is_read_too():
