@@ -10,16 +10,16 @@ depth first, so every parent comes before its replies.
 (``id``, ``type``, ``by``, ``time``, ``text``, ``parent``, ``kids``, ``deleted``, ``dead``,
 ``title``, ``url``, ``score``, ``descendants``), as a JSON array or one a line, in any order.
 A comment names only its parent, which may be another comment, so its story is found by
-walking up the parents. The parser reads the items once to keep the ids, parents and kinds
-(integers: about 25 bytes an item, in arrays) while it copies the items to a temporary file,
-works out every comment's story with numpy (pointer jumping: a few vectorised passes,
-whatever the depth), then reads the copy twice: the stories first, then the comments. The
-loader reads the file twice, so this happens twice, the same way each time.
-A comment whose parent is not in the file is taken to answer its parent as a story: right
-when the story was imported before (an update of a thread); otherwise the lenient tree
-(the format is ``lenient_tree``: records keep their own lines, so a story may stand on a
-later line than its comments, and crawls miss items) makes a placeholder article for it
-and says so. Poll options (``pollopt``) are not comments
+walking up the parents. The parser reads the items once, keeping the ids, parents and
+kinds (integers in arrays: 33 bytes an item, briefly about 80 while the stories are worked
+out) and copying the items to a temporary file; works out every comment's story with numpy
+(pointer jumping: a few vectorised passes, whatever the depth); then reads the copy twice:
+the stories first, then the comments. The loader reads the file twice, so this happens
+twice, the same way each time. A comment whose parent is not in the file is taken to answer
+its parent as a story: right when the story was imported before (an update of a thread);
+otherwise the lenient tree (the format is ``lenient_tree``: records keep their own lines, so
+a story may stand on a later line than its comments, and crawls miss items) makes a
+placeholder article for it and says so. Poll options (``pollopt``) are not comments
 and are left out, counted in a notice.
 
 Both shapes: ids are the items' integers as decimal strings. Text is HTML and becomes plain
