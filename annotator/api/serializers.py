@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 from rest_framework.utils import html
 
+from annotator.corpus.importers.encoding import ENCODINGS
 from annotator.corpus.models import Article, Comment, ImportJob, Project, Role
 from annotator.corpus.permissions import Action, can
 from annotator.datasets.models import ExportJob
@@ -327,7 +328,8 @@ class ImportUploadSerializer(serializers.Serializer):
     """A file to import and, optionally, its format (checked like the browser's upload)."""
 
     file = UploadField(
-        help_text="JSON Lines, CSV, a Disqus XML export, or the scraped text of a thread.",
+        help_text="JSON Lines, CSV, a Disqus XML export, the scraped text of a thread, a "
+        "platform's or annotation tool's export (docs/formats.md); also .gz, .zst or ZIP.",
         allow_empty_file=True,  # refused by the upload form, with the file's name
     )
     format = FormChoiceField(
@@ -335,6 +337,12 @@ class ImportUploadSerializer(serializers.Serializer):
         default=ImportJob.Format.AUTO,
         help_text="Detected from the file by default. Scraped text waits for an admin's "
         "review in the browser before it is imported.",
+    )
+    encoding = FormChoiceField(
+        choices=[("", "UTF-8"), *ENCODINGS.items()],
+        default="",
+        help_text="The file's encoding when it is not UTF-8 (a refusal names the one it "
+        "looks like).",
     )
 
 

@@ -514,7 +514,10 @@ class ImportList(ImportJobMixin, generics.ListCreateAPIView):
             raise InsufficientStorage(NO_SPACE_MESSAGE)
         upload.is_valid(raise_exception=True)
         form = ImportUploadForm(
-            data={"format": upload.validated_data["format"]},
+            data={
+                "format": upload.validated_data["format"],
+                "encoding": upload.validated_data["encoding"],
+            },
             files={"file": upload.validated_data["file"]},
         )
         if not form.is_valid():

@@ -7,6 +7,7 @@ size, a PDF, image or other file that is no thread) before anything is stored.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from django import forms
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
 from annotator.corpus.importers import SNIFF_BYTES, refuse_unsupported
+from annotator.corpus.importers.encoding import ENCODINGS
 from annotator.corpus.importers.records import UnsupportedFileError
 from annotator.corpus.models import ImportJob
 
@@ -53,11 +55,21 @@ class ImportUploadForm(forms.Form):
 
     file = forms.FileField(
         label="File to import",
-        help_text="Scraped thread text, JSON Lines, CSV or a Disqus XML export.",
+        help_text=(
+            "Scraped thread text, JSON Lines, CSV, a Disqus XML export, a Reddit, Twitter/X, "
+            "Hacker News or YouTube export, a Label Studio or doccano export; also .gz, .zst "
+            "or a ZIP archive of several files."
+        ),
         allow_empty_file=True,  # refused below with a clearer message than Django's own
     )
     format = forms.ChoiceField(
         label="Format", choices=ImportJob.Format.choices, initial=ImportJob.Format.AUTO
+    )
+    encoding = forms.ChoiceField(
+        label="Encoding",
+        choices=[("", "UTF-8 (the usual)"), *ENCODINGS.items()],
+        required=False,
+        help_text="Only for a file that is not UTF-8: a refusal names the encoding it looks like.",
     )
 
     def clean_file(self) -> UploadedFile:
@@ -70,6 +82,12 @@ class ImportUploadForm(forms.Form):
             self.cleaned_data["file"],
             command="import_threads",
             head_bytes=SNIFF_HEAD_BYTES,
-            refuse=refuse_unsupported,
+            refuse=partial(refuse_unsupported, encoding=self.chosen_encoding()),
             refused=UnsupportedFileError,
         )
+
+    def chosen_encoding(self) -> str | None:
+        """The encoding chosen for the file, known before ``clean_file`` checks it (the
+        field's own cleaning, after the file's, refuses a value not offered)."""
+        encoding = self.data.get("encoding") or None
+        return encoding if encoding in ENCODINGS else None

@@ -28,7 +28,8 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from annotator.corpus.deletions import NotAwaitingReview, discard_import
 from annotator.corpus.import_forms import ImportUploadForm
-from annotator.corpus.importers import detect_format
+from annotator.corpus.importers import compression_of, detect_format
+from annotator.corpus.importers.encoding import ENCODINGS
 from annotator.corpus.models import ImportJob, PreviewComment, Project
 from annotator.corpus.permissions import Action, project_for
 from annotator.corpus.previews import (
@@ -121,7 +122,7 @@ def import_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
         ImportJob.objects.select_related("created_by"), pk=job_id, project=project
     )
     job.fail_if_stale()  # a dead worker's job says so at the next poll
-    context = {"project": project, "job": job}
+    context = {"project": project, "job": job, "encoding_choices": _encoding_choices(job)}
     if job.status == ImportJob.Status.PREVIEW and not has_reading(job):
         # Uploaded before readings were stored: read it now (or in the worker).
         start_reading(job, (job.options or {}).get("article_end"))
@@ -253,19 +254,33 @@ def import_discard(request: HttpRequest, slug: str, job_id: int) -> HttpResponse
 @login_required
 @require_POST
 def import_retry(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
-    """Run an import whose worker stopped again, as a new job with the same file and options."""
+    """Run an import whose worker stopped again, as a new job with the same file and options,
+    or a file refused as not UTF-8 in the encoding the admin chose (``encoding``)."""
     from annotator.corpus.tasks import retry_import
 
     project = project_for(request.user, slug, Action.IMPORT)
     job = get_object_or_404(ImportJob, pk=job_id, project=project)
-    if not job.worker_stopped:
+    encoding = request.POST.get("encoding") or None
+    if encoding is not None:
+        # A file refused as not UTF-8, imported again in the encoding the admin chose.
+        if job.status != ImportJob.Status.FAILED or encoding not in ENCODINGS:
+            messages.error(request, "Choose one of the encodings offered for a refused file.")
+            return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    elif not job.worker_stopped:
         messages.error(request, "Only an import whose worker stopped can be run again.")
         return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
     if not job.file or not job.file.storage.exists(job.file.name):
         messages.error(request, "The uploaded file is gone: upload it again.")
         return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
-    retry = retry_import(job, request.user)
+    retry = retry_import(job, request.user, encoding=encoding)
     return redirect("corpus:import_detail", slug=project.slug, job_id=retry.pk)
+
+
+def _encoding_choices(job: ImportJob) -> list[tuple[str, str]]:
+    """The encodings offered to read a file refused as not UTF-8 again (none otherwise)."""
+    if job.status != ImportJob.Status.FAILED or not (job.options or {}).get("encoding_found"):
+        return []
+    return list(ENCODINGS.items())
 
 
 # --- Starting imports -------------------------------------------------------------------------
@@ -278,10 +293,12 @@ def _create_job(request: HttpRequest, project: Project, form: ImportUploadForm) 
     """
     upload = form.cleaned_data["file"]
     fmt = form.cleaned_data["format"]
-    if fmt == ImportJob.Format.AUTO:
-        head = upload.read(HEAD_BYTES)
-        upload.seek(0)
-        fmt = detect_format(head, upload.name)
+    encoding = form.cleaned_data.get("encoding") or None
+    head = upload.read(HEAD_BYTES)
+    upload.seek(0)
+    if fmt == ImportJob.Format.AUTO and compression_of(head) is None:
+        # What a compressed file or an archive holds is found when the import runs.
+        fmt = detect_format(head, upload.name, encoding=encoding)
     is_text = fmt == ImportJob.Format.TEXT
     job = ImportJob(
         project=project,
@@ -290,6 +307,7 @@ def _create_job(request: HttpRequest, project: Project, form: ImportUploadForm) 
         original_name=upload.name[:255],
         total_bytes=upload.size,
         status=ImportJob.Status.READING if is_text else ImportJob.Status.QUEUED,
+        options={"encoding": encoding} if encoding else {},
     )
     # The file first, whole or not at all (NoSpaceLeft), then the row; a row that cannot be
     # written (the database's disk is full too) takes its file with it.

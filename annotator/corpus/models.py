@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotator.corpus.heartbeats import StoppableJob
+from annotator.corpus.importers import FORMAT_SPECS
 from annotator.corpus.moves import parent_changed
 
 PATH_SEGMENT_WIDTH = 6
@@ -414,12 +415,12 @@ class ImportJob(StoppableJob, models.Model):
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Refused"
 
-    class Format(models.TextChoices):
-        AUTO = "auto", "Detect from the file"
-        TEXT = "text", "Scraped plain text"
-        JSONL = "jsonl", "JSON Lines"
-        CSV = "csv", "CSV"
-        DISQUS = "disqus", "Disqus XML export"
+    # Every format of importers.FORMAT_SPECS, named as there; AUTO detects it from the file.
+    Format = models.TextChoices(
+        "Format",
+        [("AUTO", ("auto", "Detect from the file"))]
+        + [(spec.name.upper(), (spec.name, spec.label)) for spec in FORMAT_SPECS.values()],
+    )
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(
@@ -431,7 +432,7 @@ class ImportJob(StoppableJob, models.Model):
     # Written by the running import as it makes progress; see heartbeats.py.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
-    format = models.CharField(max_length=10, choices=Format.choices, default=Format.AUTO)
+    format = models.CharField(max_length=20, choices=Format.choices, default=Format.AUTO)
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
     original_name = models.CharField(max_length=255)
     total_bytes = models.BigIntegerField(default=0)
@@ -439,9 +440,13 @@ class ImportJob(StoppableJob, models.Model):
     articles_added = models.PositiveIntegerField(default=0)
     comments_added = models.PositiveIntegerField(default=0)
     comments_unchanged = models.PositiveIntegerField(default=0)
+    # What the file lacked or held that was not imported, a sentence each with its count
+    # ("3 comments answer a comment that is neither in the file ..."): ImportResult.notices.
+    notices = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     # Corrections an admin made in the preview of a scraped-text thread (article boundary,
-    # parents), applied when the import runs. See importers/text.py.
+    # parents), applied when the import runs (see importers/text.py), and the file's
+    # encoding when it is not UTF-8 ("encoding", see importers/encoding.py).
     options = models.JSONField(default=dict, blank=True)
     # The importer's reading of a scraped-text thread, made once (in the background for a
     # large file) and shown by the preview a page at a time: the title and article here,

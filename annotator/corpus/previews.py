@@ -23,11 +23,13 @@ import logging
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from annotator.corpus.importers.encoding import transcoded
 from annotator.corpus.importers.jobs import JobProgress
 from annotator.corpus.importers.loader import ImportResult, load_records
 from annotator.corpus.importers.records import ImportFileError, Record
@@ -73,8 +75,14 @@ def build_reading(
     counts only once ``job.reading`` is saved, at the end.
     """
     storage, name = job.file.storage, job.file.name
+    encoding = (job.options or {}).get("encoding")
+
+    def open_file() -> BinaryIO:
+        stream = storage.open(name, "rb")
+        return transcoded(stream, encoding) if encoding else stream
+
     reading = read_thread(
-        lambda: storage.open(name, "rb"),
+        open_file,
         job.original_name,
         article_end=article_end,
         on_read=on_read,

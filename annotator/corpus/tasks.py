@@ -60,16 +60,21 @@ def enqueue_import(job: ImportJob) -> None:
     transaction.on_commit(lambda: import_job_task.enqueue(job_id))
 
 
-def retry_import(job: ImportJob, user) -> ImportJob:
+def retry_import(job: ImportJob, user, *, encoding: str | None = None) -> ImportJob:
     """A new job for the same file, format and corrections as ``job``, started like an upload
     (now when small, else queued). The failed job stays in the log as it was.
 
     A scraped-text job that stopped before the admin confirmed it is read again and waits
     for review with the choices kept; a confirmed one imports its file with them.
+    ``encoding`` reads the file in that encoding (a file refused as not UTF-8).
     """
     from annotator.corpus.importers.jobs import run_import_job
     from annotator.corpus.previews import start_reading
 
+    options = dict(job.options or {})
+    options.pop("encoding_found", None)
+    if encoding is not None:
+        options["encoding"] = encoding
     retry = ImportJob.objects.create(
         project=job.project,
         created_by=user,
@@ -77,7 +82,7 @@ def retry_import(job: ImportJob, user) -> ImportJob:
         file=job.file.name,
         original_name=job.original_name,
         total_bytes=job.total_bytes,
-        options=job.options,
+        options=options,
         status=ImportJob.Status.QUEUED,
     )
     if job.format == ImportJob.Format.TEXT and not (job.options or {}).get("confirmed"):

@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from annotator.corpus.importers import ACCEPTED
 from annotator.corpus.models import Article, Comment, ImportJob, Role
 from annotator.corpus.uploads import NO_SPACE_MESSAGE
 from annotator.datasets.models import ExportJob
@@ -665,8 +666,7 @@ def test_a_pdf_is_refused_as_a_pdf_with_400_and_nothing_written(project, project
     )
     assert response.status_code == 400
     assert response.json()["file"] == [
-        "article.pdf: This is a PDF document, not a comment thread. Accepted: scraped text "
-        "(.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md."
+        f"article.pdf: This is a PDF document, not a comment thread. {ACCEPTED}"
     ]
     assert not ImportJob.objects.exists()
     assert not Article.objects.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
+from annotator.corpus.importers import ACCEPTED
 from annotator.corpus.models import Article, Comment, ImportJob
 
 SEED = Path(__file__).resolve().parents[2] / "fixtures" / "seed_thread.txt"
@@ -217,8 +218,7 @@ def test_an_admin_uploading_a_pdf_is_told_it_is_a_pdf_and_nothing_is_stored(
 
     refusal = page.locator(".upload-form .errorlist")
     expect(refusal).to_have_text(
-        "article.pdf: This is a PDF document, not a comment thread. Accepted: scraped text "
-        "(.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md."
+        f"article.pdf: This is a PDF document, not a comment thread. {ACCEPTED}"
     )
     expect(page.get_by_text("not valid UTF-8")).to_have_count(0)
     expect(page.get_by_text("Nothing imported yet.")).to_be_visible()

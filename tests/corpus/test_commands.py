@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, ManagementUtility, call_command
 
+from annotator.corpus.importers import ACCEPTED
 from annotator.corpus.models import Article, Comment, Membership, Project, Role
 from annotator.corpus.uploads import NO_SPACE_MESSAGE
 from tests.factories import ProjectFactory
@@ -86,8 +87,8 @@ def test_a_pdf_is_refused_in_one_line_saying_what_it_is(db, fmt):
         run("import_threads", str(PDF), "--project", "fresh", "--format", fmt)
 
     assert str(refused.value) == (
-        "article.pdf: This is a PDF document, not a comment thread. Accepted: scraped text "
-        "(.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md. (nothing was imported)"
+        f"article.pdf: This is a PDF document, not a comment thread. {ACCEPTED} "
+        "(nothing was imported)"
     )
     assert not Project.objects.filter(slug="fresh").exists()
     assert not Article.objects.exists()
@@ -238,3 +239,53 @@ def test_fail_stale_jobs_fails_dead_imports_and_exports_and_leaves_live_ones(
     }
     assert statuses == {dead_import.pk: "failed", live_import.pk: "running"}
     assert ExportJob.objects.get(pk=dead_export.pk).worker_stopped
+
+
+def test_import_threads_takes_a_folder_of_files(db, tmp_path):
+    folder = tmp_path / "dump"
+    (folder / "part").mkdir(parents=True)
+    write_jsonl(folder / "1.jsonl", {"type": "article", "id": "a-1", "title": "T"})
+    write_jsonl(
+        folder / "part" / "2.jsonl",
+        {"type": "comment", "id": "c-1", "article_id": "a-1", "text": "Hi"},
+    )
+
+    out, _ = run("import_threads", str(folder), "--project", "p")
+
+    assert f"{folder}: 1 articles added (0 already there), 1 comments added" in out
+    assert Comment.objects.get().article.source_id == "a-1"
+
+
+def test_import_threads_reads_the_encoding_it_is_told_and_refuses_unknown_ones(db, tmp_path):
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(
+        b'{"type": "article", "id": "a-1", "title": "Caf\xe9 \x93quoted\x94"}\n'
+    )  # Windows-1252
+    with pytest.raises(CommandError, match=r"looks like Windows-1252 \(cp1252\)"):
+        run("import_threads", str(path), "--project", "p")
+    with pytest.raises(CommandError, match="--encoding klingon: no such encoding"):
+        run("import_threads", str(path), "--project", "p", "--encoding", "klingon")
+
+    run("import_threads", str(path), "--project", "p", "--encoding", "cp1252")
+
+    assert Article.objects.get().title == "Café “quoted”"
+
+
+def test_import_threads_prints_what_the_file_lacked(db, tmp_path, monkeypatch):
+    from annotator.corpus.importers import loader
+    from annotator.corpus.importers.records import Notice
+
+    real = loader.load_records
+
+    def with_a_notice(project, read_records, filename, **options):
+        def records(read_pass):
+            yield from read_records(read_pass)
+            yield Notice("stubs", 4, "{count} comments were not in the file")
+
+        return real(project, records, filename, **options)
+
+    monkeypatch.setattr(loader, "load_records", with_a_notice)
+
+    out, _ = run("import_threads", str(SAMPLE), "--project", "p")
+
+    assert "\n  4 comments were not in the file\n" in out

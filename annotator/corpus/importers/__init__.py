@@ -26,6 +26,9 @@ from annotator.corpus.importers.records import ImportFileError, Record, Unsuppor
 class FormatSpec:
     """One import format: its name, what the import form calls it, and its parser.
 
+    ``sniff_members`` does the same for an archive format, given the names of the files in
+    a ZIP archive or folder.
+
     ``sniff`` (``"module:function"`` too) takes the file's first bytes and its name and
     says whether the file is unmistakably this format; ``detect_format`` asks every
     format that has one, in table order, before its own fallbacks.
@@ -45,9 +48,14 @@ class FormatSpec:
     lenient_tree: bool = False
     archive: bool = False
     sniff: str | None = None
+    sniff_members: str | None = None
 
     def function(self) -> Callable[..., Iterator[Record]]:
         return _load(self.parser)
+
+    def recognises_members(self, names: list[str]) -> bool:
+        """Whether this archive format's ``sniff_members(names)`` claims an archive's files."""
+        return self.sniff_members is not None and bool(_load(self.sniff_members)(names))
 
     def recognises(self, head: bytes, filename: str) -> bool:
         """Whether this format's ``sniff(head, filename)`` claims the file (None: never)."""
@@ -96,7 +104,11 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
     )
 }
 FORMATS = tuple(FORMAT_SPECS)
-ACCEPTED = "Accepted: scraped text (.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md."
+ACCEPTED = (
+    "Accepted: scraped text (.txt), JSON Lines, CSV, Disqus XML, Reddit, Twitter/X (PHEME, "
+    "X API), Hacker News, YouTube, Label Studio and doccano exports, also compressed (.gz, "
+    ".zst) or in a ZIP archive — see docs/formats.md."
+)
 SNIFF_BYTES = 1024  # how much of the head is checked for NUL bytes and invalid UTF-8
 BINARY = "binary data"
 NOT_UTF8 = "not UTF-8 text"
@@ -156,13 +168,42 @@ def _zip_kind(head: bytes) -> str:
     return "a ZIP archive"
 
 
-def refuse_unsupported(head: bytes, filename: str) -> None:
+GZIP = "gzip"
+ZSTANDARD = "zstandard"
+ZIP = "ZIP"
+
+
+def compression_of(head: bytes) -> str | None:
+    """``GZIP``, ``ZSTANDARD`` or ``ZIP`` when the first bytes say so, else None.
+
+    Office documents are ZIP archives too; they stay refused as what they are. What is
+    inside is read by ``archives.py``.
+    """
+    if head.startswith(b"\x1f\x8b"):
+        return GZIP
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return ZSTANDARD
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")) and _zip_kind(head) == "a ZIP archive":
+        return ZIP
+    return None
+
+
+def refuse_unsupported(head: bytes, filename: str, *, encoding: str | None = None) -> None:
     """Raise ``UnsupportedFileError`` saying what the file is when it is no thread at all.
 
-    Binary data and invalid UTF-8 name the line (and byte) at fault, as the parsers do.
+    Binary data and invalid UTF-8 name the line (and byte) at fault, as the parsers do;
+    invalid UTF-8 also names the encoding the text looks like (``encoding.py``). A
+    compressed file or archive passes (what it holds is checked once it is unpacked), and
+    so does text in another ``encoding`` when one is chosen.
     """
+    if compression_of(head) is not None:
+        return
+    if head[257:262] == b"ustar":
+        raise UnsupportedFileError(
+            filename, None, f"This is a tar archive: make it a ZIP archive. {ACCEPTED}"
+        )
     what = identify_unsupported(head)
-    if what is None:
+    if what is None or (what == NOT_UTF8 and encoding is not None):
         return
     line = None
     if what == BINARY:
@@ -173,22 +214,22 @@ def refuse_unsupported(head: bytes, filename: str) -> None:
             f"must be saved as UTF-8). {ACCEPTED}"
         )
     elif what == NOT_UTF8:
+        from annotator.corpus.importers.encoding import not_utf8_error
+
         try:
             head[:SNIFF_BYTES].decode("utf-8")
         except UnicodeDecodeError as error:
             at = error.start
-        line = head[:at].count(b"\n") + 1
-        column = at - (head.rfind(b"\n", 0, at) + 1) + 1
-        reason = (
-            f"This is not UTF-8 text (byte 0x{head[at]:02x} at column {column}): binary data, "
-            f"or text in another encoding (save it as UTF-8). {ACCEPTED}"
+        refusal = not_utf8_error(filename, head, at, head[:at].count(b"\n") + 1)
+        raise UnsupportedFileError(
+            filename, refusal.line, refusal.reason[0].upper() + refusal.reason[1:]
         )
     else:
         reason = f"This is {what}, not a comment thread. {ACCEPTED}"
     raise UnsupportedFileError(filename, line, reason)
 
 
-def detect_format(head: bytes, filename: str) -> str:
+def detect_format(head: bytes, filename: str, *, encoding: str | None = None) -> str:
     """Guess a file's format from its name and first bytes (``head``, a few KB).
 
     The content decides where it is unambiguous (XML with a ``<disqus`` root, a JSON object
@@ -196,7 +237,7 @@ def detect_format(head: bytes, filename: str) -> str:
     no thread at all (``identify_unsupported``) raises ``UnsupportedFileError`` before the
     scraped-text fallback could take it.
     """
-    refuse_unsupported(head, filename)
+    refuse_unsupported(head, filename, encoding=encoding)
     for spec in FORMAT_SPECS.values():
         if spec.recognises(head, filename):
             return spec.name

@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotator.corpus.heartbeats import BeatApart
+from annotator.corpus.importers.encoding import NotUtf8Error
 from annotator.corpus.importers.loader import ImportResult, import_stream
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.models import ImportJob, PreviewComment
@@ -72,6 +73,7 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
         job.articles_added = result.articles_added
         job.comments_added = result.comments_added
         job.comments_unchanged = result.comments_unchanged
+        job.notices = result.notice_lines()
         if not running.update(
             status=job.status,
             finished_at=job.finished_at,
@@ -80,6 +82,7 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
             articles_added=job.articles_added,
             comments_added=job.comments_added,
             comments_unchanged=job.comments_unchanged,
+            notices=job.notices,
         ):
             raise JobAbandoned(job.pk)
 
@@ -107,6 +110,10 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
         logger.warning("import job %s was failed by the reaper while it ran", job.pk)
         job.refresh_from_db()
         return None
+    except NotUtf8Error as refused:
+        error = str(refused)
+        if refused.found:  # the job page offers to import it in that encoding
+            job.options = {**(job.options or {}), "encoding_found": refused.found}
     except ImportFileError as refused:
         error = str(refused)
     except FileNotFoundError:
@@ -127,7 +134,9 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
         job.status = ImportJob.Status.FAILED
         job.error = error
         job.finished_at = timezone.now()
-        if not running.update(status=job.status, error=error, finished_at=job.finished_at):
+        if not running.update(
+            status=job.status, error=error, finished_at=job.finished_at, options=job.options
+        ):
             job.refresh_from_db()  # the reaper was first; its message stands
     return result
 

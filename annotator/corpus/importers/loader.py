@@ -39,25 +39,24 @@ jobs.py imports this module, so its names (``run_import_job``, ``JobProgress``,
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.db import connection, transaction
 
-from annotator.corpus.importers import detect_format, parse, refuse_unsupported
-from annotator.corpus.importers.records import Record
+from annotator.corpus.importers import FORMAT_SPECS
+from annotator.corpus.importers.archives import Part, plan_import, read_parts
+from annotator.corpus.importers.records import Notice, Record
 from annotator.corpus.importers.tree import _Skeleton
 from annotator.corpus.models import Article, Comment, Project
 
 Progress = Callable[[int, int], None]
 Opener = Callable[[], BinaryIO]
 
-HEAD_BYTES = 64 * 1024
 PROGRESS_INTERVAL = 0.5  # seconds between progress reports
 ANALYZE_AFTER_ROWS = 10_000  # imports writing at least this many rows refresh the statistics
 
@@ -82,15 +81,29 @@ class ImportResult:
     articles_unchanged: int = 0
     comments_added: int = 0
     comments_unchanged: int = 0
+    # What the file lacked or held that was not imported, by key (``records.Notice``).
+    notices: dict[str, Notice] = field(default_factory=dict)
 
     def __add__(self, other: ImportResult) -> ImportResult:
         """The counts of two imports together (several files in one command)."""
+        notices = dict(self.notices)
+        for key, notice in other.notices.items():
+            earlier = notices.get(key)
+            count = notice.count + (earlier.count if earlier else 0)
+            notices[key] = Notice(key, count, notice.text)
         return ImportResult(
             self.articles_added + other.articles_added,
             self.articles_unchanged + other.articles_unchanged,
             self.comments_added + other.comments_added,
             self.comments_unchanged + other.comments_unchanged,
+            notices,
         )
+
+    def notice_lines(self) -> list[str]:
+        """Each notice as a sentence with its count, in the order they were first met."""
+        return [
+            notice.text.replace("{count}", f"{notice.count:,}") for notice in self.notices.values()
+        ]
 
 
 # --- Entry points -----------------------------------------------------------------------------
@@ -144,21 +157,57 @@ def import_stream(
     ``before_commit(result)`` runs inside the write transaction once the rows are written;
     raising there rolls the import back.
     """
-    with opener() as stream:
-        head = stream.read(HEAD_BYTES)
-    refuse_unsupported(head, filename)
-    if fmt == "auto":
-        fmt = detect_format(head, filename)
+    options = options or {}
+    parts = plan_import(opener, filename, fmt, encoding=options.get("encoding"))
+    return import_parts(
+        project,
+        opener,
+        parts,
+        size=size,
+        filename=filename,
+        options=options,
+        progress=progress,
+        before_commit=before_commit,
+    )
+
+
+def import_parts(
+    project: Project,
+    opener: Opener | None,
+    parts: list[Part],
+    *,
+    size: int,
+    filename: str,
+    options: dict | None = None,
+    progress: Progress | None = None,
+    before_commit: Callable[[ImportResult], None] | None = None,
+    members_of: Callable[[], Any] | None = None,
+) -> ImportResult:
+    """Import the ``parts`` that ``archives.plan_import`` (or ``plan_folder``) found.
+
+    The tree is lenient (``FormatSpec.lenient_tree``) when every part's format is.
+    """
     meter = _ProgressMeter(progress, 2 * size)
 
     def read_records(read_pass: int) -> Iterator[Record]:
         meter.start_pass(read_pass, size)
-        with opener() as stream:
-            reader = io.BufferedReader(_CountingReader(stream, meter.advance), 256 * 1024)
-            yield from parse(reader, fmt, filename, options)
+        return read_parts(
+            opener,
+            parts,
+            count=meter.advance,
+            options=options,
+            check_utf8=read_pass == 1,
+            members_of=members_of,
+        )
 
+    lenient = all(FORMAT_SPECS[part.fmt].lenient_tree for part in parts)
     result = load_records(
-        project, read_records, filename, before_commit=before_commit, heartbeat=meter.beat
+        project,
+        read_records,
+        filename,
+        before_commit=before_commit,
+        heartbeat=meter.beat,
+        lenient=lenient,
     )
     meter.finish()
     return result
@@ -171,6 +220,7 @@ def load_records(
     *,
     before_commit: Callable[[ImportResult], None] | None = None,
     heartbeat: Callable[[], None] | None = None,
+    lenient: bool = False,
 ) -> ImportResult:
     """Validate, build and write the records that ``read_records(pass)`` yields, twice.
 
@@ -181,7 +231,7 @@ def load_records(
     while the tree is resolved between the passes, where no bytes are read (a job's
     heartbeat must go on there, or the reaper takes a live import for a dead one).
     """
-    skeleton = _Skeleton(filename, beat=heartbeat)
+    skeleton = _Skeleton(filename, beat=heartbeat, lenient=lenient)
     skeleton.scan(read_records(1))
     with transaction.atomic():
         skeleton.resolve(project)
@@ -191,6 +241,7 @@ def load_records(
             articles_unchanged=skeleton.articles_unchanged,
             comments_added=added,
             comments_unchanged=skeleton.comments_unchanged,
+            notices=dict(skeleton.notices),
         )
         if before_commit is not None:
             before_commit(result)
@@ -226,30 +277,6 @@ def analyze_after_import(result: ImportResult) -> bool:
 
 
 # --- Progress ---------------------------------------------------------------------------------
-
-
-class _CountingReader(io.RawIOBase):
-    """A raw reader that reports every byte read from the wrapped file (for progress)."""
-
-    def __init__(self, stream: BinaryIO, on_read: Callable[[int], None]):
-        super().__init__()
-        self._stream = stream
-        self._on_read = on_read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is not None:
-            count = readinto(buffer) or 0
-        else:
-            data = self._stream.read(len(buffer))
-            count = len(data)
-            buffer[:count] = data
-        if count:
-            self._on_read(count)
-        return count
 
 
 class _ProgressMeter:

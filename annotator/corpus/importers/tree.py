@@ -33,7 +33,13 @@ from collections.abc import Callable, Iterable
 import orjson
 from django.conf import settings
 
-from annotator.corpus.importers.records import ArticleRecord, ImportFileError, Record
+from annotator.corpus.importers.records import (
+    ArticleRecord,
+    CommentRecord,
+    ImportFileError,
+    Notice,
+    Record,
+)
 from annotator.corpus.importers.row_writers import _no_beat, _reserve, _RowWriter
 from annotator.corpus.models import (
     MAX_SIBLINGS,
@@ -55,16 +61,49 @@ UNKNOWN_DEPTH = 0xFFFF
 VISITING = 0xFFFE
 _SEGMENTS = [path_segment(position) for position in range(1, 1001)]
 
+MISSING_PARENT_NOTICE = (
+    "{count} comments answer a comment that is neither in the file nor in the project: they "
+    "were attached to their article, with the missing parent's id in meta.missing_parent_id"
+)
+PLACEHOLDER_NOTICE = (
+    "{count} articles are only named by their comments: each got a placeholder article "
+    "(meta.placeholder), filled in when a later import brings the article itself"
+)
+PLACEHOLDER_FILLED_NOTICE = "{count} placeholder articles from earlier imports were filled in"
+
+
+def placeholder_article(source_id: str) -> ArticleRecord:
+    """The article made for comments whose article is not in the file (lenient trees)."""
+    return ArticleRecord(
+        source_id=source_id,
+        title=f"[article {source_id}: not in the imported file]",
+        meta={"placeholder": True},
+    )
+
+
+def fill_placeholder(pk: int, record: ArticleRecord) -> None:
+    """Give a placeholder article (``placeholder_article``) the article's own fields."""
+    Article.objects.filter(pk=pk).update(
+        title=record.title,
+        body=record.body,
+        url=record.url,
+        source=record.source,
+        published_at=record.published_at,
+        meta=record.meta,
+    )
+
 
 class _ArticleEntry:
     """What the loader keeps of one article while it reads the file (never the texts)."""
 
     __slots__ = (
         "comment_lines",
+        "fills_placeholder",
         "first_comment_line",
         "ids",
         "indexes",
         "is_new",
+        "is_placeholder",
         "pending",
         "pk",
         "record_line",
@@ -83,14 +122,24 @@ class _ArticleEntry:
         self.pending: list[tuple[int, str]] = []  # (index in the file, parent id)
         self.pk: int | None = None
         self.is_new = False
+        self.is_placeholder = False  # lenient trees: an article the file only refers to
+        self.fills_placeholder = False  # the file has the article an earlier import lacked
         self.written = False
 
 
 class _Skeleton:
     """Every comment of a file as a few numbers per comment, indexed in file order."""
 
-    def __init__(self, filename: str, beat: Callable[[], None] | None = None):
+    def __init__(
+        self, filename: str, beat: Callable[[], None] | None = None, *, lenient: bool = False
+    ):
         self.filename = filename
+        # Dumps known to miss parents and articles (FormatSpec.lenient_tree): keep what they
+        # have, say what was missing (see ``notices``).
+        self.lenient = lenient
+        self.notices: dict[str, Notice] = {}
+        self.orphans: set[int] = set()  # file indexes of comments whose parent was missing
+        self.fills: list[tuple[int, ArticleRecord]] = []  # placeholders the file fills in
         # Called between the statements and batches of the resolve phase (a job's heartbeat).
         self.beat: Callable[[], None] = beat or _no_beat
         self.max_chars = settings.IMPORT_MAX_TEXT_CHARS
@@ -120,8 +169,11 @@ class _Skeleton:
         lines, parents = self.line, self.parent
         max_chars = self.max_chars
         for record in records:
-            if type(record) is ArticleRecord:
-                self._scan_article(record)
+            if type(record) is not CommentRecord:
+                if type(record) is ArticleRecord:
+                    self._scan_article(record)
+                else:
+                    self.notice(record.key, record.count, record.text)
                 continue
             entry = articles.get(record.article_id)
             if entry is None:
@@ -173,6 +225,13 @@ class _Skeleton:
         self.depth = array("H", [UNKNOWN_DEPTH]) * count
         self.pk = array("q", bytes(8 * count))
 
+    def notice(self, key: str, count: int, text: str) -> None:
+        """Add ``count`` to the notice ``key`` (a parser's, or the lenient tree's own)."""
+        if not count:
+            return
+        earlier = self.notices.get(key)
+        self.notices[key] = Notice(key, count + (earlier.count if earlier else 0), text)
+
     def _entry(self, source_id: str) -> _ArticleEntry:
         entry = _ArticleEntry(source_id, len(self.slots))
         self.articles[source_id] = entry
@@ -206,22 +265,30 @@ class _Skeleton:
         beat = self.beat
         beat()
         existing: dict[str, int] = {}
+        placeholders: set[str] = set()
         source_ids = list(self.articles)
         for start in range(0, len(source_ids), LOOKUP_BATCH):
             beat()
-            existing.update(
-                Article.objects.filter(
-                    project=project, source_id__in=source_ids[start : start + LOOKUP_BATCH]
-                ).values_list("source_id", "pk")
-            )
+            rows = Article.objects.filter(
+                project=project, source_id__in=source_ids[start : start + LOOKUP_BATCH]
+            ).values_list("source_id", "pk", "meta__placeholder")
+            for source_id, pk, placeholder in rows:
+                existing[source_id] = pk
+                if placeholder is True:
+                    placeholders.add(source_id)
         old_with_comments: list[_ArticleEntry] = []
         for entry in self.slots:
             beat()
             entry.pk = existing.get(entry.source_id)
             if entry.pk is None:
                 first_comment = entry.first_comment_line
-                if entry.record_line is None or (
-                    first_comment is not None and first_comment < entry.record_line
+                if entry.record_line is None and self.lenient:
+                    entry.is_placeholder = True
+                    self.notice("placeholder_articles", 1, PLACEHOLDER_NOTICE)
+                elif entry.record_line is None or (
+                    first_comment is not None
+                    and first_comment < entry.record_line
+                    and not self.lenient
                 ):
                     raise self.fail(
                         first_comment,
@@ -233,7 +300,11 @@ class _Skeleton:
                 self._place(entry, {}, {})
             else:
                 if entry.record_line is not None:
-                    self.articles_unchanged += 1
+                    if entry.source_id in placeholders:
+                        entry.fills_placeholder = True
+                        self.notice("placeholders_filled", 1, PLACEHOLDER_FILLED_NOTICE)
+                    else:
+                        self.articles_unchanged += 1
                 if entry.ids:
                     old_with_comments.append(entry)
                 else:
@@ -292,11 +363,17 @@ class _Skeleton:
             elif parent_id in old:
                 parent[index] = external_code(parent_id)
             elif position[index] != 0:
-                missing.append((self.line[index], parent_id))
+                missing.append((index, parent_id))
+        if missing and self.lenient:
+            for index, _parent_id in missing:
+                parent[index] = ROOT
+                self.orphans.add(index)
+            self.notice("missing_parents", len(missing), MISSING_PARENT_NOTICE)
+            missing = []
         if missing:
-            line, parent_id = min(missing)
+            index, parent_id = min(missing)
             raise self.fail(
-                line,
+                self.line[index],
                 f'parent "{parent_id}" not found in article "{entry.source_id}" '
                 "(neither in the file nor already imported)",
             )
@@ -400,7 +477,13 @@ class _Skeleton:
         comments it wrote (the other counts are the skeleton's own)."""
         with _RowWriter(project, self.beat) as writer:
             added = self._write_rows(writer, records)
+            for entry in self.slots:
+                if entry.is_placeholder:
+                    writer.add_article(entry.pk, placeholder_article(entry.source_id))
             writer.close()
+        # After the COPY: nothing else may use the connection while it runs.
+        for pk, record in self.fills:
+            fill_placeholder(pk, record)
         return added
 
     def _write_rows(self, writer: _RowWriter, records: Iterable[Record]) -> int:
@@ -420,12 +503,19 @@ class _Skeleton:
         index = 0
         count = len(position)
         added = 0
+        orphans = self.orphans
         for record in records:
-            if type(record) is ArticleRecord:
-                entry = articles[record.source_id]
-                if entry.is_new and not entry.written:
-                    entry.written = True
-                    writer.add_article(entry.pk, record)
+            if type(record) is not CommentRecord:
+                if type(record) is ArticleRecord:
+                    entry = articles[record.source_id]
+                    if entry.written:
+                        continue
+                    if entry.is_new:
+                        entry.written = True
+                        writer.add_article(entry.pk, record)
+                    elif entry.fills_placeholder:
+                        entry.written = True
+                        self.fills.append((entry.pk, record))
                 continue
             if index >= count:
                 raise self.fail(record.line, "the file changed while it was being imported")
@@ -451,6 +541,8 @@ class _Skeleton:
                 path = old_parent[1] + "".join(reversed(parts))
                 parent_pk = pk[code] if code >= 0 else old_parent[0]
             meta = record.meta
+            if orphans and this in orphans:
+                meta = {**meta, "missing_parent_id": record.parent_id}
             add_row(
                 (
                     pk[this],

@@ -78,8 +78,7 @@ def test_the_refusal_says_what_the_file_is_and_which_formats_are_accepted():
         refuse_unsupported(PDF, "article.pdf")
 
     assert str(refused.value) == (
-        "article.pdf: This is a PDF document, not a comment thread. Accepted: scraped text "
-        "(.txt), JSON Lines, CSV, Disqus XML — see docs/formats.md."
+        f"article.pdf: This is a PDF document, not a comment thread. {ACCEPTED}"
     )
     assert ACCEPTED in str(refused.value)
 

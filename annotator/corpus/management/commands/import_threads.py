@@ -16,7 +16,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from annotator.corpus.importers import FORMATS
-from annotator.corpus.importers.loader import ImportResult, import_file
+from annotator.corpus.importers.archives import folder_members, plan_folder
+from annotator.corpus.importers.encoding import known_encoding
+from annotator.corpus.importers.loader import ImportResult, import_file, import_parts
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.models import Project
 from annotator.corpus.uploads import NO_SPACE_MESSAGE, is_disk_full
@@ -25,14 +27,25 @@ BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
-    help = "Import comment threads (scraped text, JSON Lines, CSV, Disqus XML) into a project."
+    help = (
+        "Import comment threads into a project: scraped text, JSON Lines, CSV, Disqus XML, "
+        "Reddit, Twitter/X, Hacker News, YouTube, Label Studio and doccano exports (see "
+        "docs/formats.md), also .gz, .zst, ZIP archives and folders of such files."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("paths", nargs="+", metavar="PATH", help="files to import")
+        parser.add_argument(
+            "paths", nargs="+", metavar="PATH", help="files or folders (PHEME threads) to import"
+        )
         parser.add_argument(
             "--project", required=True, metavar="SLUG", help="created when it does not exist"
         )
         parser.add_argument("--format", default="auto", choices=("auto", *FORMATS))
+        parser.add_argument(
+            "--encoding",
+            metavar="NAME",
+            help="the files' encoding when it is not UTF-8 (e.g. cp1252; a refusal names it)",
+        )
         parser.add_argument(
             "--progress",
             action="store_true",
@@ -42,8 +55,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         paths = [Path(path) for path in options["paths"]]
         for path in paths:
-            if not path.is_file():
-                raise CommandError(f"{path}: no such file")
+            if not path.is_file() and not path.is_dir():
+                raise CommandError(f"{path}: no such file or folder")
+        encoding = options["encoding"]
+        if encoding is not None and not known_encoding(encoding):
+            raise CommandError(f"--encoding {encoding}: no such encoding (try cp1252, latin-1)")
+        import_options = {"encoding": encoding} if encoding else None
         show_bar = options["progress"] or sys.stderr.isatty()
         results: list[tuple[Path, ImportResult]] = []
         try:
@@ -54,7 +71,7 @@ class Command(BaseCommand):
                 for path in paths:
                     bar = ProgressBar(self.stderr, path.name) if show_bar else None
                     try:
-                        result = import_file(project, path, fmt=options["format"], progress=bar)
+                        result = import_path(project, path, options["format"], import_options, bar)
                     finally:
                         if bar is not None:
                             bar.close()
@@ -69,6 +86,29 @@ class Command(BaseCommand):
             self.stdout.write(f"Created project {project.slug}.")
         for path, result in results:
             self.stdout.write(f"{path}: {describe(result)}")
+            for line in result.notice_lines():
+                self.stdout.write(f"  {line}")
+
+
+def import_path(
+    project: Project, path: Path, fmt: str, options: dict | None, progress: Any
+) -> ImportResult:
+    """Import one file, or every file of a folder (a PHEME thread is a folder of files)."""
+    if path.is_file():
+        return import_file(project, path, fmt=fmt, options=options, progress=progress)
+    encoding = (options or {}).get("encoding")
+    parts = plan_folder(path, fmt, encoding=encoding)
+    size = sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+    return import_parts(
+        project,
+        None,
+        parts,
+        size=size,
+        filename=path.name,
+        options=options,
+        progress=progress,
+        members_of=lambda: folder_members(path),
+    )
 
 
 def describe(result: ImportResult) -> str:
