@@ -76,6 +76,7 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
             "PHEME thread folder or ZIP (Twitter)",
             f"{_MODULE}.pheme:parse_pheme",
             archive=True,
+            sniff_members=f"{_MODULE}.pheme:sniff_pheme_members",
         ),
         FormatSpec(
             "x_api",

@@ -222,12 +222,7 @@ def test_both_shapes_are_recognised_and_the_canonical_format_is_not():
     assert detect_format(FIREBASE.read_bytes(), FIREBASE.name) == "hackernews"
 
 
-NEEDS_LENIENT_TREE = pytest.mark.xfail(
-    reason="official items put comments before their story: needs the lenient tree (tree.py)"
-)
-
-
-@pytest.mark.parametrize("sample", [ALGOLIA, pytest.param(FIREBASE, marks=NEEDS_LENIENT_TREE)])
+@pytest.mark.parametrize("sample", [ALGOLIA, FIREBASE])
 def test_a_dump_imports_as_one_thread_and_again_adds_nothing(project, sample):
     result = import_file(project, sample)
 

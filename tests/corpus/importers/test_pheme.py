@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from annotator.corpus.importers import FORMAT_SPECS
-from annotator.corpus.importers.loader import load_records
+from annotator.corpus.importers.archives import folder_members, zip_members
+from annotator.corpus.importers.loader import import_file, load_records
 from annotator.corpus.importers.pheme import parse_pheme, sniff_pheme_members
 from annotator.corpus.importers.records import (
     ArticleRecord,
@@ -26,24 +27,8 @@ SECOND = "552800070199148544"
 
 
 def members_of_folder(root: Path) -> list[Member]:
-    """The files below ``root`` as members named by their relative posix paths."""
-    return [
-        Member(
-            path.relative_to(root).as_posix(),
-            lambda path=path: path.open("rb"),
-            path.stat().st_size,
-        )
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    ]
-
-
-def members_of_zip(archive: zipfile.ZipFile) -> list[Member]:
-    return [
-        Member(info.filename, lambda info=info: archive.open(info), info.file_size)
-        for info in archive.infolist()
-        if not info.is_dir()
-    ]
+    with folder_members(root) as members:
+        return members
 
 
 def zip_of_folder(root: Path, target: Path, extra: dict[str, bytes] | None = None) -> Path:
@@ -112,8 +97,8 @@ def test_a_zip_reads_like_the_folder_and_ignores_macos_junk(tmp_path):
     path = zip_of_folder(SAMPLE, tmp_path / "pheme.zip", {"__MACOSX/._x.json": b"\x00\x05"})
 
     with zipfile.ZipFile(path) as archive:
-        from_zip = parse(members_of_zip(archive))
-        again = parse(members_of_zip(archive))
+        from_zip = parse(zip_members(archive))
+        again = parse(zip_members(archive))
 
     assert from_zip == parse(members_of_folder(SAMPLE)) == again
 
@@ -225,10 +210,31 @@ def test_a_clean_thread_loads_into_a_reply_tree(project, tmp_path):
     ]
 
 
-@pytest.mark.xfail(reason="the loader does not count notices yet (the lead's ImportResult.notices)")
-def test_the_sample_event_loads_with_its_notices(project):
-    members = members_of_folder(SAMPLE)
+def test_the_sample_event_imports_from_a_zip_with_its_notices(project, tmp_path):
+    path = zip_of_folder(SAMPLE, tmp_path / "charliehebdo.zip")
 
-    result = load_records(project, lambda _pass: parse_pheme(members, "pheme"), "pheme")
+    result = import_file(project, path)
 
     assert (result.articles_added, result.comments_added) == (2, 5)
+    assert {key: notice.count for key, notice in result.notices.items()} == {
+        "pheme_deleted": 1,
+        "pheme_source_copy": 1,
+    }
+    article = Article.objects.get(project=project, source_id=SOURCE)
+    thread = Comment.objects.thread(article).select_related("parent")
+    assert [(c.source_id, c.depth) for c in thread] == [
+        ("552783667052167168", 0),
+        ("552790017290944513", 1),
+        ("552785249420447745", 0),
+        ("552786904317407232", 1),
+    ]
+    assert import_file(project, path).comments_added == 0
+
+
+def test_a_broken_thread_in_a_zip_writes_nothing(project, tmp_path):
+    broken = {"charliehebdo/rumours/9/source-tweets/9.json": b"{not json"}
+    path = zip_of_folder(SAMPLE, tmp_path / "charliehebdo.zip", broken)
+
+    with pytest.raises(ImportFileError, match=r"9\.json: not valid JSON"):
+        import_file(project, path)
+    assert not Article.objects.filter(project=project).exists()

@@ -170,3 +170,20 @@ def test_a_refused_file_writes_nothing(project, tmp_path):
     with pytest.raises(ImportFileError, match=r"x\.jsonl, line 3: neither"):
         import_file(project, path)
     assert not Article.objects.filter(project=project).exists()
+
+
+def test_replies_without_their_root_or_parent_import_under_a_placeholder(project, tmp_path):
+    path = tmp_path / "search.jsonl"
+    path.write_bytes(lines(tweet("103", "102"), tweet("101", "100"), tweet("104", "101")))
+
+    result = import_file(project, path)
+
+    assert (result.articles_added, result.comments_added) == (1, 3)
+    assert result.notices  # the placeholder and the reply whose parent is missing
+    article = Article.objects.get(project=project, source_id="100")
+    thread = Comment.objects.thread(article).select_related("parent")
+    assert [(c.source_id, c.parent.source_id if c.parent else None) for c in thread] == [
+        ("103", None),
+        ("101", None),
+        ("104", "101"),
+    ]
