@@ -67,7 +67,7 @@ def sniff_hackernews(head: bytes, filename: str) -> bool:
     if not text.startswith((b"{", b"[")) or b'"article_id"' in head:
         return False
     if b'"created_at_i"' in head and b'"story_id"' in head:
-        return True
+        return b'"children"' in head or b'"hits"' in head  # an item, or search results
     return bool(
         _FIREBASE_TYPE.search(head)
         and re.search(rb'"by"\s*:\s*"', head)
@@ -81,6 +81,13 @@ def parse_hackernews(stream: BinaryIO, filename: str) -> Iterator[Record]:
     first = next(values, None)
     if first is None:
         return
+    if "hits" in first[1] and "id" not in first[1]:
+        raise ImportFileError(
+            filename,
+            first[0],
+            "Algolia search results list stories without their comments: fetch each story "
+            "with /api/v1/items/ID and import that",
+        )
     if _is_algolia(first[1]):
         yield from _algolia_items(first, values, filename)
     else:

@@ -183,6 +183,12 @@ def test_bad_items_are_refused_with_the_line_and_reason(items, expected):
     assert expected in refusal(jsonl(*items))
 
 
+def test_algolia_search_results_are_refused_saying_what_to_fetch_instead():
+    hits = {"hits": [{"objectID": "1", "created_at_i": 1, "story_id": 1}], "nbHits": 1}
+
+    assert "fetch each story with /api/v1/items/ID" in refusal(orjson.dumps(hits))
+
+
 def test_text_that_is_not_json_is_refused():
     assert (
         refusal(b"id,parent\n1,2\n")
