@@ -71,6 +71,33 @@ _MODULE = "annotator.corpus.importers"
 FORMAT_SPECS: dict[str, FormatSpec] = {
     spec.name: spec
     for spec in (
+        FormatSpec(
+            "pheme",
+            "PHEME thread folder or ZIP (Twitter)",
+            f"{_MODULE}.pheme:parse_pheme",
+            archive=True,
+            sniff_members=f"{_MODULE}.pheme:sniff_pheme_members",
+        ),
+        FormatSpec(
+            "x_api",
+            "X (Twitter) API v2 conversations (JSON Lines)",
+            f"{_MODULE}.x_api:parse_x_conversations",
+            lenient_tree=True,
+            sniff=f"{_MODULE}.x_api:sniff_x_conversations",
+        ),
+        FormatSpec(
+            "hackernews",
+            "Hacker News (Algolia or official API items)",
+            f"{_MODULE}.hackernews:parse_hackernews",
+            lenient_tree=True,
+            sniff=f"{_MODULE}.hackernews:sniff_hackernews",
+        ),
+        FormatSpec(
+            "youtube",
+            "YouTube comments (youtube-comment-downloader JSON Lines)",
+            f"{_MODULE}.youtube:parse_youtube",
+            sniff=f"{_MODULE}.youtube:sniff_youtube",
+        ),
         FormatSpec("text", "Scraped plain text", f"{_MODULE}.text:parse_text"),
         FormatSpec("jsonl", "JSON Lines", f"{_MODULE}.jsonl:parse_jsonl"),
         FormatSpec("csv", "CSV", f"{_MODULE}.csv:parse_csv"),
