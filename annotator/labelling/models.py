@@ -157,6 +157,8 @@ class AnnotationEvent(models.Model):
         SKIP = "skip", "Skipped"
         # The comment was moved: answers about its parent set aside (see stale.py).
         REPARENT = "reparent", "Parent changed"
+        # Labels from outside the tool (external_labels.py): the actor confirmed the import.
+        IMPORT = "import", "Imported"
 
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
