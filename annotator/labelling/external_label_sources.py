@@ -30,7 +30,7 @@ Formats (``read_label_file`` tells them apart by their shape, never by the file 
 
 Memory: a label file is read whole (the JSON formats are single documents, and the rows of
 the largest published corpora, PHEME's 4,500 tweets or RumourEval's 8,000, are a few MB);
-uploads are bounded by ``DATA_UPLOAD_MAX_MEMORY_SIZE``-style limits upstream.
+callers refuse files over ``external_labels.MAX_LABEL_FILE_BYTES`` before reading them.
 
 Encoding: files must be UTF-8 (a BOM is allowed). A file in another encoding is refused,
 naming the first byte that is not UTF-8, or decoded from ``encoding`` when the admin chose
@@ -47,6 +47,7 @@ from typing import Any
 
 import orjson
 
+from annotator.corpus.importers.labelstudio import labelstudio_comment_ref
 from annotator.corpus.importers.records import ImportFileError
 
 BOM = b"\xef\xbb\xbf"
@@ -193,19 +194,6 @@ def _read_document(document: Any, filename: str) -> LabelFile:
     )
 
 
-def labelstudio_comment_ref(task: dict) -> tuple[str | None, str | None]:
-    """A Label Studio task's comment and article ids: ``data.comment_id`` (or ``source_id``)
-    and ``data.article_id`` when the task came from this tool's export, else the task's id.
-
-    The text import (``importers/labelstudio.py``) uses the same rule, so labels exported
-    with their texts find the comments those texts became.
-    """
-    data = task.get("data") if isinstance(task.get("data"), dict) else {}
-    comment = data.get("comment_id", data.get("source_id", task.get("id")))
-    article = data.get("article_id")
-    return _id_text(comment), _id_text(article)
-
-
 def _id_text(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -328,7 +316,9 @@ def _read_dast(document: dict, filename: str) -> LabelFile:
 
 
 def _json_lines(text: str, filename: str) -> Iterator[tuple[int, dict]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only, as the text import's readline does: the line numbers (doccano's
+    # ids when a line has none) must agree, and a text may hold U+2028 or a form feed.
+    for number, line in enumerate(text.split("\n"), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue  # PHEME's "# Direct Replies" headings, blank lines

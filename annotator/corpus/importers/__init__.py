@@ -71,6 +71,18 @@ _MODULE = "annotator.corpus.importers"
 FORMAT_SPECS: dict[str, FormatSpec] = {
     spec.name: spec
     for spec in (
+        FormatSpec(
+            "labelstudio",
+            "Label Studio JSON export",
+            f"{_MODULE}.labelstudio:parse_labelstudio",
+            sniff=f"{_MODULE}.labelstudio:sniff_labelstudio",
+        ),
+        FormatSpec(
+            "doccano",
+            "doccano JSON Lines export",
+            f"{_MODULE}.doccano:parse_doccano",
+            sniff=f"{_MODULE}.doccano:sniff_doccano",
+        ),
         FormatSpec("text", "Scraped plain text", f"{_MODULE}.text:parse_text"),
         FormatSpec("jsonl", "JSON Lines", f"{_MODULE}.jsonl:parse_jsonl"),
         FormatSpec("csv", "CSV", f"{_MODULE}.csv:parse_csv"),
