@@ -321,6 +321,26 @@ class LabelImportResult:
     def imported(self) -> int:
         return sum(r.created + r.updated for r in self.annotators.values())
 
+    def as_data(self) -> dict:
+        """The result as JSON data, kept on the ``LabelImport`` row for its summary page."""
+        return {
+            "imported": self.imported,
+            "annotators": [
+                {"name": EXTERNAL_PREFIX + name, **vars(counts)}
+                for name, counts in self.annotators.items()
+            ],
+            "unmapped": [
+                {"field": f, "value": v, "count": n} for (f, v), n in self.unmapped.items()
+            ],
+            "unknown": len(self.unknown),
+            "unknown_ids": self.unknown[:SHOWN_IDS],
+            "ambiguous": len(self.ambiguous),
+            "ambiguous_ids": self.ambiguous[:SHOWN_IDS],
+            "kept": self.kept,
+            "conflicting": self.conflicting,
+            "not_asked": self.not_asked,
+        }
+
     def lines(self) -> list[str]:
         out = [f"Imported {self.imported:,} annotations."]
         for name, counts in self.annotators.items():
