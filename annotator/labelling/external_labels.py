@@ -250,6 +250,7 @@ def preview_labels(project: Project, label_file: LabelFile, filename: str) -> La
     scheme = scheme_row.scheme
     counts = Counter((row.field, row.value) for row in label_file.rows)
     values = [ValueCount(f, v, n, default_target(scheme, f, v)) for (f, v), n in counts.items()]
+    values.sort(key=lambda value: normalise(value.field))  # a field's values together
     annotators = Counter(row.annotator for row in label_file.rows)
     refs = list(dict.fromkeys((row.comment_id, row.article_id) for row in label_file.rows))
     found = _comments_by_source_id(project, {comment_id for comment_id, _ in refs})
