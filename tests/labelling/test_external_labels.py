@@ -307,3 +307,14 @@ def test_two_values_for_one_single_choice_question_are_left_out(project):
     )
     assert result.conflicting == 1
     assert Annotation.objects.count() == 0
+
+
+def test_external_annotations_are_exported_under_their_names(pheme_project):
+    from annotator.datasets.options import ExportOptions
+    from annotator.datasets.rows import iter_comment_rows
+
+    apply_labels(preview_of(pheme_project, "pheme_annotations.json"))
+    rows = {row.comment_id: row for row in iter_comment_rows(pheme_project, ExportOptions())}
+    [annotation] = rows["552785375161151488"].annotations
+    assert annotation.annotator == "ext:PHEME"
+    assert annotation.answers["stance_parent"] == "deny"
