@@ -32,11 +32,9 @@ Memory: a label file is read whole (the JSON formats are single documents, and t
 the largest published corpora, PHEME's 4,500 tweets or RumourEval's 8,000, are a few MB);
 callers refuse files over ``external_labels.MAX_LABEL_FILE_BYTES`` before reading them.
 
-Encoding: files must be UTF-8 (a BOM is allowed). A file in another encoding is refused,
-naming the first byte that is not UTF-8, or decoded from ``encoding`` when the admin chose
-one. TODO(encoding.py): name the detected encoding through the lead's
-``annotator/corpus/importers/encoding.py`` once it is on main (see test_external_label_sources
-``test_it_names_the_encoding_of_a_windows_1252_file``, expected to fail until then).
+Encoding: files must be UTF-8 (a BOM is allowed). A file in another encoding is refused as
+a thread is (``importers/encoding.not_utf8_error``: the first byte that is not UTF-8 and the
+encoding it looks like), or decoded from ``encoding`` when the admin chose one.
 """
 
 from __future__ import annotations
@@ -47,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from annotator.corpus.importers.encoding import not_utf8_error
 from annotator.corpus.importers.labelstudio import labelstudio_comment_ref
 from annotator.corpus.importers.records import ImportFileError
 
@@ -142,12 +141,8 @@ def _decode(data: bytes, filename: str, encoding: str | None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise ImportFileError(
-            filename,
-            line,
-            f"not UTF-8 text (byte 0x{data[error.start]:02x}): the file is in another "
-            "encoding; choose its encoding, or save the file as UTF-8",
-        ) from None
+        # The same refusal as a thread's: the encoding it looks like, and how to choose it.
+        raise not_utf8_error(filename, data, error.start, line) from None
 
 
 # --- JSON documents: Label Studio, RumourEval, DAST -------------------------------------------

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from annotator.corpus.importers.encoding import ENCODINGS
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.permissions import Action, project_for
 from annotator.corpus.uploads import NoSpaceLeft, discard_upload, store_upload
@@ -32,12 +33,7 @@ from annotator.labelling.external_labels import (
 from annotator.labelling.models import LabelImport
 
 LOG_LENGTH = 20
-ENCODINGS = [
-    ("", "UTF-8"),
-    ("cp1252", "Windows-1252 (Western European, Windows)"),
-    ("latin-1", "ISO-8859-1 (Latin-1)"),
-    ("utf-16", "UTF-16"),
-]
+ENCODING_CHOICES = [("", "UTF-8"), *ENCODINGS.items()]
 
 
 class LabelUploadForm(forms.Form):
@@ -48,7 +44,9 @@ class LabelUploadForm(forms.Form):
         help_text="A Label Studio JSON export, a doccano JSON Lines export, PHEME "
         "annotations, a RumourEval key or a DAST submission.",
     )
-    encoding = forms.ChoiceField(label="Encoding", choices=ENCODINGS, required=False, initial="")
+    encoding = forms.ChoiceField(
+        label="Encoding", choices=ENCODING_CHOICES, required=False, initial=""
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -131,7 +131,7 @@ def test_unmapped_values_are_reported_in_the_summary(client, pheme_project, proj
     [
         ("thread.pdf", b"%PDF-1.4 ...", "not UTF-8"),
         ("labels.json", b'{"unknown": {"x": 1}}', "not a label file this tool reads"),
-        ("doccano_export_cp1252.jsonl", None, "not UTF-8 text (byte 0x93)"),
+        ("doccano_export_cp1252.jsonl", None, "it looks like Windows-1252 (cp1252)"),
     ],
 )
 def test_a_bad_file_is_refused_with_a_400_and_nothing_stored(

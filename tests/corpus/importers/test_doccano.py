@@ -55,6 +55,27 @@ def test_a_windows_1252_export_is_refused_on_its_line_never_garbled():
     assert "another encoding" in str(caught.value)
 
 
+def test_the_loader_imports_a_windows_1252_export_in_the_encoding_chosen(project):
+    # The format is named: detection refuses non-UTF-8 heads even with an encoding (lead's
+    # detect_format calls refuse_unsupported without it).
+    import_file(
+        project,
+        SAMPLES / "doccano_export_cp1252.jsonl",
+        fmt="doccano",
+        options={"encoding": "cp1252"},
+    )
+    texts = dict(Comment.objects.values_list("source_id", "text"))
+    assert (
+        texts["11"] == "\u201cVoil\u00e0\u201d \u2013 the ceasefire is over, caf\u00e9 owners say"
+    )
+
+
+def test_the_loader_refuses_a_windows_1252_export_naming_its_encoding(project):
+    with pytest.raises(ImportFileError, match="it looks like Windows-1252"):
+        import_file(project, SAMPLES / "doccano_export_cp1252.jsonl")
+    assert not Comment.objects.exists()
+
+
 def test_the_loader_imports_the_sample(project):
     import_file(project, SAMPLE)
     assert sorted(Comment.objects.values_list("source_id", flat=True)) == ["1", "2", "3", "5"]
