@@ -137,6 +137,10 @@ def labels_import_detail(request: HttpRequest, slug: str, import_id: int) -> Htt
     if request.method == "POST" and not errors:
         mapping = {row["key"]: row["chosen"] for row in rows}
         with transaction.atomic():
+            # A second tab confirming at the same moment waits here, then finds it imported.
+            locked = LabelImport.objects.select_for_update().get(pk=label_import.pk)
+            if locked.status == LabelImport.Status.IMPORTED:
+                return redirect(request.path)
             result = apply_labels(preview, mapping, actor=request.user)
             label_import.summary = result.as_data()
             label_import.status = LabelImport.Status.IMPORTED
