@@ -19,6 +19,7 @@ from annotator.labelling.models import (
     AnnotationEvent,
     Claim,
     Guidelines,
+    LabelImport,
     LabelScheme,
     ParentReport,
 )
@@ -32,6 +33,16 @@ class LabelSchemeAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # versions come from the scheme editor, which applies the versioning rule
+
+
+@admin.register(LabelImport)
+class LabelImportAdmin(admin.ModelAdmin):
+    """The log of label imports (Import labels): who imported which file, and its summary."""
+
+    list_display = ("original_name", "project", "format", "status", "created_by", "created_at")
+    list_filter = ("status", "format")
+    list_select_related = ("project", "created_by")
+    readonly_fields = ("summary",)
 
 
 @admin.register(Guidelines)

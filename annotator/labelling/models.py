@@ -157,6 +157,8 @@ class AnnotationEvent(models.Model):
         SKIP = "skip", "Skipped"
         # The comment was moved: answers about its parent set aside (see stale.py).
         REPARENT = "reparent", "Parent changed"
+        # Labels from outside the tool (external_labels.py): the actor confirmed the import.
+        IMPORT = "import", "Imported"
 
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -286,3 +288,37 @@ class ProjectLabelCounts(models.Model):
 
     def __str__(self) -> str:
         return f"label counts of {self.project}"
+
+
+class LabelImport(models.Model):
+    """An uploaded label file between its preview and the admin's confirmation, then the
+    record of what it imported (see ``external_labels.py``).
+
+    The file is kept only while the import awaits confirmation, so that the preview and the
+    import read the same bytes; once imported (or discarded) it is deleted and the row keeps
+    the summary as the project's log of label imports.
+    """
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Awaiting confirmation"
+        IMPORTED = "imported", "Imported"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="label_imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    file = models.FileField(upload_to="label-imports/%Y/%m/", max_length=500, blank=True)
+    original_name = models.CharField(max_length=255)
+    encoding = models.CharField(max_length=40, blank=True, help_text="Empty: UTF-8.")
+    format = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEW)
+    imported_at = models.DateTimeField(null=True, blank=True)
+    # What the import wrote and left out (``LabelImportResult.as_data``).
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"labels from {self.original_name} into {self.project}"

@@ -4,6 +4,7 @@ from django.urls import path
 
 from annotator.labelling import (
     assignment_views,
+    external_label_views,
     report_views,
     scheme_editor_views,
     scheme_views,
@@ -37,6 +38,16 @@ urlpatterns = [
         name="report_form",
     ),
     path("p/<slug:slug>/reports/", report_views.report_list, name="report_list"),
+    path(
+        "p/<slug:slug>/labels/import/",
+        external_label_views.labels_import,
+        name="labels_import",
+    ),
+    path(
+        "p/<slug:slug>/labels/import/<int:import_id>/",
+        external_label_views.labels_import_detail,
+        name="labels_import_detail",
+    ),
     path("p/<slug:slug>/assignments/", assignment_views.assignments, name="assignments"),
     path(
         "p/<slug:slug>/assignments/release/",

@@ -289,3 +289,19 @@ def test_import_threads_prints_what_the_file_lacked(db, tmp_path, monkeypatch):
     out, _ = run("import_threads", str(SAMPLE), "--project", "p")
 
     assert "\n  4 comments were not in the file\n" in out
+
+
+def test_import_threads_groups_a_label_studio_export_into_articles_by_a_data_field(db):
+    export = Path(__file__).resolve().parents[2] / "fixtures/samples/labelstudio_export.json"
+    out, _err = run("import_threads", str(export), "--project", "ls", "--article-field", "article")
+    assert "2 articles added" in out
+    assert sorted(Article.objects.values_list("source_id", flat=True)) == [
+        "sf-aleppo-2016-12-08",
+        "sf-lavrov-2016-12-09",
+    ]
+
+
+def test_an_article_field_for_a_format_without_fields_is_refused(db):
+    with pytest.raises(CommandError, match="applies to Label Studio and doccano exports, not"):
+        run("import_threads", str(SAMPLE), "--project", "x", "--article-field", "thread")
+    assert not Comment.objects.exists()

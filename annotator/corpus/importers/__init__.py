@@ -98,6 +98,18 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
             f"{_MODULE}.youtube:parse_youtube",
             sniff=f"{_MODULE}.youtube:sniff_youtube",
         ),
+        FormatSpec(
+            "labelstudio",
+            "Label Studio JSON export",
+            f"{_MODULE}.labelstudio:parse_labelstudio",
+            sniff=f"{_MODULE}.labelstudio:sniff_labelstudio",
+        ),
+        FormatSpec(
+            "doccano",
+            "doccano JSON Lines export",
+            f"{_MODULE}.doccano:parse_doccano",
+            sniff=f"{_MODULE}.doccano:sniff_doccano",
+        ),
         FormatSpec("text", "Scraped plain text", f"{_MODULE}.text:parse_text"),
         FormatSpec("jsonl", "JSON Lines", f"{_MODULE}.jsonl:parse_jsonl"),
         FormatSpec("csv", "CSV", f"{_MODULE}.csv:parse_csv"),
@@ -105,6 +117,8 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
     )
 }
 FORMATS = tuple(FORMAT_SPECS)
+# Formats whose parser takes ``article_field``: one article per value of that field.
+ARTICLE_FIELD_FORMATS = frozenset({"labelstudio", "doccano"})
 ACCEPTED = (
     "Accepted: scraped text (.txt), JSON Lines, CSV, Disqus XML, Reddit, Twitter/X (PHEME, "
     "X API), Hacker News, YouTube, Label Studio and doccano exports, also compressed (.gz, "
@@ -265,8 +279,9 @@ def parse(
 ) -> Iterator[Record]:
     """Records of ``stream`` in file order, read by the parser for ``fmt``.
 
-    ``options`` only matters for scraped text: the corrections an admin made in the preview
-    (see ``text.parse_text``).
+    ``options`` matters for scraped text (the corrections an admin made in the preview, see
+    ``text.parse_text``) and, as ``article_field``, for the formats that can group their
+    records into articles by a field (``ARTICLE_FIELD_FORMATS``).
     """
     spec = FORMAT_SPECS.get(fmt)
     if spec is None or spec.archive:
@@ -275,4 +290,13 @@ def parse(
         from annotator.corpus.importers.text import parse_text
 
         return parse_text(stream, filename, options or {})
+    article_field = (options or {}).get("article_field")
+    if article_field:
+        if fmt not in ARTICLE_FIELD_FORMATS:
+            raise ImportFileError(
+                filename,
+                None,
+                f"an article field applies to Label Studio and doccano exports, not {spec.label}",
+            )
+        return spec.function()(stream, filename, article_field=article_field)
     return spec.function()(stream, filename)

@@ -47,6 +47,12 @@ class Command(BaseCommand):
             help="the files' encoding when it is not UTF-8 (e.g. cp1252; a refusal names it)",
         )
         parser.add_argument(
+            "--article-field",
+            metavar="FIELD",
+            help="Label Studio and doccano exports: one article per value of this data field "
+            "(default: one article per file)",
+        )
+        parser.add_argument(
             "--progress",
             action="store_true",
             help="show a progress bar on stderr even when it is not a terminal",
@@ -60,7 +66,9 @@ class Command(BaseCommand):
         encoding = options["encoding"]
         if encoding is not None and not known_encoding(encoding):
             raise CommandError(f"--encoding {encoding}: no such encoding (try cp1252, latin-1)")
-        import_options = {"encoding": encoding} if encoding else None
+        import_options = {"encoding": encoding} if encoding else {}
+        if options["article_field"]:
+            import_options["article_field"] = options["article_field"]
         show_bar = options["progress"] or sys.stderr.isatty()
         results: list[tuple[Path, ImportResult]] = []
         try:
