@@ -238,7 +238,7 @@ def parse_reddit_page(stream: BinaryIO, filename: str) -> Iterator[Record]:
             empty += 1
         yield record
         replies = data.get("replies")
-        if replies:  # "" when there are none
+        if replies is not None and replies != "":  # "" when there are none
             where = f'the replies of comment "{record.source_id}"'
             stack.append(iter(_listing_children(replies, where, filename, number)))
     if more:
@@ -253,8 +253,7 @@ def _page_document(raw: bytes, filename: str) -> list[Any]:
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        line = raw[: error.pos].count(b"\n") + 1
-        raise ImportFileError(filename, line, json_line_problem(raw, error)) from None
+        raise ImportFileError(filename, error.lineno, json_line_problem(raw, error)) from None
     if type(document) is not list or len(document) != 2:
         found = json_type_name(document)
         if type(document) is list:
