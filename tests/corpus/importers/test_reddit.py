@@ -33,7 +33,9 @@ COMMENTS = SAMPLES / "reddit_dump_comments.ndjson"
 THREAD = "5h3k2j"
 PERMALINK = "/r/worldnews/comments/5h3k2j/syrian_army_halts_aleppo_offensive_to_let/"
 
-needs_lenient_tree = pytest.mark.xfail(reason="needs lead's lenient tree", strict=False)
+needs_lenient_tree = pytest.mark.xfail(
+    reason="needs lead's lenient tree (and notices in the loader)", strict=False
+)
 needs_notices = pytest.mark.xfail(reason="needs lead's notices in the loader", strict=False)
 needs_zstd = pytest.mark.xfail(reason="needs lead's .zst decompression", strict=False)
 
@@ -502,8 +504,10 @@ def test_a_dump_after_the_page_adds_only_the_comments_the_page_lacked(project):
 
 @needs_zstd
 def test_a_zstandard_dump_with_a_long_window_imports(project, tmp_path):
-    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=28)
-    compressor = zstandard.ZstdCompressor(compression_params=params, write_content_size=False)
+    params = zstandard.ZstdCompressionParameters.from_level(
+        3, window_log=28, write_content_size=False
+    )
+    compressor = zstandard.ZstdCompressor(compression_params=params)
     path = tmp_path / "RS_2016-12.zst"
     with open(path, "wb") as out, compressor.stream_writer(out) as writer:
         writer.write(SUBMISSIONS.read_bytes())
