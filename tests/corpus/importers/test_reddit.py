@@ -263,6 +263,36 @@ def test_created_utc_as_a_number_or_a_numeric_string_is_the_same_time(created):
     assert dump_records(line + b"\n")[0].posted_at == datetime(2016, 12, 8, 9, 50, tzinfo=UTC)
 
 
+def test_the_fast_path_and_the_checked_path_give_the_same_record():
+    fields = {"id": "c1", "link_id": "t3_x", "parent_id": "t1_c0", "author": "[deleted]"}
+    fields |= {"body": "&gt; q &amp; a", "score": 3, "subreddit": "w", "edited": 1481190700}
+    fields |= {"distinguished": "moderator", "stickied": True, "permalink": "/r/w/c1/"}
+    fast = orjson.dumps(fields | {"created_utc": 1481190600})  # an int: the fast path
+    checked = orjson.dumps(fields | {"created_utc": "1481190600"})  # a string: checked
+
+    one, other = dump_records(fast + b"\n" + checked + b"\n")
+
+    assert one == CommentRecord(
+        "c1",
+        "x",
+        "> q & a",
+        "c0",
+        "[deleted]",
+        datetime(2016, 12, 8, 9, 50, tzinfo=UTC),
+        {
+            "score": 3,
+            "subreddit": "w",
+            "permalink": "/r/w/c1/",
+            "distinguished": "moderator",
+            "edited": 1481190700,
+            "stickied": True,
+        },
+        1,
+    )
+    other.line = 1
+    assert other == one
+
+
 def test_a_dump_comment_is_the_same_record_as_on_the_page():
     dumped = comments_of(dump_records(COMMENTS.read_bytes()))
     paged = comments_of(page_records())
