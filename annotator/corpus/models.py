@@ -516,7 +516,7 @@ class DiscardedImport(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="discarded_imports")
     original_name = models.CharField(max_length=255)
-    format = models.CharField(max_length=10, choices=ImportJob.Format.choices)
+    format = models.CharField(max_length=20, choices=ImportJob.Format.choices)
     total_bytes = models.BigIntegerField(default=0)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
