@@ -72,6 +72,19 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
     spec.name: spec
     for spec in (
         FormatSpec(
+            "reddit",
+            "Reddit comments page (.json)",
+            f"{_MODULE}.reddit:parse_reddit_page",
+            sniff=f"{_MODULE}.reddit:sniff_reddit_page",
+        ),
+        FormatSpec(
+            "reddit_dump",
+            "Reddit dump (NDJSON, .zst)",
+            f"{_MODULE}.reddit:parse_reddit_dump",
+            lenient_tree=True,
+            sniff=f"{_MODULE}.reddit:sniff_reddit_dump",
+        ),
+        FormatSpec(
             "pheme",
             "PHEME thread folder or ZIP (Twitter)",
             f"{_MODULE}.pheme:parse_pheme",
