@@ -71,6 +71,15 @@ class ImportUploadForm(forms.Form):
         required=False,
         help_text="Only for a file that is not UTF-8: a refusal names the encoding it looks like.",
     )
+    article_field = forms.CharField(
+        label="Article field",
+        required=False,
+        max_length=100,
+        help_text=(
+            "Label Studio and doccano exports only: the data field whose value groups the texts "
+            "into articles (one article per file otherwise)."
+        ),
+    )
 
     def clean_file(self) -> UploadedFile:
         """Refuse empty files, files over ``IMPORT_MAX_UPLOAD_BYTES`` and non-threads.
@@ -85,6 +94,9 @@ class ImportUploadForm(forms.Form):
             refuse=partial(refuse_unsupported, encoding=self.chosen_encoding()),
             refused=UnsupportedFileError,
         )
+
+    def clean_article_field(self) -> str:
+        return self.cleaned_data["article_field"].strip()
 
     def chosen_encoding(self) -> str | None:
         """The encoding chosen for the file, known before ``clean_file`` checks it (the

@@ -276,6 +276,16 @@ def import_retry(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     return redirect("corpus:import_detail", slug=project.slug, job_id=retry.pk)
 
 
+def _import_options(encoding: str | None, article_field: str | None) -> dict:
+    """The options an upload stores on its job: the file's encoding, the article field."""
+    options = {}
+    if encoding:
+        options["encoding"] = encoding
+    if article_field:
+        options["article_field"] = article_field
+    return options
+
+
 def _encoding_choices(job: ImportJob) -> list[tuple[str, str]]:
     """The encodings offered to read a file refused as not UTF-8 again (none otherwise)."""
     if job.status != ImportJob.Status.FAILED or not (job.options or {}).get("encoding_found"):
@@ -307,7 +317,7 @@ def _create_job(request: HttpRequest, project: Project, form: ImportUploadForm) 
         original_name=upload.name[:255],
         total_bytes=upload.size,
         status=ImportJob.Status.READING if is_text else ImportJob.Status.QUEUED,
-        options={"encoding": encoding} if encoding else {},
+        options=_import_options(encoding, form.cleaned_data.get("article_field")),
     )
     # The file first, whole or not at all (NoSpaceLeft), then the row; a row that cannot be
     # written (the database's disk is full too) takes its file with it.

@@ -9,7 +9,14 @@ import orjson
 import pytest
 
 from annotator.corpus.models import Article, Comment, ImportJob
-from tests.corpus.test_import_views import JSONL, detail_url, list_url, retry_url, upload
+from tests.corpus.test_import_views import (
+    JSONL,
+    SAMPLES,
+    detail_url,
+    list_url,
+    retry_url,
+    upload,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("uploads_in_tmp")]
 
@@ -137,3 +144,36 @@ def _file(name: str, content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content)
+
+
+def test_a_windows_1252_doccano_export_is_detected_once_its_encoding_is_chosen(
+    importer_client, project
+):
+    export = (SAMPLES / "doccano_export_cp1252.jsonl").read_bytes()
+
+    importer_client.post(
+        list_url(project),
+        {"file": _file("export.jsonl", export), "format": "auto", "encoding": "cp1252"},
+    )
+
+    job = ImportJob.objects.get()
+    assert (job.format, job.status) == ("doccano", ImportJob.Status.SUCCEEDED), job.error
+    assert Comment.objects.get(source_id="11").text.startswith("“Voilà” \u2013 the ceasefire")
+
+
+def test_the_article_field_of_the_upload_form_groups_an_export_into_articles(
+    importer_client, project
+):
+    export = (SAMPLES / "labelstudio_export.json").read_bytes()
+    field = "article"
+
+    importer_client.post(
+        list_url(project),
+        {"file": _file("ls.json", export), "format": "auto", "article_field": field},
+    )
+
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert job.options == {"article_field": field}
+    values = {str(task["data"][field]) for task in orjson.loads(export)}
+    assert set(Article.objects.values_list("source_id", flat=True)) == values

@@ -26,6 +26,9 @@ from annotator.corpus.importers.records import ImportFileError, Record, Unsuppor
 class FormatSpec:
     """One import format: its name, what the import form calls it, and its parser.
 
+    ``article_field``: the parser takes ``article_field=NAME``, grouping its texts into one
+    article per value of that data field (annotation tools' exports, which have no articles).
+
     ``sniff_members`` does the same for an archive format, given the names of the files in
     a ZIP archive or folder.
 
@@ -49,6 +52,7 @@ class FormatSpec:
     archive: bool = False
     sniff: str | None = None
     sniff_members: str | None = None
+    article_field: bool = False
 
     def function(self) -> Callable[..., Iterator[Record]]:
         return _load(self.parser)
@@ -116,12 +120,14 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
             "Label Studio JSON export",
             f"{_MODULE}.labelstudio:parse_labelstudio",
             sniff=f"{_MODULE}.labelstudio:sniff_labelstudio",
+            article_field=True,
         ),
         FormatSpec(
             "doccano",
             "doccano JSON Lines export",
             f"{_MODULE}.doccano:parse_doccano",
             sniff=f"{_MODULE}.doccano:sniff_doccano",
+            article_field=True,
         ),
         FormatSpec("text", "Scraped plain text", f"{_MODULE}.text:parse_text"),
         FormatSpec("jsonl", "JSON Lines", f"{_MODULE}.jsonl:parse_jsonl"),
@@ -130,8 +136,6 @@ FORMAT_SPECS: dict[str, FormatSpec] = {
     )
 }
 FORMATS = tuple(FORMAT_SPECS)
-# Formats whose parser takes ``article_field``: one article per value of that field.
-ARTICLE_FIELD_FORMATS = frozenset({"labelstudio", "doccano"})
 ACCEPTED = (
     "Accepted: scraped text (.txt), JSON Lines, CSV, Disqus XML, Reddit, Twitter/X (PHEME, "
     "X API), Hacker News, YouTube, Label Studio and doccano exports, also compressed (.gz, "
@@ -266,6 +270,10 @@ def detect_format(head: bytes, filename: str, *, encoding: str | None = None) ->
     scraped-text fallback could take it.
     """
     refuse_unsupported(head, filename, encoding=encoding)
+    if encoding is not None:
+        # The sniffers read UTF-8, as the parsers will be handed (a character cut at the
+        # end of the head is dropped).
+        head = head.decode(encoding, errors="ignore").encode("utf-8")
     for spec in FORMAT_SPECS.values():
         if spec.recognises(head, filename):
             return spec.name
@@ -294,7 +302,7 @@ def parse(
 
     ``options`` matters for scraped text (the corrections an admin made in the preview, see
     ``text.parse_text``) and, as ``article_field``, for the formats that can group their
-    records into articles by a field (``ARTICLE_FIELD_FORMATS``).
+    records into articles by a field (``FormatSpec.article_field``).
     """
     spec = FORMAT_SPECS.get(fmt)
     if spec is None or spec.archive:
@@ -305,7 +313,7 @@ def parse(
         return parse_text(stream, filename, options or {})
     article_field = (options or {}).get("article_field")
     if article_field:
-        if fmt not in ARTICLE_FIELD_FORMATS:
+        if not spec.article_field:
             raise ImportFileError(
                 filename,
                 None,
