@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 
 from annotator.corpus.importers.encoding import not_utf8_error
-from annotator.corpus.importers.labelstudio import labelstudio_comment_ref
+from annotator.corpus.importers.labelstudio import id_text, labelstudio_comment_ref
 from annotator.corpus.importers.records import ImportFileError
 
 BOM = b"\xef\xbb\xbf"
@@ -189,23 +189,13 @@ def _read_document(document: Any, filename: str) -> LabelFile:
     )
 
 
-def _id_text(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
 def _who(completed_by: Any) -> str:
     if isinstance(completed_by, dict):
         email = completed_by.get("email")
         if isinstance(email, str) and email:
             return email
         completed_by = completed_by.get("id")
-    who = _id_text(completed_by)
+    who = id_text(completed_by)
     return who or "unknown"
 
 
@@ -274,7 +264,7 @@ def _read_rumoureval_key(key: dict, source_field: str, found: LabelFile) -> Labe
 def _read_dast(document: dict, filename: str) -> LabelFile:
     found = LabelFile("dast")
     submission = document.get("redditSubmission")
-    article_id = _id_text(submission.get("submission_id")) if isinstance(submission, dict) else None
+    article_id = id_text(submission.get("submission_id")) if isinstance(submission, dict) else None
     seen: set[LabelRow] = set()
     branches = document.get("branches")
     if not isinstance(branches, list):
@@ -288,7 +278,7 @@ def _read_dast(document: dict, filename: str) -> LabelFile:
                 raise ImportFileError(
                     filename, number, 'a branch item without "comment"', unit="item"
                 )
-            comment_id = _id_text(comment.get("comment_id"))
+            comment_id = id_text(comment.get("comment_id"))
             if comment_id is None:
                 raise ImportFileError(
                     filename, number, 'a comment without "comment_id"', unit="item"
@@ -351,10 +341,10 @@ def _read_lines(text: str, filename: str) -> LabelFile:
 
 
 def _pheme_rows(found: LabelFile, record: dict, filename: str, number: int) -> None:
-    tweet_id = _id_text(record.get("tweetid"))
+    tweet_id = id_text(record.get("tweetid"))
     if tweet_id is None:
         raise ImportFileError(filename, number, 'a PHEME annotation without "tweetid"')
-    thread_id = _id_text(record.get("threadid"))
+    thread_id = id_text(record.get("threadid"))
     for source_field in PHEME_FIELDS:
         value = record.get(source_field)
         if isinstance(value, str) and value.strip():
@@ -366,7 +356,7 @@ def _pheme_rows(found: LabelFile, record: dict, filename: str, number: int) -> N
 def _doccano_rows(found: LabelFile, record: Any, filename: str, number: int) -> None:
     if not isinstance(record, dict):
         raise ImportFileError(filename, number, "expected a JSON object", unit="record")
-    comment_id = _id_text(record.get("id")) or str(number)
+    comment_id = id_text(record.get("id")) or str(number)
     who = record.get("annotator") or record.get("user")
     annotator = f"doccano:{who}" if isinstance(who, str | int) and who != "" else "doccano"
     labels = record.get("label", [])

@@ -85,16 +85,23 @@ _CERTAINTY_VALUES = {
     "certain": "certain",
     "somewhat-certain": "somewhat_certain",
     "uncertain": "uncertain",
+    "underspecified": "not_applicable",
 }
 _EVIDENTIALITY_VALUES = {
     "first-hand-experience": "first_hand",
     "first-hand": "first_hand",
+    "witnessed": "first_hand",
     "url-given": "link",
     "url": "link",
+    "url-pointing-to-evidence": "link",
     "quotation-person-organization": "named_source",
     "quotation-person-organisation": "named_source",
+    "quotation-of-person-or-organization": "named_source",
+    "quotation-of-person-or-organisation": "named_source",
     "source-quoted": "named_source",
     "quotation-unverifiable-source": "unnamed_source",
+    "quotation-of-unverifiable-source": "unnamed_source",
+    "unverifiable-source-quoted": "unnamed_source",
     "attachment-of-picture": "media",
     "picture-attached": "media",
     "reasoning": "reasoning",
@@ -102,8 +109,9 @@ _EVIDENTIALITY_VALUES = {
     "no-evidence": "none",
 }
 # Source field (normalised) -> (question key, {source value (normalised): choice value}).
-# The table in docs/scheme.md, "Mapping to public corpora". Values not listed ("underspecified"
-# certainty, RumourEval's veracity, PHEME's source-tweet "support") have no default.
+# The table in docs/scheme.md, "Mapping to public corpora". Values not listed
+# ("underspecified" evidentiality, RumourEval's veracity, PHEME's source-tweet "support")
+# have no default.
 DEFAULT_MAPPING: dict[str, tuple[str, dict[str, str]]] = {
     "stance": ("stance_article", _STANCE_VALUES),
     "responsetype-vs-source": ("stance_article", _STANCE_VALUES),

@@ -93,9 +93,9 @@ def test_the_journey_upload_preview_change_a_value_confirm_summary(
     assert "<strong>ext:PHEME</strong> (19 labels)" in page
     assert "<strong>5</strong> matched in this project, <strong>2</strong> not in it" in page
     assert '<option value="stance_article=support" selected>' in page
-    assert "2 values not mapped." in page  # PHEME's source-tweet support, "underspecified"
+    assert "1 value not mapped." in page  # PHEME's source-tweet support
     assert Annotation.objects.count() == 0
-    # The admin maps PHEME's "underspecified" certainty and confirms.
+    # The admin maps PHEME's "underspecified" certainty elsewhere than its default, confirms.
     defaults = selected_options(page)
     row = next(r for r in page.split("<tr") if "<code>underspecified</code>" in r)
     defaults[row.split('name="')[1].split('"')[0]] = "speculation=uncertain"
@@ -120,7 +120,11 @@ def test_unmapped_values_are_reported_in_the_summary(client, pheme_project, proj
     client.force_login(project_admin)
     location = upload(client)["Location"]
     page = client.get(location).content.decode()
-    client.post(location, selected_options(page))
+    # The admin leaves PHEME's "underspecified" certainty unmapped.
+    choices = selected_options(page)
+    row = next(r for r in page.split("<tr") if "<code>underspecified</code>" in r)
+    choices[row.split('name="')[1].split('"')[0]] = ""
+    client.post(location, choices)
     summary = client.get(location).content.decode()
     assert "<code>certainty=underspecified</code>: 1 label" in summary
     assert "Comments not in the project: 2 (552783667052167168, 552791196247269376)" in summary

@@ -67,7 +67,12 @@ def ext_annotations(project, name="ext:PHEME"):
         ("evidentiality", "url-given", ("source_cited", "link")),
         ("Evidentiality", "First-hand experience", ("source_cited", "first_hand")),
         ("stance_article", "Deny", ("stance_article", "deny")),
-        ("certainty", "underspecified", None),
+        ("certainty", "underspecified", ("speculation", "not_applicable")),
+        ("evidentiality", "witnessed", ("source_cited", "first_hand")),
+        ("evidentiality", "unverifiable-source-quoted", ("source_cited", "unnamed_source")),
+        ("Evidentiality", "URL pointing to evidence", ("source_cited", "link")),
+        ("Evidentiality", "Quotation of unverifiable source", ("source_cited", "unnamed_source")),
+        ("evidentiality", "underspecified", None),
         ("veracity", "true", None),
         ("support", "supporting", None),
         ("label", "support", None),
@@ -117,7 +122,7 @@ def test_the_preview_counts_matches_unknown_comments_and_values(pheme_project):
     assert preview.unknown == [SOURCE, "552791196247269376"]
     values = {(v.field, v.value): (v.count, v.default) for v in preview.values}
     assert values[("responsetype-vs-source", "agreed")] == (2, ("stance_article", "support"))
-    assert values[("certainty", "underspecified")] == (1, None)
+    assert values[("certainty", "underspecified")] == (1, ("speculation", "not_applicable"))
     assert "Comments: 5 matched, 2 not in the project" in "\n".join(preview.lines())
     assert Annotation.objects.count() == 0
 
@@ -137,12 +142,13 @@ def test_it_imports_pheme_labels_as_an_external_annotator_with_history(
     assert labels["552786226097389568"] == {
         "stance_article": "support",
         "stance_parent": "support",
+        "speculation": "not_applicable",
         "source_cited": ["first_hand"],
     }
     # A top-level reply is asked no stance toward a parent: PHEME's vs-previous is dropped.
     assert labels["552785249420091393"] == {"stance_article": "query"}
     assert result.not_asked == 1
-    assert result.unmapped == {("certainty", "underspecified"): 1}
+    assert result.unmapped == {}
     annotation = Annotation.objects.get(comment__source_id="552785375161151488")
     assert annotation.status == Annotation.Status.SUBMITTED
     assert annotation.answered_under == dict.fromkeys(annotation.answers, 1)

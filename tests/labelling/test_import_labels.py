@@ -33,7 +33,7 @@ def test_without_yes_it_prints_the_preview_and_writes_nothing(pheme_project):
         "Comments: 5 matched, 2 not in the project (552783667052167168, 552791196247269376)" in out
     )
     assert "  responsetype-vs-source=agreed (2) -> stance_article=support" in out
-    assert "  certainty=underspecified (1) -> UNMAPPED" in out
+    assert "  certainty=underspecified (1) -> speculation=not_applicable" in out
     assert "Nothing written: run again with --yes to import." in out
     assert Annotation.objects.count() == 0
 

@@ -26,7 +26,7 @@ from typing import BinaryIO
 import orjson
 
 from annotator.corpus.importers.jsonl import default_max_record_bytes, json_line_problem
-from annotator.corpus.importers.labelstudio import _file_article, _group, _id_text
+from annotator.corpus.importers.labelstudio import _file_article, _group, id_text
 from annotator.corpus.importers.records import (
     ArticleRecord,
     CommentRecord,
@@ -101,7 +101,7 @@ def parse_doccano(
                 yield ArticleRecord(source_id=article_id, title=article_id, line=number)
         author = record.get("author")
         yield CommentRecord(
-            source_id=_id_text(record.get("id")) or str(number),
+            source_id=id_text(record.get("id")) or str(number),
             article_id=article_id,
             text=text,
             author=author if isinstance(author, str) else "",

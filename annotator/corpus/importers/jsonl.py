@@ -68,13 +68,7 @@ def parse_jsonl(
             return
         number += 1
         if len(raw) > limit and not raw.endswith(b"\n"):
-            size = len(raw) + _skip_rest_of_line(readline)
-            raise ImportFileError(
-                filename,
-                number,
-                f"record of {size:,} bytes is larger than the {limit:,}-byte limit "
-                "(comment texts are limited in size)",
-            )
+            raise oversized_line(raw, readline, limit, filename, number)
         if not seen_content:
             if number == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM) :]
@@ -85,6 +79,20 @@ def parse_jsonl(
         elif raw[0] != 123 and not raw.strip():  # 123 is "{"; skip blank lines
             continue
         yield _record(raw, filename, number)
+
+
+def oversized_line(
+    raw: bytes, readline: Any, limit: int, filename: str, number: int
+) -> ImportFileError:
+    """The refusal of line ``number``, longer than ``limit`` (``raw`` its first bytes): the
+    rest is read past without being kept, to say its size."""
+    size = len(raw) + _skip_rest_of_line(readline)
+    return ImportFileError(
+        filename,
+        number,
+        f"record of {size:,} bytes is larger than the {limit:,}-byte limit "
+        "(comment texts are limited in size)",
+    )
 
 
 def _skip_rest_of_line(readline: Any) -> int:

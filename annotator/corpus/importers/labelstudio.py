@@ -112,10 +112,11 @@ def labelstudio_comment_ref(task: dict) -> tuple[str | None, str | None]:
     """
     data = task.get("data") if isinstance(task.get("data"), dict) else {}
     comment = data.get("comment_id", data.get("source_id", task.get("id")))
-    return _id_text(comment), _id_text(data.get("article_id"))
+    return id_text(comment), id_text(data.get("article_id"))
 
 
-def _id_text(value: Any) -> str | None:
+def id_text(value: Any) -> str | None:
+    """An id as text: a string (stripped) or an integer; None for anything else or blank."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):

@@ -48,10 +48,10 @@ import orjson
 
 from annotator.corpus.importers.jsonl import (
     BOM,
-    _skip_rest_of_line,
     default_max_record_bytes,
     json_line_problem,
     json_type_name,
+    oversized_line,
 )
 from annotator.corpus.importers.records import (
     ArticleRecord,
@@ -428,13 +428,7 @@ def parse_reddit_dump(
             break
         number += 1
         if len(raw) > limit and not raw.endswith(b"\n"):
-            size = len(raw) + _skip_rest_of_line(readline)
-            raise ImportFileError(
-                filename,
-                number,
-                f"record of {size:,} bytes is larger than the {limit:,}-byte limit "
-                "(comment texts are limited in size)",
-            )
+            raise oversized_line(raw, readline, limit, filename, number)
         if number == 1 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
         if raw[0] != 123 and not raw.strip():  # 123 is "{"; skip blank lines

@@ -41,7 +41,7 @@ import orjson
 from django.utils import timezone
 
 from annotator.datasets.exporters import Folder
-from annotator.datasets.exporters.jsonl import CommentRecords, dumps
+from annotator.datasets.exporters.jsonl import CommentRecords, Lines, dumps
 from annotator.datasets.exporters.thread_ids import CorpusIds
 from annotator.datasets.rows import ArticleRow, CommentRow, RowSource
 
@@ -49,7 +49,6 @@ FILENAME = "convokit-corpus/"
 KEEPS_TREES = True  # a reply-to must name an utterance of the corpus
 COMPRESS = True
 FOLDER = True
-FLUSH_BYTES = 1 << 20
 SPOOL_BYTES = 1 << 20  # conversations past this go to disk
 
 ARTICLE_SPEAKER = "article"
@@ -158,8 +157,7 @@ def write(source: RowSource, folder: Folder) -> list[str]:
         conversations.write(b"{")
         first_conversation = True
         with folder.open("utterances.jsonl") as out:
-            buffer: list[bytes] = []
-            size = 0
+            lines = Lines(out)
             # The timestamps of the open ancestors: the article, then one per depth.
             timestamps: list[int] = [0]
             for row in source.records():
@@ -177,17 +175,8 @@ def write(source: RowSource, folder: Folder) -> list[str]:
                     conversations.write(encoded if first_conversation else b"," + encoded)
                     first_conversation = False
                 speakers.setdefault(utterance["speaker"])
-                line = dumps(utterance)
-                buffer.append(line)
-                size += len(line) + 1
-                if size >= FLUSH_BYTES:
-                    buffer.append(b"")
-                    out.write(b"\n".join(buffer))
-                    buffer.clear()
-                    size = 0
-            if buffer:
-                buffer.append(b"")
-                out.write(b"\n".join(buffer))
+                lines.write(dumps(utterance))
+            lines.flush()
         conversations.write(b"}")
         conversations.seek(0)
         with folder.open("conversations.json") as out:

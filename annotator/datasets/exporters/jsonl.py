@@ -150,23 +150,35 @@ class CommentRecords:
         return record
 
 
+class Lines:
+    """Lines written to ``out`` about a megabyte at a time (one write per line is slow)."""
+
+    def __init__(self, out: BinaryIO):
+        self.out = out
+        self.buffer: list[bytes] = []
+        self.size = 0
+
+    def write(self, line: bytes) -> None:
+        self.buffer.append(line)
+        self.size += len(line) + 1
+        if self.size >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.buffer.append(b"")
+            self.out.write(b"\n".join(self.buffer))
+            self.buffer.clear()
+            self.size = 0
+
+
 def write(source: RowSource, out: BinaryIO) -> None:
     """Write every record of ``source`` to ``out`` as JSON Lines, about a megabyte at a time."""
     comment_record = CommentRecords(source.final, source.carries_predictions)
-    buffer: list[bytes] = []
-    size = 0
+    lines = Lines(out)
     for row in source.records():
         if isinstance(row, CommentRow):
-            line = dumps(comment_record(row))
+            lines.write(dumps(comment_record(row)))
         else:
-            line = dumps(article_record(row))
-        buffer.append(line)
-        size += len(line) + 1
-        if size >= FLUSH_BYTES:
-            buffer.append(b"")
-            out.write(b"\n".join(buffer))
-            buffer.clear()
-            size = 0
-    if buffer:
-        buffer.append(b"")
-        out.write(b"\n".join(buffer))
+            lines.write(dumps(article_record(row)))
+    lines.flush()
