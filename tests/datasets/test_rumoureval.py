@@ -15,7 +15,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotator.corpus.importers.loader import import_file
-from annotator.corpus.models import Comment
+from annotator.corpus.management.commands.import_threads import import_path
+from annotator.corpus.models import Article, Comment
 from annotator.datasets import rows
 from annotator.datasets.exporters.rumoureval import Structure, twitter_time
 from annotator.datasets.exporters.thread_ids import file_name
@@ -26,6 +27,7 @@ from tests.datasets.corpus import make_gold
 from tests.datasets.loading import HOSTILE
 from tests.factories import (
     ArticleFactory,
+    ProjectFactory,
     UserFactory,
     label_in_bulk,
     make_comment,
@@ -270,3 +272,25 @@ def test_memory_grows_only_by_the_zip_entry_of_each_file(project, monkeypatch):
     # zipfile's entry per file (ZipFolder) is the only thing that grows: well under 1 KB
     # a comment.
     assert (large - small) / 7_500 < 1_000, (small, large)
+
+
+def test_the_exported_threads_import_back_with_the_same_trees_and_texts(sample, tmp_path):
+    archive = export(sample)
+    archive.extractall(tmp_path)
+    copy = ProjectFactory(slug="copy")
+
+    result = import_path(copy, tmp_path / "rumoureval", "auto", None, None)
+
+    def trees(project):
+        return sorted(
+            (c.article.source_id, c.source_id, c.parent.source_id if c.parent else None, c.text)
+            for c in Comment.objects.filter(article__project=project).select_related(
+                "article", "parent"
+            )
+        )
+
+    assert result.comments_added == Comment.objects.filter(article__project=sample).count()
+    assert trees(copy) == trees(sample)
+    assert sorted(Article.objects.filter(project=copy).values_list("source_id", flat=True)) == (
+        sorted(Article.objects.filter(project=sample).values_list("source_id", flat=True))
+    )

@@ -50,12 +50,17 @@ from annotator.corpus.importers.x_api import tweet_title
 SOURCE = "twitter"
 TWEET_TIME = "%a %b %d %H:%M:%S %z %Y"  # "Wed Jan 07 11:07:51 +0000 2015"
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # a tweet or a structure.json; real ones are KBs
+# PHEME's folder names, and SemEval RumourEval 2017's (the same threads, renamed; also what
+# the RumourEval export writes, so it imports back).
+SOURCE_FOLDERS = frozenset({"source-tweets", "source-tweet"})
+REACTION_FOLDERS = frozenset({"reactions", "replies"})
 EVENT_SUFFIX = "-all-rnr-threads"  # PHEME v2 names event folders charliehebdo-all-rnr-threads
 STATUS_URL = "https://twitter.com/{}/status/{}"
 
 
 def sniff_pheme_members(names: Iterable[str]) -> bool:
-    """True when some folder holds both a ``structure.json`` and a ``source-tweets/`` folder."""
+    """True when some folder holds both a ``structure.json`` and a ``source-tweets/`` (or
+    RumourEval's ``source-tweet/``) folder."""
     with_structure: set[str] = set()
     with_sources: set[str] = set()
     for name in names:
@@ -64,7 +69,7 @@ def sniff_pheme_members(names: Iterable[str]) -> bool:
             continue
         if parts and parts[-1] == "structure.json":
             with_structure.add("/".join(parts[:-1]))
-        elif len(parts) >= 2 and parts[-2] == "source-tweets":
+        elif len(parts) >= 2 and parts[-2] in SOURCE_FOLDERS:
             with_sources.add("/".join(parts[:-2]))
     return bool(with_structure & with_sources)
 
@@ -139,10 +144,10 @@ def _threads(members: Sequence[Member]) -> dict[str, _Thread]:
             continue
         if len(parts) >= 2 and parts[-1].endswith(".json"):
             role = parts[-2]
-            if role == "source-tweets":
+            if role in SOURCE_FOLDERS:
                 thread("/".join(parts[:-2])).sources.append(member)
                 continue
-            if role == "reactions":
+            if role in REACTION_FOLDERS:
                 thread("/".join(parts[:-2])).reactions.append(member)
                 continue
         if parts[-1] == "structure.json":
@@ -257,7 +262,9 @@ def _tweet(member: Member, filename: str) -> dict[str, Any]:
 
 
 def _id(value: Any) -> str | None:
-    return value if type(value) is str and value.isdigit() else None
+    """A tweet id: a non-blank string (Twitter's are digits; the RumourEval export keeps the
+    ids of other platforms), never a number, whose precision JSON loses."""
+    return value if type(value) is str and value.strip() else None
 
 
 def _member_id(member: Member) -> str:
@@ -265,7 +272,8 @@ def _member_id(member: Member) -> str:
 
 
 def _tweet_id(tweet: dict[str, Any], member: Member, filename: str) -> str:
-    tweet_id = _id(tweet.get("id_str")) or _id(_member_id(member))
+    name_id = _member_id(member)
+    tweet_id = _id(tweet.get("id_str")) or (name_id if name_id.isdigit() else None)
     if tweet_id is None:
         raise ImportFileError(filename, None, f'{member.name}: a tweet without "id_str"')
     return tweet_id
