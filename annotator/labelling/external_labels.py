@@ -548,18 +548,8 @@ def _write(
             ],
             batch_size=500,
         )
+    written = [(a, None) for a in created] + [(a, before) for a, before, _s in updated]
     events = [
-        AnnotationEvent(
-            annotation=a,
-            actor=actor,
-            at=now,
-            kind=AnnotationEvent.Kind.IMPORT,
-            revision=a.revision,
-            before=None,
-            after=a.snapshot(),
-        )
-        for a in created
-    ] + [
         AnnotationEvent(
             annotation=a,
             actor=actor,
@@ -569,7 +559,7 @@ def _write(
             before=before,
             after=a.snapshot(),
         )
-        for a, before, _s in updated
+        for a, before in written
     ]
     AnnotationEvent.objects.bulk_create(events, batch_size=500)
     newly_submitted = [a.comment_id for a in created] + [
