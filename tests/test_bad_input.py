@@ -137,6 +137,9 @@ def targets(project, thread):
          {"llmrun-model": str(llm_model(project).pk), "llmrun-which": "thread",
           "llmrun-thread": top.article.source_id}),
         (reverse("assist:predictions_import", args=[slug]), ["file"], {}),
+        (reverse("corpus:import_list", args=[slug]),
+         ["file", "format", "encoding", "article_field"], {"format": "auto"}),
+        (reverse("labelling:labels_import", args=[slug]), ["file", "encoding"], {}),
     ]  # fmt: skip
 
 
