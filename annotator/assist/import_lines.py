@@ -20,7 +20,7 @@ import orjson
 
 from annotator.assist.models import NAME_PATTERN, VERSION_PATTERN
 from annotator.corpus.importers import NOT_UTF8, identify_unsupported
-from annotator.corpus.importers.jsonl import json_line_problem, json_type_name
+from annotator.corpus.importers.jsonl import json_object
 from annotator.corpus.importers.records import ImportFileError
 
 BOM = b"\xef\xbb\xbf"
@@ -97,14 +97,7 @@ def read_lines(stream: BinaryIO, filename: str) -> Iterator[PredictionLine | Imp
 
 def parse_line(raw: bytes, filename: str, number: int) -> PredictionLine:
     """One line's prediction; ``ImportFileError`` says what is wrong with it."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise ImportFileError(filename, number, json_line_problem(raw, error)) from None
-    if type(data) is not dict:
-        raise ImportFileError(
-            filename, number, f"expected a JSON object, found {json_type_name(data)}"
-        )
+    data = json_object(raw, filename, number)
 
     def refuse(reason: str) -> ImportFileError:
         return ImportFileError(filename, number, reason)

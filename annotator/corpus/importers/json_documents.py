@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from annotator.corpus.importers.jsonl import json_line_problem, json_type_name
+from annotator.corpus.importers.jsonl import json_line_problem, json_object, json_type_name
 from annotator.corpus.importers.records import ImportFileError
 
 BOM = b"\xef\xbb\xbf"
@@ -75,15 +75,7 @@ def _lines(stream: BinaryIO, filename: str, number: int, max_bytes: int) -> Iter
             raise ImportFileError(
                 filename, number, f"line longer than the {max_bytes:,}-byte limit"
             )
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise ImportFileError(filename, number, json_line_problem(raw, error)) from None
-        if type(value) is not dict:
-            raise ImportFileError(
-                filename, number, f"expected a JSON object, found {json_type_name(value)}"
-            )
-        yield number, value
+        yield number, json_object(raw, filename, number)
 
 
 def _document(data: bytes, filename: str, first_line: int, max_bytes: int) -> Iterator[tuple]:

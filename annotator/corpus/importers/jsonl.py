@@ -116,8 +116,8 @@ def _refuse_other_formats(raw: bytes, filename: str, number: int) -> None:
         raise ImportFileError(filename, number, "not JSON Lines: this looks like CSV")
 
 
-def _record(raw: bytes, filename: str, number: int) -> Record:
-    """One line turned into an article or comment record."""
+def json_object(raw: bytes, filename: str, number: int) -> dict[str, Any]:
+    """Line ``number`` as a JSON object; ``ImportFileError`` says what else it is."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -126,6 +126,12 @@ def _record(raw: bytes, filename: str, number: int) -> Record:
         raise ImportFileError(
             filename, number, f"expected a JSON object, found {json_type_name(data)}"
         )
+    return data
+
+
+def _record(raw: bytes, filename: str, number: int) -> Record:
+    """One line turned into an article or comment record."""
+    data = json_object(raw, filename, number)
     kind = data.get("type")
     if kind == "comment":
         return _comment(data, filename, number)
