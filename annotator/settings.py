@@ -283,6 +283,32 @@ LOGGING = {
     "loggers": {"django.request": {"filters": ["refusals"]}},
 }
 
+# --- Operations (annotator/ops/) -------------------------------------------------------------
+# /healthz says the process is up (no database); /readyz is 200 when the database answers, the
+# migrations are applied, a db_worker was seen within READY_WORKER_SECONDS (0: not checked;
+# never with a non-database task backend) and, when configured, the cache and the object store
+# answer within READY_CHECK_TIMEOUT seconds; else 503 naming the failed check. /metrics is
+# Prometheus's format for `Authorization: Bearer $METRICS_TOKEN` only (404 while unset).
+# LOG_FORMAT=json writes one JSON object a line, with a line per request on
+# annotator.requests (request id, user id, project, view, status, duration).
+READY_WORKER_SECONDS = int(os.environ.get("READY_WORKER_SECONDS", "60"))
+READY_CHECK_TIMEOUT = float(os.environ.get("READY_CHECK_TIMEOUT", "2"))
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Before django_tasks_db, whose db_worker command ours extends with the worker's presence.
+INSTALLED_APPS.insert(INSTALLED_APPS.index("django_tasks_db"), "annotator.ops")
+INSTALLED_APPS.append("django_prometheus")
+MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+MIDDLEWARE.insert(1, "annotator.ops.logs.RequestLogMiddleware")
+MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower()
+if LOG_FORMAT == "json":
+    LOGGING["formatters"] = {"json": {"()": "annotator.ops.logs.JsonLogFormatter"}}
+    LOGGING["filters"]["request_context"] = {"()": "annotator.ops.logs.RequestContextFilter"}
+    LOGGING["handlers"]["console"].update(formatter="json", filters=["request_context"])
+    LOGGING["loggers"]["annotator.requests"] = {"level": "INFO"}
+elif LOG_FORMAT not in {"", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
+
 # --- REST API (annotator/api/) ------------------------------------------------------------------
 # Scripts authenticate with personal tokens (`Authorization: Token <key>`, made at /api/tokens/);
 # the browser's session works too (with CSRF on writes), for the browsable API and the docs.

@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("annotator.datasets.urls")),
     path("", include("annotator.assist.urls")),
     path("api/", include("annotator.api.urls")),
+    path("", include("annotator.ops.urls")),  # /healthz, /readyz, /metrics
     path("favicon.ico", errors.favicon),
 ]
 
