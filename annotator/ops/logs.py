@@ -109,12 +109,19 @@ class RequestLogMiddleware:
 
 class RequestContextFilter(logging.Filter):
     """Add the current request's ``request_id`` and ``user_id`` to every record (None
-    outside a request), so a warning deep in an import says whose request it was."""
+    outside a request), so a warning deep in an import says whose request it was; and keep
+    secret URL parts out of Django's own lines about a request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         # Django logs a 4xx or 5xx after the middleware returned, with the request attached.
         request = getattr(record, "request", None)
-        if not isinstance(request, HttpRequest):
+        if isinstance(request, HttpRequest):
+            # Its "Not Found: /accounts/invitations/<the token>/" names the path: redacted
+            # as the request line's is.
+            path = logged_path(request)
+            if path != request.path and isinstance(record.args, tuple):
+                record.args = tuple(path if arg == request.path else arg for arg in record.args)
+        else:
             request = current_request.get()
         if not hasattr(record, "request_id"):
             record.request_id = getattr(request, "request_id", None) if request else None
