@@ -4,7 +4,7 @@ database when Prometheus scrapes.
 The database-derived figures (job queue depth and age, import and export jobs by status,
 labels saved in the last minute, live workers) are the same from whichever replica is
 scraped and survive restarts, so they are computed at scrape time by ``DatabaseCollector``
-in a constant five queries, never kept in process counters. Imports and exports "per
+in a constant six queries, never kept in process counters. Imports and exports "per
 outcome" are the job tables' totals by status (``annotator_import_jobs{status="failed"}``);
 ``increase()`` over them gives outcomes per interval.
 
@@ -19,8 +19,7 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.db.models import Count, IntegerField, Min, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Min
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -43,32 +42,37 @@ def _age_seconds(since, now) -> float:
 
 
 def labels_saved_in_last_minute(now=None) -> dict[str, int]:
-    """Annotation saves (history rows) in the last minute, by kind, in one query.
+    """Annotation saves (history rows) in the last minute, by kind, in two queries.
 
     The history table has no index on its time, and may hold millions of rows; rows are
     written in time order, though, so the newest row older than a minute is found by
     walking the primary key backwards (as many steps as the last minute's saves), and the
-    count is a primary-key range from there.
+    count is a primary-key range from there. Two queries rather than a subquery: with the
+    boundary as a literal, PostgreSQL's planner sees how narrow the range is (with a
+    parameter it planned a parallel scan of a third of the table, 40 ms instead of 1 ms on
+    a million rows).
     """
     since = (now or timezone.now()) - timedelta(minutes=1)
-    boundary = AnnotationEvent.objects.filter(at__lt=since).order_by("-id").values("id")[:1]
+    boundary = (
+        AnnotationEvent.objects.filter(at__lt=since)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
     rows = (
-        AnnotationEvent.objects.filter(
-            id__gt=Coalesce(Subquery(boundary), Value(0), output_field=IntegerField()),
-            at__gte=since,
-        )
+        AnnotationEvent.objects.filter(id__gt=boundary or 0, at__gte=since)
         .order_by()
         .values("kind")
         .annotate(saves=Count("id"))
     )
-    counts = {kind: 0 for kind in AnnotationEvent.Kind.values}
+    counts = dict.fromkeys(AnnotationEvent.Kind.values, 0)
     counts.update({row["kind"]: row["saves"] for row in rows})
     return counts
 
 
 class DatabaseCollector(Collector):
     """Queue depth and age, jobs by status, labels saved per minute and live workers,
-    read from the database at each scrape (five queries, whatever the data)."""
+    read from the database at each scrape (six queries, whatever the data)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = timezone.now()

@@ -22,7 +22,7 @@ from tests.factories import (
 )
 from tests.worker import database_tasks
 
-QUERIES_PER_SCRAPE = 5  # tasks, import jobs, export jobs, label saves, live workers
+QUERIES_PER_SCRAPE = 6  # tasks, import jobs, export jobs, label saves (two), live workers
 
 
 def samples(collector=None) -> dict[tuple[str, tuple], float]:
