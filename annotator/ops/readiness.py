@@ -19,6 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
+from django_tasks_db.backend import DatabaseBackend
 
 from annotator.ops.presence import live_workers_since, ready_worker_seconds
 
@@ -83,8 +84,6 @@ def check_migrations(alias: str = DEFAULT_DB_ALIAS) -> str:
 def worker_checked() -> bool:
     """Whether readiness needs a worker: tasks go to the database backend (so someone must
     run ``db_worker``) and READY_WORKER_SECONDS is not 0."""
-    from django_tasks_db.backend import DatabaseBackend
-
     return ready_worker_seconds() > 0 and isinstance(
         task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend
     )
@@ -111,7 +110,9 @@ def _cache_round_trip() -> bool:
     value = get_random_string(12)
     try:
         cache.set(key, value, timeout=30)
-        return cache.get(key) == value
+        answered = cache.get(key) == value
+        cache.delete(key)
+        return answered
     finally:
         cache.close()
 
