@@ -63,7 +63,8 @@ def logged_path(request: HttpRequest) -> str:
     if match is not None and SECRET_URL_KWARGS & set(match.kwargs):
         path = request.path
         for name in SECRET_URL_KWARGS & set(match.kwargs):
-            path = path.replace(str(match.kwargs[name]), f"<{name}>")
+            if str(match.kwargs[name]):
+                path = path.replace(str(match.kwargs[name]), f"<{name}>")
         return path
     return request.path
 
