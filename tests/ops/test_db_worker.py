@@ -1,6 +1,9 @@
 """``manage.py db_worker`` is ours: django-tasks-db's worker that records its presence."""
 
+import contextlib
+import os
 import signal
+import time
 
 import pytest
 from django.core.management import get_commands
@@ -56,3 +59,21 @@ def test_a_killed_worker_leaves_its_row_to_go_stale(tmp_path, settings):
     finally:
         kill(worker)
     assert WorkerPresence.objects.count() == 1  # pruned by the next live worker, later
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_reload_only_the_child_that_runs_tasks_records_its_presence(tmp_path):
+    database_url()
+    watcher = start_worker(tmp_path, "--reload")
+    child = None
+    try:
+        wait_for(lambda: WorkerPresence.objects.exists(), 60, "the worker's row", worker=watcher)
+        time.sleep(1)  # a second row would be the watcher's
+        (presence,) = WorkerPresence.objects.all()
+        child = int(presence.worker_id.rsplit(":", 1)[1])
+        assert child != watcher.pid
+    finally:
+        kill(watcher)
+        if child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
