@@ -1,9 +1,11 @@
 """The probes and the metrics endpoint: unauthenticated probes that reveal nothing but
-their checks' states, and metrics behind a bearer token."""
+their checks' states, and metrics behind a bearer token. None needs a login, even should
+LoginRequiredMiddleware be turned on: a probe or a scraper has no session."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
@@ -14,6 +16,7 @@ from annotator.ops.metrics import scrape_registry
 from annotator.ops.readiness import is_ready, readiness
 
 
+@login_not_required
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -21,6 +24,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+@login_not_required
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
@@ -34,6 +38,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return response
 
 
+@login_not_required
 @never_cache
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:

@@ -69,6 +69,18 @@ def test_probes_keep_the_host_check(client, db):
     assert client.get("/readyz", headers={"Host": "evil.example"}).status_code == 400
 
 
+def test_probes_and_metrics_need_no_login_even_with_login_required_everywhere(client, db, settings):
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    ]
+    settings.METRICS_TOKEN = "tok"
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics", headers={"Authorization": "Bearer tok"}).status_code == 200
+    assert client.get(reverse("corpus:project_list")).status_code == 302  # the others do
+
+
 def test_probes_refuse_writes(client, db):
     assert client.post("/healthz").status_code == 405
     assert client.post("/readyz").status_code == 405
