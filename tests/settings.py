@@ -19,3 +19,10 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns 
 # django-axes needs the request in every authenticate() call, which the test client's
 # force_login and other tests do not pass; the lockout tests turn it on (tests/test_lockout.py).
 AXES_ENABLED = False
+
+# --- Shared cache: with CACHE_URL (CI's PostgreSQL run) the suite runs on Redis. Each test
+# process (an xdist worker) keys under its own prefix, and clearing the cache drops only its
+# own keys (tests/shared_cache.py), so workers sharing one Redis database never collide.
+if CACHE_URL:  # noqa: F405
+    CACHES["default"]["BACKEND"] = "tests.shared_cache.PrefixedRedisCache"  # noqa: F405
+    CACHES["default"]["KEY_PREFIX"] = f"test-{os.getpid()}"  # noqa: F405 - process_prefix()

@@ -74,6 +74,13 @@ from django.utils.dateparse import parse_datetime
 from annotator.corpus.models import Project
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import Scheme, clean_answers, missing_answers
+from annotator.review.computed_once import (
+    cache_get,
+    cache_is_shared,
+    cache_set,
+    computed_once,
+    fingerprint_digest,
+)
 
 DISAGREE = "disagree"
 FLAGGED = "flagged"
@@ -289,6 +296,9 @@ SINCE_MARGIN = timedelta(seconds=60)
 # Past this many changed comments, sorting again is cheaper than moving items one by one.
 RESORT_AFTER = 1000
 _memo: OrderedDict[tuple, ScoredProject] = OrderedDict()
+# The scores published in Django's cache for the other processes (see the module docstring).
+SHARED_PREFIX = "review:queue:"
+SHARED_SECONDS = 24 * 3600
 _memo_lock = threading.Lock()
 _ROW_FIELDS = (
     "comment_id",
@@ -551,6 +561,69 @@ def _with_gold(project: Project, scored: ScoredProject, gold: tuple[int, int | N
     return replace(scored, gold_ids=ids, gold=gold)
 
 
+def _same_basis(scored: ScoredProject | None, version: Version) -> bool:
+    """Whether ``scored`` can be brought up to ``version`` by rescoring changed comments."""
+    return scored is not None and (
+        scored.version.scheme_id == version.scheme_id and scored.version.tree == version.tree
+    )
+
+
+def _shared_key(project: Project) -> str:
+    # The database and the project's creation time too: test databases (and a project made
+    # again under a reused id) must not meet another's scores.
+    created = project.created_at.timestamp() if project.created_at else 0
+    return f"{SHARED_PREFIX}{connection.settings_dict['NAME']}:{project.pk}:{created}"
+
+
+def _published(project: Project) -> ScoredProject | None:
+    """The scores another process published for ``project`` (any version), if any."""
+    found = cache_get(_shared_key(project))
+    return found if isinstance(found, ScoredProject) else None
+
+
+def _publish(project: Project, scored: ScoredProject) -> ScoredProject:
+    """Share ``scored`` with the other processes (without the derived samples)."""
+    cache_set(_shared_key(project), replace(scored, samples={}), SHARED_SECONDS)
+    return scored
+
+
+def _up_to_date(
+    project: Project,
+    scheme: LabelScheme,
+    version: Version,
+    read_at: datetime,
+    kept: ScoredProject | None,
+) -> ScoredProject:
+    """Scores for ``version``'s labels: the kept ones caught up (cheap, not published), else
+    the published ones (as they are when they are of this version, else caught up), else
+    scored from scratch by one process, which publishes them (``computed_once``)."""
+    if _same_basis(kept, version):
+        updated = _score_changes(project, scheme, version, read_at, kept)
+        if updated is not None:
+            return updated
+    if not cache_is_shared():  # a local-memory cache: the memo above is all there is
+        return _score_all(project, scheme, version, read_at)
+    shared = _published(project)
+    if shared is not None and kept is not None and shared.read_at <= kept.read_at:
+        shared = None  # no newer than what just failed to catch up
+    if shared is not None and shared.version.labels == version.labels:
+        return shared
+    if _same_basis(shared, version):
+        updated = _score_changes(project, scheme, version, read_at, shared)
+        if updated is not None:
+            return _publish(project, updated)
+
+    def find() -> ScoredProject | None:
+        found = _published(project)
+        return found if found is not None and found.version.labels == version.labels else None
+
+    def compute() -> ScoredProject:
+        return _publish(project, _score_all(project, scheme, version, read_at))
+
+    lock = f"{_shared_key(project)}:scoring:{fingerprint_digest(version.labels)}"
+    return computed_once(lock, find, compute, checked=True)
+
+
 def scored_project(project: Project, scheme: LabelScheme) -> ScoredProject:
     """The kept scores of ``project``, brought up to date (see the module docstring).
 
@@ -563,13 +636,7 @@ def scored_project(project: Project, scheme: LabelScheme) -> ScoredProject:
     with _memo_lock:
         scored = _memo.get(key)
     if scored is None or scored.version.labels != version.labels:
-        updated = None
-        same_basis = scored is not None and (
-            scored.version.scheme_id == version.scheme_id and scored.version.tree == version.tree
-        )
-        if same_basis:
-            updated = _score_changes(project, scheme, version, read_at, scored)
-        scored = updated or _score_all(project, scheme, version, read_at)
+        scored = _up_to_date(project, scheme, version, read_at, scored)
     if scored.gold != version.gold:
         scored = _with_gold(project, scored, version.gold)
     with _memo_lock:
