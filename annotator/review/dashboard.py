@@ -9,7 +9,10 @@ distribution, pace, the confusion matrix of one question and two annotators, and
 agreement tallies), each holding counts rather than rows, so memory stays flat whatever the
 project's size. The agreement figures (bootstrap intervals: the expensive part) are cached
 per project until a submitted label changes (``measures.cached_agreement``), so a reload
-without new labels only counts. Every function reads with a fixed number of queries.
+without new labels only counts; with a shared cache (``CACHE_URL``) one process computes them
+per change and the others loading the page meanwhile wait for its figures. The other charts
+are counts made during the one read the page needs anyway, so they are not cached. Every
+function reads with a fixed number of queries.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ yes/no entry per choice, ``"source_cited=link"``), which exports share.
 
 Reading never writes: a project without a label scheme has no questions here (it is not
 given the default scheme on a GET). ``cached_agreement`` keeps the expensive figures (the
-bootstrap intervals) per project until a submitted label changes.
+bootstrap intervals) per project until a submitted label changes; with a shared cache
+(``CACHE_URL``) they are computed once per change for all processes (``computed_once``).
 """
 
 from __future__ import annotations

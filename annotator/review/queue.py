@@ -49,11 +49,23 @@ a reply) and the gold labels' count, last id and sums of their comment ids. Then
   project is scored from scratch;
 * a new scheme version, a moved comment, or a project not seen yet: scored from scratch.
 
-Why per process and not Django's cache or a table: ``settings.py`` configures no cache (so
-each process would get its own local-memory cache anyway, through pickling), and a score
-column would need every write path of annotations and comments to keep it right. The kept
-state is a few megabytes for 20,000 comments; ``MEMO_PROJECTS`` projects are kept. Queries
-stay constant: the version, then at most the changed annotations and the new gold ids.
+Kept per process first (``_memo``): every call checks the version in the database, so scores
+kept by one process are never used for labels another process changed since; they are caught
+up as above. With a shared cache (``CACHE_URL``: Redis) a process that scores a project from
+scratch also *publishes* the result (pickled, about 2 MB at 20,000 comments), and a process
+without kept scores (a new gunicorn worker, one whose kept scores could not catch up) starts
+from the published ones: as they are when they are of the current version, else caught up
+the same way (and published again). Scoring from scratch is done by one process per version
+(``computed_once``); the others wait for its result. A published state is only ever used for
+the version it names or caught up from it with the same checks, so processes publishing
+concurrently cannot make a queue wrong, only cost a catch-up. Catching up on one's own kept
+scores (the reviewer's Enter) publishes nothing: that path stays as fast as before. Without
+a shared cache nothing is published (a local-memory cache would only copy the memo).
+
+Why not a score column: it would need every write path of annotations and comments to keep it
+right. The kept state is a few megabytes for 20,000 comments; ``MEMO_PROJECTS`` projects are
+kept. Queries stay constant: the version, then at most the changed annotations and the new
+gold ids (the shared cache adds cache reads, no query).
 """
 
 from __future__ import annotations
