@@ -215,7 +215,13 @@ def measure_shared(project, scheme, n: int, compute: Callable, show: Callable) -
     dumps = (time.perf_counter() - started) * 1000
     unpickle = lambda: pickle.loads(blob)  # noqa: E731, S301 - the bytes dumped just above
     loads = statistics.median(timed(unpickle)[0] for _ in range(n))
-    print(f"scores pickled: {len(blob) / 1e6:.1f} MB, dumps {dumps:.0f} ms, loads {loads:.0f} ms")
+    version, now = queue.read_version(project, scheme), timezone_now()
+    scoring = lambda: queue._score_all(project, scheme, version, now)  # noqa: E731
+    scratch = statistics.median(timed(scoring)[0] for _ in range(n))
+    print(
+        f"scores pickled: {len(blob) / 1e6:.1f} MB, dumps {dumps:.0f} ms, loads {loads:.0f} ms; "
+        f"scoring them from scratch (the floor, no publishing) {scratch:.0f} ms"
+    )
     show("queue compute, new process, published scores", *repeated(n, compute, queue.forget_scores))
     # The published scores one label behind: a new process catches up on that label only.
     annotation = Annotation.objects.filter(project=project).order_by("pk").first()
