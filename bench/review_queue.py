@@ -84,6 +84,8 @@ def main() -> None:
         build_project(args)
         print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
         measure(args)
+        if args.cache_url:
+            forget()  # the published scores would otherwise stay in that Redis for a day
 
 
 def answers_for(rng: random.Random, is_reply: bool, disagree: float) -> list[dict]:
