@@ -200,6 +200,24 @@ IMPORT_BACKGROUND_BYTES = int(os.environ.get("IMPORT_BACKGROUND_BYTES", str(1024
 # progress bar; smaller ones are built during the request.
 EXPORT_BACKGROUND_COMMENTS = int(os.environ.get("EXPORT_BACKGROUND_COMMENTS", "5000"))
 
+# --- Shared cache (CACHE_URL) -----------------------------------------------------------------
+# With several processes (gunicorn workers, db_worker), CACHE_URL=redis://host:6379/0 makes
+# them share one cache through Django's built-in Redis backend: the agreement figures and the
+# review queue's scores are then computed once per change for all of them (see
+# docs/deploy.md, "Shared cache"). CACHE_KEY_PREFIX separates apps sharing one Redis database.
+# Unset: Django's default local-memory cache, one per process (correct, computed per process).
+CACHE_URL = os.environ.get("CACHE_URL", "").strip()
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", ""),
+            # A Redis that stops answering is a miss after a few seconds, not a hung request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+        }
+    }
+
 # --- Background tasks (django-tasks; Django 6: django.tasks) ----------------------------------
 # A running import or export whose heartbeat is older than this (seconds) lost its worker
 # and is failed (annotator/corpus/heartbeats.py). Running jobs beat every half second while

@@ -64,6 +64,12 @@ def main() -> None:
         "--repeat", type=int, default=5, help="timings per figure, median (default: %(default)s)"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--cache-url",
+        default="",
+        help="a Redis (CACHE_URL) to measure the scores shared between processes with, e.g. "
+        "redis://127.0.0.1:6379/6 (only this script's keys are touched)",
+    )
     args = parser.parse_args()
     if args.comments < 10 or args.thread_size < 1 or args.repeat < 1:
         parser.error("--comments must be at least 10, --thread-size and --repeat at least 1")
@@ -71,11 +77,15 @@ def main() -> None:
         parser.error("--disagree is a share between 0 and 1")
     with tempfile.TemporaryDirectory(prefix="bench-review-") as directory:
         os.environ.update(server_environment(args.database_url, Path(directory)))
+        if args.cache_url:
+            os.environ.update(CACHE_URL=args.cache_url, CACHE_KEY_PREFIX=SLUG)
         recreate_database(args.database_url)
         started = time.perf_counter()
         build_project(args)
         print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
         measure(args)
+        if args.cache_url:
+            forget()  # the published scores would otherwise stay in that Redis for a day
 
 
 def answers_for(rng: random.Random, is_reply: bool, disagree: float) -> list[dict]:
@@ -179,10 +189,64 @@ def repeated(count: int, action: Callable[[], object], before=None) -> tuple[flo
 
 
 def forget() -> None:
-    """Drop what the queue keeps between requests (nothing to drop before the cache)."""
+    """Drop what the queue keeps between requests, in this process and in a shared cache
+    (nothing to drop before the cache)."""
+    from annotator.corpus.models import Project
     from annotator.review import queue
 
     getattr(queue, "forget_scores", lambda: None)()
+    if hasattr(queue, "_shared_key"):
+        from django.core.cache import caches
+
+        caches["default"].delete(queue._shared_key(Project.objects.get(slug=SLUG)))
+
+
+def measure_shared(project, scheme, n: int, compute: Callable, show: Callable) -> None:
+    """What sharing the scores through Redis costs and saves: their pickled size, publishing
+    and loading them, and a process that starts with nothing but the published scores."""
+    import pickle
+    from dataclasses import replace
+
+    from annotator.labelling.models import Annotation
+    from annotator.review import queue
+
+    compute()
+    scored = replace(queue.scored_project(project, scheme), samples={})
+    started = time.perf_counter()
+    blob = pickle.dumps(scored, pickle.HIGHEST_PROTOCOL)
+    dumps = (time.perf_counter() - started) * 1000
+    unpickle = lambda: pickle.loads(blob)  # noqa: E731, S301 - the bytes dumped just above
+    loads = statistics.median(timed(unpickle)[0] for _ in range(n))
+    version, now = queue.read_version(project, scheme), timezone_now()
+    scoring = lambda: queue._score_all(project, scheme, version, now)  # noqa: E731
+    scratch = statistics.median(timed(scoring)[0] for _ in range(n))
+    print(
+        f"scores pickled: {len(blob) / 1e6:.1f} MB, dumps {dumps:.0f} ms, loads {loads:.0f} ms; "
+        f"scoring them from scratch (the floor, no publishing) {scratch:.0f} ms"
+    )
+    show("queue compute, new process, published scores", *repeated(n, compute, queue.forget_scores))
+    # The published scores one label behind: a new process catches up on that label only.
+    annotation = Annotation.objects.filter(project=project).order_by("pk").first()
+
+    def one_label_behind():
+        forget()
+        compute()
+        queue.forget_scores()
+        Annotation.objects.filter(pk=annotation.pk).update(
+            revision=annotation.revision + 1, updated_at=timezone_now()
+        )
+        annotation.revision += 1
+
+    show(
+        "queue compute, new process, published scores 1 label behind",
+        *repeated(n, compute, one_label_behind),
+    )
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
 
 
 def measure(args: argparse.Namespace) -> None:
@@ -223,6 +287,8 @@ def measure(args: argparse.Namespace) -> None:
     show("queue compute, cold", *repeated(n, compute, before=forget))
     compute()
     show("queue compute, warm", *repeated(n, compute))
+    if args.cache_url:
+        measure_shared(project, scheme, n, compute, show)
     page = lambda: client.get(queue_url)  # noqa: E731
     show("queue page (GET), cold", *repeated(n, page, before=forget))
     page()

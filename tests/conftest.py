@@ -1,6 +1,7 @@
 """The cast of users every test can ask for, and settings for the test run."""
 
 import pytest
+from django.core.cache import caches
 
 from annotator.corpus.models import Role
 from annotator.review.queue import forget_scores
@@ -14,6 +15,15 @@ def cold_review_scores():
     forget_scores()
     yield
     forget_scores()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Every test starts with an empty cache: on Redis (``CACHE_URL``) entries outlive the
+    process, and ids repeat between tests. Only this process's keys go (tests/settings.py)."""
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
 
 
 @pytest.fixture

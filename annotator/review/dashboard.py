@@ -9,7 +9,10 @@ distribution, pace, the confusion matrix of one question and two annotators, and
 agreement tallies), each holding counts rather than rows, so memory stays flat whatever the
 project's size. The agreement figures (bootstrap intervals: the expensive part) are cached
 per project until a submitted label changes (``measures.cached_agreement``), so a reload
-without new labels only counts. Every function reads with a fixed number of queries.
+without new labels only counts; with a shared cache (``CACHE_URL``) one process computes them
+per change and the others loading the page meanwhile wait for its figures. The other charts
+are counts made during the one read the page needs anyway, so they are not cached. Every
+function reads with a fixed number of queries.
 """
 
 from __future__ import annotations
@@ -867,15 +870,23 @@ def read_dashboard(
     if matrix is not None:
         readers.append(matrix)
     agreement = AgreementReader(scheme) if cached.report is None else None
-    if agreement is not None:
+    lock = cached.lock() if agreement is not None else None
+    if agreement is not None and lock is not None:
         readers.append(agreement)
+        # Taken before the read: another process loading the page now waits for this one's
+        # bootstrap instead of running its own (the tallies are cheap, they are kept anyway).
+        lock.acquire()
     readers.extend(extra)
-    read_labels(project, readers)
+    try:
+        read_labels(project, readers)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
 
     report = cached.report
-    if agreement is not None:
-        report = agreement.tallies.report(resamples=resamples, seed=seed)
-        cached.store(report)
+    if agreement is not None and lock is not None:
+        report = cached.report_of(agreement.tallies, lock, resamples=resamples, seed=seed)
     names = {p.annotator_id: p.username for p in people}
     return Dashboard(
         progress=progress.progress(comment_count(project)),

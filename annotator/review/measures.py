@@ -8,15 +8,15 @@ yes/no entry per choice, ``"source_cited=link"``), which exports share.
 
 Reading never writes: a project without a label scheme has no questions here (it is not
 given the default scheme on a GET). ``cached_agreement`` keeps the expensive figures (the
-bootstrap intervals) per project until a submitted label changes.
+bootstrap intervals) per project until a submitted label changes; with a shared cache
+(``CACHE_URL``) they are computed once per change for all processes (``computed_once``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from django.core.cache import caches
 from django.db.models import Count, Max, Q, Sum
 
 from annotator.corpus.models import Project
@@ -30,6 +30,12 @@ from annotator.review.agreement import (
     Units,
     agreement_from_tally,
     tally_units,
+)
+from annotator.review.computed_once import (
+    ComputeLock,
+    cache_get,
+    cache_set,
+    fingerprint_digest,
 )
 from annotator.review.label_units import (
     STANCE_QUESTIONS,
@@ -341,19 +347,48 @@ def _scheme_fingerprint(scheme: Scheme) -> tuple:
 class CachedAgreement:
     """The cached report of one project, if it is still current, and how to store a new one.
 
-    Uses Django's cache framework (``caches["default"]``). ``settings.py`` configures no
-    ``CACHES``, so that is Django's default ``LocMemCache``: per process and bounded (300
-    entries, least recently used out), which is enough since one entry per project is kept
-    (the latest fingerprint and its report); configure a shared cache (Redis, Memcached) and
-    every worker shares the figures.
+    Uses Django's cache framework (``caches["default"]``): with ``CACHE_URL`` a Redis that
+    every process shares, so the figures of one labels version are computed once for all of
+    them (``lock``, see ``computed_once``); without it Django's default ``LocMemCache``, per
+    process and bounded (300 entries, least recently used out), which is enough since one
+    entry per project is kept (the latest fingerprint and its report). Either way a report
+    is only used for the exact fingerprint it was computed for: a process that stored an
+    older version after a newer one only costs the next reader a computation.
     """
 
     key: str
     fingerprint: tuple
     report: Report | None
 
+    def find(self) -> Report | None:
+        """The stored report if it is this fingerprint's (read again: another process may
+        have stored it since)."""
+        found = cache_get(self.key)
+        return found[1] if isinstance(found, tuple) and found[0] == self.fingerprint else None
+
     def store(self, report: Report) -> None:
-        caches["default"].set(self.key, (self.fingerprint, report), CACHE_SECONDS)
+        cache_set(self.key, (self.fingerprint, report), CACHE_SECONDS)
+
+    def lock(self) -> ComputeLock:
+        """The lock that lets one process compute this fingerprint's report."""
+        return ComputeLock(f"{self.key}:computing:{fingerprint_digest(self.fingerprint)}")
+
+    def report_of(self, tallies: AgreementTallies, lock: ComputeLock, **options) -> Report:
+        """The report from ``tallies`` (its bootstrap: the expensive part) if this process
+        holds ``lock``; else the holder's, once it is stored (computed here if it is not
+        there by the time the lock goes or times out). Releases the lock."""
+        try:
+            if not lock.held:
+                lock.wait()
+                report = self.find()
+                if report is not None:
+                    return report
+                lock.acquire()
+            report = tallies.report(**options)
+            self.store(report)
+            return report
+        finally:
+            lock.release()
 
 
 def cached_agreement(
@@ -368,10 +403,8 @@ def cached_agreement(
         resamples,
         seed,
     )
-    key = f"{CACHE_PREFIX}{project.pk}"
-    found = caches["default"].get(key)
-    report = found[1] if isinstance(found, tuple) and found[0] == fingerprint else None
-    return CachedAgreement(key, fingerprint, report)
+    cached = CachedAgreement(f"{CACHE_PREFIX}{project.pk}", fingerprint, None)
+    return replace(cached, report=cached.find())
 
 
 def cached_agreement_report(
@@ -382,12 +415,25 @@ def cached_agreement_report(
     scheme: Scheme | None = None,
 ) -> Report:
     """``agreement_report``, recomputed only when the labels changed since the last call
-    (see ``cached_agreement``). ``scheme`` defaults to the current one (``current_scheme``)."""
+    (see ``cached_agreement``), and then by one process at a time: the others wait for its
+    report. ``scheme`` defaults to the current one (``current_scheme``)."""
     scheme = scheme if scheme is not None else current_scheme(project)
     # The version before the labels: what is stored is never older than its fingerprint.
     cached = cached_agreement(project, scheme, resamples=resamples, seed=seed)
     if cached.report is not None:
         return cached.report
-    report = _report(project, scheme, resamples=resamples, seed=seed)
-    cached.store(report)
-    return report
+    lock = cached.lock()
+    if not lock.acquire():
+        lock.wait()
+        report = cached.find()
+        if report is not None:
+            return report
+        lock.acquire()  # nothing current was stored: compute here
+    tallies = AgreementTallies(scheme)
+    try:
+        for row in _submitted_rows(project):
+            tallies.add(*row)
+    except BaseException:
+        lock.release()
+        raise
+    return cached.report_of(tallies, lock, resamples=resamples, seed=seed)

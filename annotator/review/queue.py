@@ -49,11 +49,23 @@ a reply) and the gold labels' count, last id and sums of their comment ids. Then
   project is scored from scratch;
 * a new scheme version, a moved comment, or a project not seen yet: scored from scratch.
 
-Why per process and not Django's cache or a table: ``settings.py`` configures no cache (so
-each process would get its own local-memory cache anyway, through pickling), and a score
-column would need every write path of annotations and comments to keep it right. The kept
-state is a few megabytes for 20,000 comments; ``MEMO_PROJECTS`` projects are kept. Queries
-stay constant: the version, then at most the changed annotations and the new gold ids.
+Kept per process first (``_memo``): every call checks the version in the database, so scores
+kept by one process are never used for labels another process changed since; they are caught
+up as above. With a shared cache (``CACHE_URL``: Redis) a process that scores a project from
+scratch also *publishes* the result (pickled, about 2 MB at 20,000 comments), and a process
+without kept scores (a new gunicorn worker, one whose kept scores could not catch up) starts
+from the published ones: as they are when they are of the current version, else caught up
+the same way (and published again). Scoring from scratch is done by one process per version
+(``computed_once``); the others wait for its result. A published state is only ever used for
+the version it names or caught up from it with the same checks, so processes publishing
+concurrently cannot make a queue wrong, only cost a catch-up. Catching up on one's own kept
+scores (the reviewer's Enter) publishes nothing: that path stays as fast as before. Without
+a shared cache nothing is published (a local-memory cache would only copy the memo).
+
+Why not a score column: it would need every write path of annotations and comments to keep it
+right. The kept state is a few megabytes for 20,000 comments; ``MEMO_PROJECTS`` projects are
+kept. Queries stay constant: the version, then at most the changed annotations and the new
+gold ids (the shared cache adds cache reads, no query).
 """
 
 from __future__ import annotations
@@ -74,6 +86,13 @@ from django.utils.dateparse import parse_datetime
 from annotator.corpus.models import Project
 from annotator.labelling.models import Annotation, LabelScheme
 from annotator.labelling.scheme import Scheme, clean_answers, missing_answers
+from annotator.review.computed_once import (
+    cache_get,
+    cache_is_shared,
+    cache_set,
+    computed_once,
+    fingerprint_digest,
+)
 
 DISAGREE = "disagree"
 FLAGGED = "flagged"
@@ -289,6 +308,9 @@ SINCE_MARGIN = timedelta(seconds=60)
 # Past this many changed comments, sorting again is cheaper than moving items one by one.
 RESORT_AFTER = 1000
 _memo: OrderedDict[tuple, ScoredProject] = OrderedDict()
+# The scores published in Django's cache for the other processes (see the module docstring).
+SHARED_PREFIX = "review:queue:"
+SHARED_SECONDS = 24 * 3600
 _memo_lock = threading.Lock()
 _ROW_FIELDS = (
     "comment_id",
@@ -551,6 +573,69 @@ def _with_gold(project: Project, scored: ScoredProject, gold: tuple[int, int | N
     return replace(scored, gold_ids=ids, gold=gold)
 
 
+def _same_basis(scored: ScoredProject | None, version: Version) -> bool:
+    """Whether ``scored`` can be brought up to ``version`` by rescoring changed comments."""
+    return scored is not None and (
+        scored.version.scheme_id == version.scheme_id and scored.version.tree == version.tree
+    )
+
+
+def _shared_key(project: Project) -> str:
+    # The database and the project's creation time too: test databases (and a project made
+    # again under a reused id) must not meet another's scores.
+    created = project.created_at.timestamp() if project.created_at else 0
+    return f"{SHARED_PREFIX}{connection.settings_dict['NAME']}:{project.pk}:{created}"
+
+
+def _published(project: Project) -> ScoredProject | None:
+    """The scores another process published for ``project`` (any version), if any."""
+    found = cache_get(_shared_key(project))
+    return found if isinstance(found, ScoredProject) else None
+
+
+def _publish(project: Project, scored: ScoredProject) -> ScoredProject:
+    """Share ``scored`` with the other processes (without the derived samples)."""
+    cache_set(_shared_key(project), replace(scored, samples={}), SHARED_SECONDS)
+    return scored
+
+
+def _up_to_date(
+    project: Project,
+    scheme: LabelScheme,
+    version: Version,
+    read_at: datetime,
+    kept: ScoredProject | None,
+) -> ScoredProject:
+    """Scores for ``version``'s labels: the kept ones caught up (cheap, not published), else
+    the published ones (as they are when they are of this version, else caught up), else
+    scored from scratch by one process, which publishes them (``computed_once``)."""
+    if _same_basis(kept, version):
+        updated = _score_changes(project, scheme, version, read_at, kept)
+        if updated is not None:
+            return updated
+    if not cache_is_shared():  # a local-memory cache: the memo above is all there is
+        return _score_all(project, scheme, version, read_at)
+    shared = _published(project)
+    if shared is not None and kept is not None and shared.read_at <= kept.read_at:
+        shared = None  # no newer than what just failed to catch up
+    if shared is not None and shared.version.labels == version.labels:
+        return shared
+    if _same_basis(shared, version):
+        updated = _score_changes(project, scheme, version, read_at, shared)
+        if updated is not None:
+            return _publish(project, updated)
+
+    def find() -> ScoredProject | None:
+        found = _published(project)
+        return found if found is not None and found.version.labels == version.labels else None
+
+    def compute() -> ScoredProject:
+        return _publish(project, _score_all(project, scheme, version, read_at))
+
+    lock = f"{_shared_key(project)}:scoring:{fingerprint_digest(version.labels)}"
+    return computed_once(lock, find, compute, checked=True)
+
+
 def scored_project(project: Project, scheme: LabelScheme) -> ScoredProject:
     """The kept scores of ``project``, brought up to date (see the module docstring).
 
@@ -563,13 +648,7 @@ def scored_project(project: Project, scheme: LabelScheme) -> ScoredProject:
     with _memo_lock:
         scored = _memo.get(key)
     if scored is None or scored.version.labels != version.labels:
-        updated = None
-        same_basis = scored is not None and (
-            scored.version.scheme_id == version.scheme_id and scored.version.tree == version.tree
-        )
-        if same_basis:
-            updated = _score_changes(project, scheme, version, read_at, scored)
-        scored = updated or _score_all(project, scheme, version, read_at)
+        scored = _up_to_date(project, scheme, version, read_at, scored)
     if scored.gold != version.gold:
         scored = _with_gold(project, scored, version.gold)
     with _memo_lock:
