@@ -55,6 +55,7 @@ from annotator.corpus.upload_handlers import upload_ran_out_of_space
 from annotator.corpus.uploads import (
     NO_SPACE_MESSAGE,
     NoSpaceLeft,
+    StoreFailed,
     discard_upload,
     is_disk_full,
     store_upload,
@@ -84,9 +85,9 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
     elif request.method == "POST" and form.is_valid():
         try:
             job = _create_job(request, project, form)
-        except NoSpaceLeft as error:
+        except StoreFailed as error:
             form.add_error(None, str(error))
-            status = 507  # Insufficient Storage: the server's fault, and it says so
+            status = error.status  # 507 or 503: the server's fault, and it says so
         else:
             start_upload(job)
             return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)

@@ -45,6 +45,7 @@ from annotator.corpus.importers.text import (
 )
 from annotator.corpus.importers.text_parents import WINDOW
 from annotator.corpus.models import ImportJob, PreviewComment
+from annotator.corpus.stored_files import open_stored
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def build_reading(
     encoding = (job.options or {}).get("encoding")
 
     def open_file() -> BinaryIO:
-        stream = storage.open(name, "rb")
+        stream = open_stored(storage, name)
         return transcoded(stream, encoding) if encoding else stream
 
     reading = read_thread(

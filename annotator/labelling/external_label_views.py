@@ -19,7 +19,8 @@ from django.views.decorators.http import require_http_methods
 from annotator.corpus.importers.encoding import ENCODINGS
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.permissions import Action, project_for
-from annotator.corpus.uploads import NoSpaceLeft, discard_upload, store_upload
+from annotator.corpus.stored_files import open_stored
+from annotator.corpus.uploads import StoreFailed, discard_upload, store_upload
 from annotator.labelling.external_label_sources import read_label_file
 from annotator.labelling.external_labels import (
     EXTERNAL_PREFIX,
@@ -59,7 +60,7 @@ class LabelUploadForm(forms.Form):
 
 
 def _read(label_import: LabelImport):
-    with label_import.file.open("rb") as stream:
+    with open_stored(label_import.file.storage, label_import.file.name) as stream:
         data = stream.read()
     return read_label_file(data, label_import.original_name, encoding=label_import.encoding or None)
 
@@ -91,9 +92,9 @@ def labels_import(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 try:
                     store_upload(label_import, "file", upload)
-                except NoSpaceLeft as error:
+                except StoreFailed as error:
                     form.add_error(None, str(error))
-                    status = 507
+                    status = error.status
                 else:
                     try:
                         label_import.save()
