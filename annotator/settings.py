@@ -185,6 +185,12 @@ def object_store(environ: Mapping[str, str]) -> dict | None:
 
     endpoint_url = environ.get("STORAGE_ENDPOINT_URL", "").strip() or None
     part_bytes = int(environ.get("STORAGE_PART_BYTES", str(8 * 1024 * 1024)))
+    # Multipart in parts of STORAGE_PART_BYTES (S3's minimum is 5 MiB), at most 4 read into
+    # memory at a time (s3transfer's default is 10): 4 parts whatever the file's size.
+    transfer = TransferConfig(
+        multipart_threshold=part_bytes, multipart_chunksize=part_bytes, max_concurrency=4
+    )
+    transfer.max_in_memory_upload_chunks = 4
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -209,13 +215,7 @@ def object_store(environ: Mapping[str, str]) -> dict | None:
                 read_timeout=60,
                 retries={"max_attempts": 3, "mode": "standard"},
             ),
-            # Multipart in parts of STORAGE_PART_BYTES (S3's minimum is 5 MiB), at most 4 in
-            # flight: memory is bounded by a few parts whatever the file's size.
-            "transfer_config": TransferConfig(
-                multipart_threshold=part_bytes,
-                multipart_chunksize=part_bytes,
-                max_concurrency=4,
-            ),
+            "transfer_config": transfer,
         },
     }
 
