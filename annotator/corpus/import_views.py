@@ -58,6 +58,7 @@ from annotator.corpus.uploads import (
     StoreFailed,
     discard_upload,
     is_disk_full,
+    is_store_failure,
     store_upload,
 )
 
@@ -270,7 +271,14 @@ def import_retry(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     elif not job.worker_stopped:
         messages.error(request, "Only an import whose worker stopped can be run again.")
         return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
-    if not job.file or not job.file.storage.exists(job.file.name):
+    try:
+        file_kept = bool(job.file) and job.file.storage.exists(job.file.name)
+    except Exception as error:
+        if not is_store_failure(error):
+            raise
+        messages.error(request, "The file store could not be reached: try again in a moment.")
+        return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    if not file_kept:
         messages.error(request, "The uploaded file is gone: upload it again.")
         return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
     retry = retry_import(job, request.user, encoding=encoding)

@@ -77,7 +77,8 @@ def is_store_failure(error: BaseException) -> bool:
 
 def store_reachable() -> bool:
     """Whether the default storage answers, cheaply, for a readiness check: a HEAD of the
-    bucket for an object store, MEDIA_ROOT being a writable directory otherwise."""
+    bucket for an object store (at most a few seconds when it is down: settings.py's
+    timeouts and retries), MEDIA_ROOT being writable otherwise."""
     from django.core.files.storage import storages
 
     from annotator.corpus.stored_files import is_object_store
@@ -92,7 +93,12 @@ def store_reachable() -> bool:
     location = getattr(storage, "location", None)
     if location is None:
         return True
-    return os.path.isdir(location) and os.access(location, os.W_OK | os.X_OK)
+    # FileSystemStorage makes MEDIA_ROOT on its first save: what must be writable is the
+    # nearest directory that exists.
+    path = os.path.abspath(location)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
 
 
 def is_disk_full(error: BaseException) -> bool:
