@@ -76,6 +76,25 @@ def test_a_zip_in_the_store_is_read_by_seeking_member_by_member(s3_store):
         assert archive.read("a.jsonl") == b"first\n" * 1000
 
 
+def test_a_zip_with_large_members_costs_a_request_per_member_not_per_read(s3_store):
+    members = {"a.bin": os.urandom(3 * READ_BUFFER_BYTES), "b.bin": os.urandom(READ_BUFFER_BYTES)}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+    name = stored(buffer.getvalue(), "imports/large.zip")
+
+    with open_stored(default_storage, name) as stream, zipfile.ZipFile(stream) as archive:
+        for member, content in members.items():
+            with archive.open(member) as inner:
+                while inner.read(64 * 1024):
+                    pass
+            assert archive.read(member) == content
+        # The end record and the central directory, then a GET each time a member is
+        # started (twice each here); none for the reads in between.
+        assert stream.raw.requests <= 2 + 2 * len(members), stream.raw.requests
+
+
 def test_a_missing_object_is_file_not_found(s3_store):
     with pytest.raises(FileNotFoundError):
         open_stored(default_storage, "imports/never-uploaded.jsonl")
