@@ -1,8 +1,10 @@
 """Storing an upload: whole or not at all, and a full disk recognised whatever wraps it."""
 
 import errno
+import gc
 import os
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,39 @@ def test_media_root_that_cannot_be_written_is_unreachable(settings, tmp_path):
         assert not store_reachable()
     finally:
         read_only.chmod(0o700)
+
+
+def upload_peak(project, size: int, tmp_path) -> int:
+    """Peak of Python allocations while a ``size``-byte upload (on disk, as Django spools a
+    large one) is stored in the bucket."""
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    upload = TemporaryUploadedFile("big.jsonl", "application/octet-stream", size, None)
+    chunk = os.urandom(1024 * 1024)
+    for _ in range(size // len(chunk)):
+        upload.write(chunk)
+    upload.seek(0)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        store_upload(ImportJob(project=project), "file", upload)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        upload.close()
+
+
+def test_a_large_upload_goes_to_the_bucket_in_parts_with_flat_memory(project, s3_store, tmp_path):
+    part = int(s3_store.environ["STORAGE_PART_BYTES"])
+    # The first use of the store loads boto3's model of the S3 API: not the upload's cost.
+    store_upload(ImportJob(project=project), "file", SimpleUploadedFile("warm.jsonl", b"{}"))
+
+    small, large = (
+        upload_peak(project, 6 * part, tmp_path),
+        upload_peak(project, 18 * part, tmp_path),
+    )
+
+    print(f"upload peaks: {small / 2**20:.1f} MiB for 30 MiB, {large / 2**20:.1f} MiB for 90 MiB")
+    assert large < small + part, (small, large)
+    assert large < 8 * part, large  # four parts and their copies; s3transfer would hold ten
+    assert len(s3_store.keys()) == 3
