@@ -163,7 +163,7 @@ class RunMixin(ProjectScopedMixin):
     responses={
         201: OpenApiResponse(PredictionRunSerializer, description="Imported (or refused)."),
         202: OpenApiResponse(PredictionRunSerializer, description="Queued for the worker."),
-        **errors(400, 401, 403, 404, 415, 507),
+        **errors(400, 401, 403, 404, 415, 503, 507),
     },
 )
 class PredictionImport(RunMixin, generics.GenericAPIView):

@@ -71,6 +71,8 @@ ERROR_DESCRIPTIONS = {
     "that is not one this API gave out.",
     409: "The export is not ready for download (still running, failed, or kept no file).",
     415: "Wrong content type for the body.",
+    503: "The file store (the object store of uploads and exports) could not be reached: "
+    "nothing was kept. Try again in a moment.",
     507: "The server has no space left: nothing was kept. Free some space or ask an administrator.",
 }
 
@@ -511,7 +513,7 @@ class ImportPagination(ApiCursorPagination):
             202: OpenApiResponse(
                 ImportJobSerializer, description="Queued for the worker, or awaiting review."
             ),
-            **errors(400, 401, 403, 404, 415),
+            **errors(400, 401, 403, 404, 415, 503, 507),
         },
     ),
 )
@@ -698,7 +700,7 @@ class JsonErrorsNegotiation(BaseContentNegotiation):
             (200, "application/zip"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="The export's zip."
             ),
-            **errors(401, 403, 404, 409),
+            **errors(401, 403, 404, 409, 503),
         },
     )
 )
