@@ -32,7 +32,10 @@ from tests.factories import ArticleFactory, ProjectFactory, make_thread, make_to
 from tests.s3_server import files_in, moto_server, s3_client, use_store
 from tests.worker import database_tasks, finish, start_worker
 
-PART_BYTES = 5 * 1024 * 1024  # the s3_store fixture's STORAGE_PART_BYTES
+PART_BYTES = 5 * 1024 * 1024
+SAMPLES = (
+    Path(__file__).resolve().parents[2] / "fixtures" / "samples"
+)  # the s3_store fixture's STORAGE_PART_BYTES
 
 
 def jsonl_thread(comments: int) -> bytes:
@@ -166,6 +169,29 @@ def test_the_api_says_503_when_the_store_is_down(settings, monkeypatch, project_
     assert response.status_code == 503
     assert response.json()["detail"] == STORE_UNAVAILABLE_MESSAGE
     assert not ImportJob.objects.exists()
+
+
+def test_a_label_file_is_kept_in_the_bucket_and_previewed_from_it(
+    s3_store, settings, client, project, project_admin
+):
+    from annotator.corpus.importers.loader import import_file
+    from annotator.labelling.models import LabelImport
+
+    import_file(project, SAMPLES / "pheme_thread.jsonl")
+    client.force_login(project_admin)
+    content = (SAMPLES / "pheme_annotations.json").read_bytes()
+
+    response = client.post(
+        reverse("labelling:labels_import", args=[project.slug]),
+        {"file": SimpleUploadedFile("pheme_annotations.json", content)},
+    )
+
+    label_import = LabelImport.objects.get()
+    assert response.status_code == 302
+    assert s3_store.keys() == [f"media/{label_import.file.name}"]
+    page = client.get(response["Location"]).content.decode()
+    assert "Format: <strong>PHEME annotations</strong>, 19 labels." in page
+    assert files_in(settings.MEDIA_ROOT) == []
 
 
 # --- Exports ----------------------------------------------------------------------------------
