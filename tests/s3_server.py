@@ -103,6 +103,7 @@ class Bucket:
 def use_store(settings, monkeypatch, environ: dict[str, str]) -> None:
     """Point this process's default storage (and its child processes') at ``environ``'s store."""
     from annotator.settings import object_store
+
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
     settings.STORAGES = {**settings.STORAGES, "default": object_store(environ)}

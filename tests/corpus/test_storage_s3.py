@@ -320,6 +320,38 @@ def test_an_export_whose_store_is_down_fails_with_a_clear_message(
     assert not list(Path(tempfile.gettempdir()).glob(f"export-{job.pk}-*.zip.part"))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_export_built_by_a_worker_of_its_own_is_downloaded_from_the_web(
+    s3_store, settings, client, tmp_path
+):
+    from annotator.corpus.models import Role
+    from annotator.datasets.jobs import start_export
+    from tests.factories import MembershipFactory, UserFactory
+
+    project = ProjectFactory(slug="far-away")
+    researcher = UserFactory(username="rey_researcher")
+    MembershipFactory(project=project, user=researcher, role=Role.RESEARCHER)
+    make_thread(ArticleFactory(project=project), 40)
+    settings.EXPORT_BACKGROUND_COMMENTS = 1  # every export goes to the worker
+    with database_tasks():
+        job = start_export(project, researcher, ExportOptions())
+    assert job.status == ExportJob.Status.QUEUED
+    worker_media = tmp_path / "worker-media"
+    worker_media.mkdir()
+
+    finish(start_worker(worker_media, "--batch"))
+
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    assert s3_store.keys() == [f"media/{job.file.name}"]
+    client.force_login(researcher)
+    response = download(client, job)
+    body = b"".join(response.streaming_content)
+    assert body == s3_store.read(f"media/{job.file.name}")
+    assert zipfile.ZipFile(io.BytesIO(body)).testzip() is None
+    assert files_in(worker_media) == files_in(settings.MEDIA_ROOT) == []
+
+
 # --- Downloads --------------------------------------------------------------------------------
 
 
