@@ -5,6 +5,7 @@ allowed); the quick-start script (`dev.py`) sets the variables a laptop needs.
 """
 
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -162,6 +163,65 @@ STORAGES = {
         )
     },
 }
+
+
+# --- Object store (uploads and exports) -------------------------------------------------------
+# STORAGE_BUCKET set: uploads and export files live in that bucket of an S3-compatible store
+# (django-storages' S3Storage over boto3), so web and worker processes on different hosts
+# share nothing but the database, the cache and the store. STORAGE_ENDPOINT_URL names a
+# store other than AWS (MinIO, Ceph, ...), STORAGE_REGION its region, STORAGE_PREFIX a key
+# prefix inside the bucket; STORAGE_ACCESS_KEY_ID / STORAGE_SECRET_ACCESS_KEY, else boto3's
+# own chain (AWS_* variables, instance role). Unset: files in MEDIA_ROOT, as ever.
+# Objects are private (no ACL) and never overwritten; reads are streamed by ranged GETs
+# (annotator/corpus/stored_files.py), writes are multipart uploads of STORAGE_PART_BYTES.
+def object_store(environ: Mapping[str, str]) -> dict | None:
+    """``STORAGES["default"]`` for the S3-compatible store that ``environ`` names, or None
+    when it names none (STORAGE_BUCKET unset). The tests build theirs with it too."""
+    bucket = environ.get("STORAGE_BUCKET", "").strip()
+    if not bucket:
+        return None
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config as BotoConfig
+
+    endpoint_url = environ.get("STORAGE_ENDPOINT_URL", "").strip() or None
+    part_bytes = int(environ.get("STORAGE_PART_BYTES", str(8 * 1024 * 1024)))
+    # Multipart in parts of STORAGE_PART_BYTES (S3's minimum is 5 MiB), at most 4 read into
+    # memory at a time (s3transfer's default is 10): 4 parts whatever the file's size.
+    transfer = TransferConfig(
+        multipart_threshold=part_bytes, multipart_chunksize=part_bytes, max_concurrency=4
+    )
+    transfer.max_in_memory_upload_chunks = 4
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url,
+            "region_name": environ.get("STORAGE_REGION", "").strip() or "us-east-1",
+            "access_key": environ.get("STORAGE_ACCESS_KEY_ID") or None,
+            "secret_key": environ.get("STORAGE_SECRET_ACCESS_KEY") or None,
+            "location": environ.get("STORAGE_PREFIX", "").strip().strip("/"),
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            # Anything still read through S3File spools to disk past 8 MiB, not to memory.
+            "max_memory_size": 8 * 1024 * 1024,
+            "client_config": BotoConfig(
+                signature_version="s3v4",
+                # A store of one's own (an endpoint URL) is addressed by path: MinIO and
+                # moto have no wildcard DNS for bucket.host names.
+                s3={"addressing_style": "path" if endpoint_url else "auto"},
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+            "transfer_config": transfer,
+        },
+    }
+
+
+if (_store := object_store(os.environ)) is not None:
+    STORAGES["default"] = _store
 
 # --- E-mail and invitations (annotator/accounts/) -------------------------------------------
 # EMAIL_URL configures sending (smtp://user:pass@host:587/?tls=True&_default_from_email=...,

@@ -27,13 +27,19 @@ from rest_framework.reverse import reverse
 from annotator.api.pagination import ApiCursorPagination
 from annotator.api.permissions import ProjectScopedMixin
 from annotator.api.serializers import UploadField
-from annotator.api.views import SLUG, InsufficientStorage, errors, is_schema_generation
+from annotator.api.views import (
+    SLUG,
+    InsufficientStorage,
+    errors,
+    is_schema_generation,
+    store_refusal,
+)
 from annotator.assist.forms import PredictionsUploadForm
 from annotator.assist.import_views import create_import_run, start_import_run
 from annotator.assist.models import MachineLabeller, PredictionRun, is_newest_version
 from annotator.corpus.permissions import Action
 from annotator.corpus.upload_handlers import upload_ran_out_of_space
-from annotator.corpus.uploads import NO_SPACE_MESSAGE, NoSpaceLeft
+from annotator.corpus.uploads import NO_SPACE_MESSAGE, StoreFailed
 
 RUN_ID = OpenApiParameter(
     "run_id", {"type": "integer", "minimum": 0}, OpenApiParameter.PATH, description="Run id."
@@ -157,7 +163,7 @@ class RunMixin(ProjectScopedMixin):
     responses={
         201: OpenApiResponse(PredictionRunSerializer, description="Imported (or refused)."),
         202: OpenApiResponse(PredictionRunSerializer, description="Queued for the worker."),
-        **errors(400, 401, 403, 404, 415, 507),
+        **errors(400, 401, 403, 404, 415, 503, 507),
     },
 )
 class PredictionImport(RunMixin, generics.GenericAPIView):
@@ -175,8 +181,8 @@ class PredictionImport(RunMixin, generics.GenericAPIView):
             raise exceptions.ValidationError(form.errors)
         try:
             run = create_import_run(self.project, request.user, form.cleaned_data["file"])
-        except NoSpaceLeft as error:
-            raise InsufficientStorage(str(error)) from error
+        except StoreFailed as error:
+            raise store_refusal(error) from error
         start_import_run(run)
         run = self.get_queryset().get(pk=run.pk)
         data = self.get_serializer(run).data

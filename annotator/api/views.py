@@ -54,8 +54,9 @@ from annotator.corpus.import_forms import ImportUploadForm
 from annotator.corpus.import_views import _create_job, start_upload
 from annotator.corpus.models import Article, Comment, ImportJob, Membership, Project
 from annotator.corpus.permissions import Action, role_of, visible_projects
+from annotator.corpus.stored_files import open_stored
 from annotator.corpus.upload_handlers import upload_ran_out_of_space
-from annotator.corpus.uploads import NO_SPACE_MESSAGE, NoSpaceLeft
+from annotator.corpus.uploads import NO_SPACE_MESSAGE, NoSpaceLeft, StoreFailed, is_store_failure
 from annotator.datasets.figures import agreement_figures, agreement_records
 from annotator.datasets.jobs import InvalidExportOptions, default_filename, start_export
 from annotator.datasets.models import ExportJob
@@ -70,6 +71,8 @@ ERROR_DESCRIPTIONS = {
     "that is not one this API gave out.",
     409: "The export is not ready for download (still running, failed, or kept no file).",
     415: "Wrong content type for the body.",
+    503: "The file store (the object store of uploads and exports) could not be reached: "
+    "nothing was kept. Try again in a moment.",
     507: "The server has no space left: nothing was kept. Free some space or ask an administrator.",
 }
 
@@ -462,6 +465,20 @@ class InsufficientStorage(exceptions.APIException):
     default_code = "insufficient_storage"
 
 
+class StoreUnavailableError(exceptions.APIException):
+    """The object store did not answer or refused the write (503); nothing was kept."""
+
+    status_code = 503
+    default_code = "store_unavailable"
+
+
+def store_refusal(error: StoreFailed) -> exceptions.APIException:
+    """The API's answer to an upload the server could not store: 507 or 503, its message."""
+    if isinstance(error, NoSpaceLeft):
+        return InsufficientStorage(str(error))
+    return StoreUnavailableError(str(error))
+
+
 class ImportPagination(ApiCursorPagination):
     ordering = "-pk"  # newest first, like the import log page
 
@@ -496,7 +513,7 @@ class ImportPagination(ApiCursorPagination):
             202: OpenApiResponse(
                 ImportJobSerializer, description="Queued for the worker, or awaiting review."
             ),
-            **errors(400, 401, 403, 404, 415),
+            **errors(400, 401, 403, 404, 415, 503, 507),
         },
     ),
 )
@@ -525,8 +542,8 @@ class ImportList(ImportJobMixin, generics.ListCreateAPIView):
             raise exceptions.ValidationError(form.errors)
         try:
             job = _create_job(request, self.project, form)
-        except NoSpaceLeft as error:
-            raise InsufficientStorage(str(error)) from error
+        except StoreFailed as error:
+            raise store_refusal(error) from error
         start_upload(job)
         serializer = self.get_serializer(job)
         code = status.HTTP_201_CREATED if job.is_finished else status.HTTP_202_ACCEPTED
@@ -683,7 +700,7 @@ class JsonErrorsNegotiation(BaseContentNegotiation):
             (200, "application/zip"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="The export's zip."
             ),
-            **errors(401, 403, 404, 409),
+            **errors(401, 403, 404, 409, 503),
         },
     )
 )
@@ -697,9 +714,15 @@ class ExportDownload(ExportJobMixin, generics.GenericAPIView):
         if not job.is_downloadable:
             raise Conflict(download_refusal(job))
         try:
-            stream = job.file.open("rb")
+            stream = open_stored(job.file.storage, job.file.name)
         except FileNotFoundError:
             raise Conflict("The file of this export is gone; start the export again.") from None
+        except Exception as error:
+            if is_store_failure(error):
+                raise StoreUnavailableError(
+                    "The file store could not be reached: try the download again."
+                ) from error
+            raise
         return FileResponse(
             stream,
             as_attachment=True,

@@ -21,7 +21,7 @@ from annotator.assist.models import PredictionRun
 from annotator.corpus.models import Project
 from annotator.corpus.permissions import Action, project_for
 from annotator.corpus.upload_handlers import upload_ran_out_of_space
-from annotator.corpus.uploads import NO_SPACE_MESSAGE, NoSpaceLeft, discard_upload, store_upload
+from annotator.corpus.uploads import NO_SPACE_MESSAGE, StoreFailed, discard_upload, store_upload
 
 
 @login_required
@@ -41,7 +41,7 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("assist:model_list", slug=project.slug)
     try:
         run = create_import_run(project, request.user, form.cleaned_data["file"])
-    except NoSpaceLeft as error:
+    except StoreFailed as error:
         messages.error(request, str(error))
         return redirect("assist:model_list", slug=project.slug)
     start_import_run(run)

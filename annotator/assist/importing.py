@@ -47,6 +47,7 @@ from annotator.assist.uncertainty import refresh_after_predictions
 from annotator.corpus.heartbeats import BeatApart
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.models import Comment, Project
+from annotator.corpus.stored_files import open_stored
 from annotator.labelling.models import LabelScheme
 from annotator.labelling.scheme import Scheme
 from annotator.labelling.schemes import current_scheme_for
@@ -419,7 +420,7 @@ def run_import(run: PredictionRun) -> None:
 
         raise RunFailed("The run has no file to import.")
     filename = (run.options or {}).get("filename") or os.path.basename(run.file.name)
-    import_into_run(run, lambda: run.file.storage.open(run.file.name, "rb"), filename)
+    import_into_run(run, lambda: open_stored(run.file.storage, run.file.name), filename)
 
 
 def import_into_run(run: PredictionRun, opener: Opener, filename: str) -> ImportSummary | None:

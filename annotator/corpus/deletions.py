@@ -119,8 +119,5 @@ def discard_import(job: ImportJob, actor) -> DiscardedImport:
             discarded_by=actor,
             discarded_by_name=actor.get_username() if actor is not None else "",
         )
-        storage, name = locked.file.storage, locked.file.name
-        locked.delete()
-        if name:
-            transaction.on_commit(lambda: storage.delete(name))
+        locked.delete()  # its file goes once this commits (stored_files.delete_stored_file)
     return record

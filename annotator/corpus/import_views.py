@@ -55,8 +55,10 @@ from annotator.corpus.upload_handlers import upload_ran_out_of_space
 from annotator.corpus.uploads import (
     NO_SPACE_MESSAGE,
     NoSpaceLeft,
+    StoreFailed,
     discard_upload,
     is_disk_full,
+    is_store_failure,
     store_upload,
 )
 
@@ -84,9 +86,9 @@ def import_list(request: HttpRequest, slug: str) -> HttpResponse:
     elif request.method == "POST" and form.is_valid():
         try:
             job = _create_job(request, project, form)
-        except NoSpaceLeft as error:
+        except StoreFailed as error:
             form.add_error(None, str(error))
-            status = 507  # Insufficient Storage: the server's fault, and it says so
+            status = error.status  # 507 or 503: the server's fault, and it says so
         else:
             start_upload(job)
             return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
@@ -269,7 +271,14 @@ def import_retry(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     elif not job.worker_stopped:
         messages.error(request, "Only an import whose worker stopped can be run again.")
         return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
-    if not job.file or not job.file.storage.exists(job.file.name):
+    try:
+        file_kept = bool(job.file) and job.file.storage.exists(job.file.name)
+    except Exception as error:
+        if not is_store_failure(error):
+            raise
+        messages.error(request, "The file store could not be reached: try again in a moment.")
+        return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
+    if not file_kept:
         messages.error(request, "The uploaded file is gone: upload it again.")
         return redirect("corpus:import_detail", slug=project.slug, job_id=job.pk)
     retry = retry_import(job, request.user, encoding=encoding)

@@ -45,6 +45,8 @@ from annotator.corpus.importers.text import (
 )
 from annotator.corpus.importers.text_parents import WINDOW
 from annotator.corpus.models import ImportJob, PreviewComment
+from annotator.corpus.stored_files import open_stored
+from annotator.corpus.uploads import is_store_failure
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ def build_reading(
     encoding = (job.options or {}).get("encoding")
 
     def open_file() -> BinaryIO:
-        stream = storage.open(name, "rb")
+        stream = open_stored(storage, name)
         return transcoded(stream, encoding) if encoding else stream
 
     reading = read_thread(
@@ -190,11 +192,18 @@ def run_reading(job: ImportJob, article_end: int | None = None) -> None:
     except FileNotFoundError:
         error = f"{job.original_name}: the uploaded file is gone; upload it again."
     except Exception as unexpected:
-        logger.exception("reading import job %s stopped on an unexpected error", job.pk)
-        error = (
-            f"{job.original_name}: reading the thread stopped on an unexpected error "
-            f"({type(unexpected).__name__}); nothing was imported."
-        )
+        if is_store_failure(unexpected):
+            logger.warning("reading import job %s: the file store failed: %s", job.pk, unexpected)
+            error = (
+                f"{job.original_name}: the file store could not be reached; nothing was "
+                "imported. Run it again once the store answers."
+            )
+        else:
+            logger.exception("reading import job %s stopped on an unexpected error", job.pk)
+            error = (
+                f"{job.original_name}: reading the thread stopped on an unexpected error "
+                f"({type(unexpected).__name__}); nothing was imported."
+            )
     finally:
         reporter.close()
     if error:

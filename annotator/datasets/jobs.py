@@ -2,12 +2,14 @@
 
 ``start_export`` records what was asked and either builds the zip at once (small projects)
 or queues it for the background worker, like imports do. ``run_export_job`` builds the zip
-into a temporary file inside MEDIA_ROOT, streaming, and only moves it into the job's
-``file`` once it is complete, so a job never points at half a zip. ``export_to_path`` is
-the command line's synchronous variant: it writes to a path of the user's choosing and
-keeps the row as the export log's entry. A command-line export that is interrupted
-(Ctrl-C, SIGTERM) removes its temporary file itself; one that was killed leaves it, and
-the next export into that directory removes it once nobody has written to it for
+into a temporary file, streaming, and only moves it into the job's ``file`` once it is
+complete, so a job never points at half a zip: inside MEDIA_ROOT when files are kept there
+(the move is a rename), in the worker's temporary directory when they go to an object store
+(the upload is multipart, in parts of ``STORAGE_PART_BYTES``, and is aborted if it fails).
+``export_to_path`` is the command line's synchronous variant: it writes to a path of the
+user's choosing and keeps the row as the export log's entry. A command-line export that is
+interrupted (Ctrl-C, SIGTERM) removes its temporary file itself; one that was killed leaves
+it, and the next export into that directory removes it once nobody has written to it for
 ``JOB_STALE_AFTER`` (``remove_abandoned_parts``), as the reaper does when it fails the job.
 """
 
@@ -26,11 +28,14 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import Storage
 from django.db import connection
 from django.utils import timezone
 
 from annotator.corpus.heartbeats import BeatApart, stale, stale_cutoff
 from annotator.corpus.models import Comment, Project
+from annotator.corpus.stored_files import is_object_store
+from annotator.corpus.uploads import is_store_failure
 from annotator.datasets.models import STANDARD_OUTPUT, TEMP_DIR, ExportJob
 from annotator.datasets.options import ExportOptions, ExportOptionsError
 from annotator.datasets.predictions import project_has_models
@@ -44,6 +49,10 @@ PROGRESS_INTERVAL = 0.5  # seconds between writes of comments_done to the job's 
 PART_PREFIX = ".export-"  # the command line's temporary zip: .export-<job id>-<random>.zip.part
 PART_SUFFIX = ".zip.part"
 INTERRUPTED = "The export was interrupted before it finished: no file was written."
+STORE_FAILED = (
+    "The export was built, but the file store could not be reached to keep it: no file was "
+    "kept. Run it again once the store answers."
+)
 RATIO_TOLERANCE = 1e-6
 
 
@@ -177,7 +186,7 @@ def run_export_job(job_id: int) -> ExportJob:
     if not claimed:
         return job
     storage = job.file.storage
-    temp_dir = Path(settings.MEDIA_ROOT) / TEMP_DIR
+    temp_dir = export_temp_dir(storage)
     temp_dir.mkdir(parents=True, exist_ok=True)
     stored = ""
     with tempfile.NamedTemporaryFile(
@@ -194,19 +203,39 @@ def run_export_job(job_id: int) -> ExportJob:
         job.file.name = stored
         job.filename = filename
         if not _record_success(job, summary, size=storage.size(stored)):
-            storage.delete(stored)  # the reaper failed the job meanwhile: keep nothing
+            _discard(storage, stored)  # the reaper failed the job meanwhile: keep nothing
     except ExportFailed as error:
-        if stored:
-            storage.delete(stored)
+        _discard(storage, stored)
         _record_failure(job, str(error))
     except Exception as error:  # never leave the job RUNNING, whatever broke
-        logger.exception("export job %s could not be stored", job.pk)
-        if stored:
-            storage.delete(stored)
-        _record_failure(job, _unexpected(error))
+        _discard(storage, stored)
+        if is_store_failure(error):
+            logger.warning("export job %s could not be stored: %s", job.pk, error)
+            _record_failure(job, STORE_FAILED)
+        else:
+            logger.exception("export job %s could not be stored", job.pk)
+            _record_failure(job, _unexpected(error))
     finally:
         temp_path.unlink(missing_ok=True)
     return job
+
+
+def export_temp_dir(storage: Storage) -> Path:
+    """Where the worker builds an export's zip before storing it: beside the files in
+    MEDIA_ROOT (so storing it is a rename), or the temporary directory for an object store
+    (a worker host needs room there for the largest export)."""
+    if is_object_store(storage):
+        return Path(tempfile.gettempdir())
+    return Path(settings.MEDIA_ROOT) / TEMP_DIR
+
+
+def _discard(storage: Storage, name: str) -> None:
+    """Remove the stored zip ``name`` of an export that is not kept (if it got that far)."""
+    if name:
+        try:
+            storage.delete(name)
+        except Exception:  # the store failing twice must not leave the job RUNNING
+            logger.exception("could not remove the stored export %s", name)
 
 
 def export_to_path(

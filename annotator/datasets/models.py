@@ -28,7 +28,9 @@ FORMAT_LABELS = {
 LABEL_SET_LABELS = {"all": "all annotators", "final": "final labels", "gold": "gold labels only"}
 
 
-TEMP_DIR = "exports/tmp"  # under MEDIA_ROOT: same file system, so the final move is a rename
+# Under MEDIA_ROOT: same file system, so the final move is a rename (with an object store,
+# the worker's temporary directory instead: jobs.export_temp_dir).
+TEMP_DIR = "exports/tmp"
 STANDARD_OUTPUT = "(standard output)"  # the output_path of a command-line export to stdout
 
 
@@ -101,9 +103,12 @@ class ExportJob(StoppableJob, models.Model):
 
     @staticmethod
     def partial_files(pk: int, output_path: str = "") -> list[Path]:
-        """The half-written zips of export ``pk``: the worker's in MEDIA_ROOT, and the
-        command line's beside its ``output_path`` (jobs.py names them so)."""
-        parts = list((Path(settings.MEDIA_ROOT) / TEMP_DIR).glob(f"export-{pk}-*.zip.part"))
+        """The half-written zips of export ``pk``: the worker's in MEDIA_ROOT or its temporary
+        directory, and the command line's beside its ``output_path`` (jobs.py names them so)."""
+        parts = [
+            *(Path(settings.MEDIA_ROOT) / TEMP_DIR).glob(f"export-{pk}-*.zip.part"),
+            *Path(tempfile.gettempdir()).glob(f"export-{pk}-*.zip.part"),
+        ]
         if output_path:
             beside = (
                 Path(tempfile.gettempdir())

@@ -9,6 +9,7 @@ the detail page polls the job with htmx until it is ready. Every view checks
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from annotator.corpus.models import Article
 from annotator.corpus.permissions import Action, project_for
+from annotator.corpus.stored_files import open_stored
+from annotator.corpus.uploads import is_store_failure
 from annotator.datasets.forms import ExportForm
 from annotator.datasets.jobs import InvalidExportOptions, start_export
 from annotator.datasets.models import ExportJob
@@ -25,6 +28,8 @@ from annotator.datasets.options import ExportOptions, ExportOptionsError
 from annotator.datasets.predictions import project_has_models
 from annotator.datasets.rows import split_shortfall
 from annotator.labelling.schemes import current_scheme_for
+
+logger = logging.getLogger(__name__)
 
 LOG_LENGTH = 50  # exports listed under the form
 
@@ -106,9 +111,15 @@ def export_download(request: HttpRequest, slug: str, job_id: int) -> FileRespons
     if not job.is_downloadable:
         raise Http404("This export has no file to download.")
     try:
-        stream = job.file.open("rb")
+        stream = open_stored(job.file.storage, job.file.name)
     except FileNotFoundError:
         raise Http404("The file of this export is gone; export again.") from None
+    except Exception as error:
+        if not is_store_failure(error):
+            raise
+        logger.warning("export %s could not be read from the store: %s", job.pk, error)
+        messages.error(request, "The file store could not be reached: try the download again.")
+        return redirect("datasets:export_detail", slug=project.slug, job_id=job.pk)
     return FileResponse(
         stream,
         as_attachment=True,

@@ -8,6 +8,16 @@ class LabellingConfig(AppConfig):
     label = "labelling"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete as file_row_deleted
+
+        from annotator.corpus.stored_files import delete_stored_file
+        from annotator.labelling.models import LabelImport
+
+        # A deleted row (or a project's, by cascade) takes its stored file with it.
+        file_row_deleted.connect(
+            delete_stored_file, sender=LabelImport, dispatch_uid="labelling.label_import_file"
+        )
+
         from django.db.models.signals import post_delete, post_save
 
         from annotator.corpus.models import Article, Comment, Project

@@ -9,6 +9,7 @@ for the preview and for the import (so both see the same bytes), and deleted onc
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -19,7 +20,8 @@ from django.views.decorators.http import require_http_methods
 from annotator.corpus.importers.encoding import ENCODINGS
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.permissions import Action, project_for
-from annotator.corpus.uploads import NoSpaceLeft, discard_upload, store_upload
+from annotator.corpus.stored_files import open_stored
+from annotator.corpus.uploads import StoreFailed, discard_upload, is_store_failure, store_upload
 from annotator.labelling.external_label_sources import read_label_file
 from annotator.labelling.external_labels import (
     EXTERNAL_PREFIX,
@@ -59,7 +61,7 @@ class LabelUploadForm(forms.Form):
 
 
 def _read(label_import: LabelImport):
-    with label_import.file.open("rb") as stream:
+    with open_stored(label_import.file.storage, label_import.file.name) as stream:
         data = stream.read()
     return read_label_file(data, label_import.original_name, encoding=label_import.encoding or None)
 
@@ -91,9 +93,9 @@ def labels_import(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 try:
                     store_upload(label_import, "file", upload)
-                except NoSpaceLeft as error:
+                except StoreFailed as error:
                     form.add_error(None, str(error))
-                    status = 507
+                    status = error.status
                 else:
                     try:
                         label_import.save()
@@ -131,7 +133,14 @@ def labels_import_detail(request: HttpRequest, slug: str, import_id: int) -> Htt
             "labelling/labels_import_summary.html",
             {"project": project, "label_import": label_import, "summary": label_import.summary},
         )
-    preview = preview_labels(project, _read(label_import), label_import.original_name)
+    try:
+        data = _read(label_import)
+    except Exception as error:
+        if not is_store_failure(error):
+            raise
+        messages.error(request, "The file store could not be reached: try again in a moment.")
+        return redirect("labelling:labels_import", slug=project.slug)
+    preview = preview_labels(project, data, label_import.original_name)
     rows = _mapping_rows(preview, request.POST if request.method == "POST" else None)
     errors = [row["error"] for row in rows if row["error"]]
     if request.method == "POST" and not errors:

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.s3_server import s3_endpoint, s3_store  # noqa: F401 - the S3 tests' fixtures
+
 
 @pytest.fixture
 def uploads_in_tmp(settings, tmp_path):

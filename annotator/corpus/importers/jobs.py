@@ -20,7 +20,8 @@ from annotator.corpus.importers.encoding import NotUtf8Error
 from annotator.corpus.importers.loader import ImportResult, import_stream
 from annotator.corpus.importers.records import ImportFileError
 from annotator.corpus.models import ImportJob, PreviewComment
-from annotator.corpus.uploads import NO_SPACE_MESSAGE, is_disk_full
+from annotator.corpus.stored_files import open_stored
+from annotator.corpus.uploads import NO_SPACE_MESSAGE, is_disk_full, is_store_failure
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
     job.processed_bytes = 0
     job.error = ""
     storage, name = job.file.storage, job.file.name
-    with contextlib.suppress(OSError):  # a missing file is reported below, as a failure
+    with contextlib.suppress(Exception):  # a missing file or store is reported below
         job.total_bytes = storage.size(name)
     job.save(
         update_fields=[
@@ -98,7 +99,7 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
         else:
             result = import_stream(
                 job.project,
-                lambda: storage.open(name, "rb"),
+                lambda: open_stored(storage, name),
                 size=job.total_bytes,
                 filename=job.original_name or Path(name).name,
                 fmt=job.format,
@@ -121,6 +122,12 @@ def run_import_job(job: ImportJob) -> ImportResult | None:
     except Exception as unexpected:
         if is_disk_full(unexpected):
             error = NO_SPACE_MESSAGE
+        elif is_store_failure(unexpected):
+            logger.warning("import job %s could not read its file: %s", job.pk, unexpected)
+            error = (
+                f"{job.original_name}: the file store could not be reached; nothing was "
+                "imported. Run it again once the store answers."
+            )
         else:
             logger.exception("import job %s stopped on an unexpected error", job.pk)
             error = (
