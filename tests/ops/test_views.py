@@ -205,6 +205,12 @@ def test_readyz_is_503_when_the_object_store_is_unreachable(client, db, settings
     assert response.json() == {"database": "ok", "migrations": "ok", "store": "failed"}
 
 
+def test_readyz_checks_a_configured_object_store_that_answers(client, db, s3_store):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "migrations": "ok", "store": "ok"}
+
+
 def test_readyz_reveals_only_check_names_and_states(client, worker_backend, settings):
     settings.CACHES = CLOSED_PORT
     body = json.loads(client.get("/readyz").content)
