@@ -220,6 +220,9 @@ class AdminReport:
     download_seconds: float = 0.0
     export_rows: int = 0
     export_member: str = ""
+    # time.perf_counter() (as the saves' start times) at the upload and once downloaded
+    began: float = 0.0
+    ended: float = 0.0
 
 
 def administer(
@@ -239,6 +242,7 @@ def administer(
     try:
         client.log_in(username)
         client.send("GET", f"/p/{SLUG}/imports/", (200,))
+        report.began = time.perf_counter()
         started = time.monotonic()
         with open(upload, "rb") as data:
             response = client.send(
@@ -278,6 +282,7 @@ def administer(
             for block in response.iter_content(1 << 20):
                 out.write(block)
         report.download_seconds = time.monotonic() - started
+        report.ended = time.perf_counter()
         report.export_member, report.export_rows = count_comment_rows(archive)
     except Exception:
         tally.failure = f"{username}: {traceback.format_exc()}"

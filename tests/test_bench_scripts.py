@@ -24,7 +24,7 @@ def test_the_bench_script_imports_and_answers_help(script):
         text=True,
         timeout=60,
     )
-    modules = {"benchdb", "multi_clients", "proc_cpu", "save_clients", "save_server"}
+    modules = {"benchdb", "multi_clients", "multi_hosts", "proc_cpu", "save_clients", "save_server"}
     if script.stem in modules:  # helpers, not scripts: importing them is the check
         result = subprocess.run(
             [sys.executable, "-c", f"import {script.stem}"],
