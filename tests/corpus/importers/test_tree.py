@@ -1,6 +1,10 @@
 """Lenient trees (dumps that miss parents and articles): kept, attached, and reported."""
 
+import threading
+
 import pytest
+from django.conf import settings
+from django.db import OperationalError, connection, connections, transaction
 
 from annotator.corpus.importers.loader import load_records
 from annotator.corpus.importers.records import (
@@ -9,7 +13,9 @@ from annotator.corpus.importers.records import (
     ImportFileError,
     Notice,
 )
+from annotator.corpus.importers.tree import queue_imports_of
 from annotator.corpus.models import Article, Comment
+from tests.factories import ArticleFactory, ProjectFactory, UserFactory, make_label, make_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +119,57 @@ def test_a_cycle_is_refused_even_in_a_lenient_tree(project):
         load(project, [SUBMISSION, reply("t1_1", "t1_2"), reply("t1_2", "t1_1")])
 
     assert Comment.objects.count() == 0
+
+
+ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _in_another_connection(write) -> list:
+    """Run ``write`` on a thread of its own (its own connection) with a 3 s lock timeout;
+    what happened: ["written"] or the error."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '3s'")
+                write()
+            outcome.append("written")
+        except OperationalError as error:
+            outcome.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    return outcome
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="row locks are PostgreSQL's; SQLite locks the file")
+@pytest.mark.django_db(transaction=True)
+def test_an_import_waiting_on_its_project_lets_labelling_write_meanwhile():
+    project = ProjectFactory()
+    comment = make_thread(ArticleFactory(project=project), 1)[0]
+    annotator = UserFactory()
+
+    with transaction.atomic():
+        queue_imports_of(project)  # held while the import writes
+        outcome = _in_another_connection(
+            lambda: make_label(comment, annotator, {"claim_type": "opinion"})
+        )
+
+    assert outcome == ["written"]
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="row locks are PostgreSQL's; SQLite locks the file")
+@pytest.mark.django_db(transaction=True)
+def test_a_second_import_into_the_project_still_waits_for_the_first():
+    project = ProjectFactory()
+
+    with transaction.atomic():
+        queue_imports_of(project)
+        outcome = _in_another_connection(lambda: queue_imports_of(project))
+
+    assert len(outcome) == 1 and isinstance(outcome[0], OperationalError)
