@@ -237,7 +237,8 @@ def administer(
 ) -> None:
     """Upload ``upload`` on the import page (the worker imports it), wait for the import
     (polling its page as the browser does, the status from ``job_status(kind, id)``), then
-    start a JSON Lines export of the whole project and download it when it is ready."""
+    start a JSON Lines export of the whole project and download it when it is ready; then
+    open the dashboard and the review queue."""
     client = Client(ports, 0, tally)
     try:
         client.log_in(username)
@@ -282,6 +283,11 @@ def administer(
             for block in response.iter_content(1 << 20):
                 out.write(block)
         report.download_seconds = time.monotonic() - started
+        # The dashboard and the review queue, twice each, on alternating instances: with
+        # --cache the figures are computed by one and read from Redis by the other.
+        for _ in range(2):
+            client.send("GET", f"/p/{SLUG}/dashboard/", (200,), timeout=600)
+            client.send("GET", f"/p/{SLUG}/review/", (200,), timeout=600)
         report.ended = time.perf_counter()
         report.export_member, report.export_rows = count_comment_rows(archive)
     except Exception:
