@@ -173,7 +173,8 @@ class BeatApart:
     cannot beat on its own connection: the update would stay invisible until the commit and
     would hold the row, so a page polling it (which may fail a stale job) would wait for the
     whole job. This connection commits each update at once and never waits more than 200 ms
-    on the row: a skipped beat is better than a stuck job. Only the rows still in
+    on the row (a timeout of the update's own transaction): a skipped beat is better than a
+    stuck job. Only the rows still in
     ``status`` (when given) are touched. ``close()`` when the job ends.
     """
 
@@ -195,12 +196,18 @@ class BeatApart:
         try:
             if self._connection is None:
                 self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
-                with self._connection.cursor() as cursor:
-                    cursor.execute("SET lock_timeout = '200ms'")
+                self._connection.set_autocommit(False)
+            # The timeout lasts this transaction (SET LOCAL): behind a pooler in transaction
+            # mode (PgBouncer) a session's SET would stay on the server connection, for the
+            # next client to inherit.
             with self._connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
                 cursor.execute(sql, parameters)
+            self._connection.commit()
         except Exception:
             logger.warning("could not write the progress of %s", self.label)
+            with contextlib.suppress(Exception):
+                self._connection.rollback()
 
     def close(self) -> None:
         """Close the connection, if one was opened."""
