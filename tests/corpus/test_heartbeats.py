@@ -1,12 +1,14 @@
 """Failing the jobs whose worker died: stale heartbeats only, one conditional UPDATE each."""
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.corpus.heartbeats import WorkerStopped, fail_stale
+from annotator.corpus.heartbeats import BeatApart, WorkerStopped, fail_stale
 from annotator.corpus.models import ImportJob
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +172,33 @@ def test_each_job_names_the_task_whose_row_the_reaper_fails():
 
     assert import_job_task.module_path == ImportJob.TASK
     assert export_job_task.module_path == ExportJob.TASK
+
+
+# --- BeatApart: the progress connection of a job that works inside one transaction --------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_gives_up_on_a_held_row_and_leaves_no_setting_on_its_session(project):
+    if connection.vendor != "postgresql":
+        pytest.skip("BeatApart is used on PostgreSQL only")
+    job = running_job(project, heartbeat_age=1)
+    beats = BeatApart(ImportJob, job.pk)
+    try:
+        with transaction.atomic():
+            ImportJob.objects.select_for_update().get(pk=job.pk)  # the row held, as by a page
+            started = time.monotonic()
+            beats.write(processed_bytes=7)
+            waited = time.monotonic() - started
+        assert waited < 3  # gave up after its 200 ms lock timeout instead of waiting
+        assert ImportJob.objects.get(pk=job.pk).processed_bytes == 0
+
+        beats.write(processed_bytes=8)
+
+        assert ImportJob.objects.get(pk=job.pk).processed_bytes == 8
+        # The timeout was the beat's transaction's own: behind PgBouncer in transaction mode
+        # a session setting would pass to whichever client gets this server connection next.
+        with beats._connection.cursor() as cursor:
+            cursor.execute("SHOW lock_timeout")
+            assert cursor.fetchone()[0] == "0"
+    finally:
+        beats.close()
