@@ -10,7 +10,7 @@ root) and, through it, in a fresh Python process for each setting (none, then
 
 - migrations, and a corpus of ``--comments`` comments imported;
 - ``QuerySet.iterator()`` outside a transaction (Django's WITH HOLD server-side cursor),
-  while other threads keep the pool busy;
+  while other threads keep the pool busy, and inside one (must stay server-side);
 - a real export (``package.build_export``: server-side cursors inside one transaction);
 - prepared statements: Django's cursors, server-side binding, and with prepare_threshold 5;
 - a session's ``SET`` seen by other clients, and the heartbeat connection's lock timeout;
@@ -237,6 +237,25 @@ def check_iterator() -> str | None:
     return None if seen == expected else f"{seen} of {expected} rows"
 
 
+def check_iterator_in_transaction() -> str | None:
+    """Inside a transaction the read must stay on a server-side cursor (flat memory)."""
+    from django.db import connection, transaction
+
+    from annotator.corpus.models import Comment
+
+    with transaction.atomic():
+        rows = Comment.objects.values_list("pk", flat=True).iterator(chunk_size=50)
+        next(rows)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors")
+            open_cursors = cursor.fetchone()[0]
+        rest = sum(1 for _ in rows)
+    if not open_cursors:
+        return "read without a server-side cursor"
+    expected = Comment.objects.count() - 1
+    return None if rest == expected else f"{rest} of {expected} rows"
+
+
 def check_export() -> str | None:
     from annotator.corpus.models import Comment, Project
     from annotator.datasets import package
@@ -423,6 +442,9 @@ def child_checks(url: str, setting: str, comments: int) -> dict[str, str]:
     make_corpus(comments)
     with contention():
         results["QuerySet.iterator() outside a transaction"] = attempt(check_iterator, 10)
+        results["QuerySet.iterator() in a transaction, server-side"] = attempt(
+            check_iterator_in_transaction, 5
+        )
         results["export (server-side cursors in one transaction)"] = attempt(check_export, 3)
         for name, options in PREPARING.items():
             results[f"the same query 10 times, {name}"] = attempt(
@@ -501,7 +523,7 @@ def main() -> None:
             print(f"\n== through PgBouncer, setting: {setting}")
             results = run_step(script, "checks", pooled, setting, str(arguments.comments))
             for check, outcome in results.items():
-                print(f"  {check:55} {outcome}")
+                print(f"  {check:66} {outcome}")
         print(NOTE)
         print(f"\n== {arguments.threads} threads, {arguments.seconds:g} s, one small query each")
         speeds = {}
