@@ -45,6 +45,7 @@ RUNNING = "running"  # the same value in ImportJob.Status and ExportJob.Status
 READING = "reading"  # an import reading a scraped-text thread for its preview
 WORKING = (RUNNING, READING)  # the states in which a job has a worker that must beat
 FAILED = "failed"
+QUEUED = "queued"  # waiting for a worker (ImportJob.Status, ExportJob.Status)
 SQLITE_LOCK_WAIT_MS = 200  # how long the reaper waits for SQLite's write lock
 
 
@@ -66,23 +67,34 @@ def stale(cutoff: datetime) -> models.Q:
     )
 
 
-def fail_stale(queryset: models.QuerySet, message: str) -> list[int]:
+def fail_stale(queryset: models.QuerySet, message: str, *, orphans: bool = False) -> list[int]:
     """Fail the stale running jobs of ``queryset`` with ``message``; return their ids.
 
     Each job is failed by its own conditional UPDATE, so a heartbeat written meanwhile, or
     the job finishing, keeps it alive. On SQLite a live import holds the write lock during
     its write transaction (when it cannot write heartbeats); the UPDATE then gives up after
     a moment and the job is left alone, which is right: someone is writing.
+
+    With ``orphans`` (a worker starting a task, ``fail_stale_jobs``; one more query, so not
+    on every poll of a page) the queued jobs whose task a worker claimed over the stale time
+    ago are failed too: the worker died between claiming the task and the task taking its
+    job, which it does at once (models with ``TAKEN_AT_TASK_START``).
     """
     now = timezone.now()
     cutoff = stale_cutoff(now)
-    candidates = list(queryset.filter(stale(cutoff)).values_list("pk", flat=True))
+    candidates = [
+        (pk, stale(cutoff)) for pk in queryset.filter(stale(cutoff)).values_list("pk", flat=True)
+    ]
+    if orphans and getattr(queryset.model, "TAKEN_AT_TASK_START", False):
+        queued = models.Q(status=QUEUED)
+        orphaned = queryset.filter(queued, pk__in=claimed_before(queryset.model.TASK, cutoff))
+        candidates += [(pk, queued) for pk in orphaned.values_list("pk", flat=True)]
     failed = []
-    for pk in candidates:
+    for pk, condition in candidates:
         changed = False  # stays so when SQLite's lock is held by a live writer
         with _short_lock_wait():
             changed = (
-                queryset.model.objects.filter(stale(cutoff), pk=pk).update(
+                queryset.model.objects.filter(condition, pk=pk).update(
                     status=FAILED, finished_at=now, error=message
                 )
                 > 0
@@ -93,6 +105,30 @@ def fail_stale(queryset: models.QuerySet, message: str) -> list[int]:
     if failed and task:
         fail_task_results(task, failed, message)
     return failed
+
+
+def claimed_before(task_path: str, cutoff: datetime) -> list[int]:
+    """The job ids of the task ``task_path``'s rows that a worker claimed before ``cutoff``
+    and never finished (a backend without the table, or a refusal: none)."""
+    if not apps.is_installed("django_tasks_db"):
+        return []
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    rows = DBTaskResult.objects.filter(
+        task_path=task_path, status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+    )
+    try:
+        with transaction.atomic():  # a savepoint, as in fail_task_results
+            arguments = list(rows.values_list("args_kwargs", flat=True))
+    except DatabaseError:
+        logger.warning("could not read the task rows of %s", task_path, exc_info=True)
+        return []
+    return [
+        args[0]
+        for args in (value.get("args") or [] for value in arguments)
+        if args and isinstance(args[0], int)
+    ]
 
 
 def fail_task_results(task_path: str, job_ids: list[int], message: str) -> int:

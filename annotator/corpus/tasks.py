@@ -31,8 +31,8 @@ def import_job_task(job_id: int) -> str:
     from annotator.corpus.importers.jobs import run_import_job
 
     # A worker starting work is when jobs left running by a dead one are noticed, as well
-    # as when their page is polled (heartbeats.py).
-    ImportJob.objects.fail_stale()
+    # as when their page is polled (heartbeats.py), and those it died before taking.
+    ImportJob.objects.fail_stale(orphans=True)
     now = timezone.now()
     taken = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
         status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from annotator.corpus.heartbeats import BeatApart, WorkerStopped, fail_stale
 from annotator.corpus.models import ImportJob
+from annotator.corpus.tasks import import_job_task
+from tests.worker import database_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +204,35 @@ def test_a_beat_gives_up_on_a_held_row_and_leaves_no_setting_on_its_session(proj
             assert cursor.fetchone()[0] == "0"
     finally:
         beats.close()
+
+
+# --- A worker killed between claiming a task and the task taking its job ---------------------
+
+
+def test_a_queued_job_whose_task_was_claimed_over_the_stale_time_ago_is_failed(project):
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    orphan = running_job(project, heartbeat_age=None, started_age=0)
+    ImportJob.objects.filter(pk=orphan.pk).update(status=ImportJob.Status.QUEUED)
+    just_claimed = ImportJob.objects.create(project=project, file="b.jsonl")
+    waiting = ImportJob.objects.create(project=project, file="c.jsonl")
+    orphan_row, fresh_row = claimed_task_row(orphan), claimed_task_row(just_claimed)
+    DBTaskResult.objects.filter(pk=orphan_row.pk).update(
+        started_at=timezone.now() - timedelta(seconds=61)
+    )
+    with database_tasks():
+        import_job_task.enqueue(waiting.pk)  # ready, not claimed
+
+    assert ImportJob.objects.fail_stale() == []  # a page's poll does not look for them
+    assert ImportJob.objects.fail_stale(orphans=True) == [orphan.pk]
+
+    orphan.refresh_from_db()
+    assert orphan.worker_stopped
+    orphan_row.refresh_from_db()
+    assert orphan_row.status == TaskResultStatus.FAILED
+    assert fresh_row.__class__.objects.get(pk=fresh_row.pk).status == TaskResultStatus.RUNNING
+    statuses = ImportJob.objects.filter(pk__in=[just_claimed.pk, waiting.pk]).values_list(
+        "status", flat=True
+    )
+    assert list(statuses) == [ImportJob.Status.QUEUED] * 2
