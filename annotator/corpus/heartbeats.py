@@ -6,7 +6,8 @@ running job writes ``heartbeat_at`` on its row as it makes progress (with its pr
 writes, so it costs no extra query); a job whose last heartbeat is older than
 ``settings.JOB_STALE_AFTER`` seconds is failed by ``fail_stale``. That is called when the
 job's page or the log is polled (the user sees it at once), when a worker starts a task and
-by ``manage.py fail_stale_jobs``.
+by ``manage.py fail_stale_jobs``. The last two also fail a job still queued whose task a
+worker claimed over that long ago: it died before the task took the job (``orphans``).
 
 The failing is one conditional UPDATE (still running, still stale), and a job finishing
 records its outcome with the mirror condition (still running), so a late worker and the
@@ -118,8 +119,11 @@ def claimed_before(task_path: str, cutoff: datetime) -> list[int]:
     rows = DBTaskResult.objects.filter(
         task_path=task_path, status=TaskResultStatus.RUNNING, started_at__lt=cutoff
     )
+    # A savepoint inside a caller's transaction (a refusal must not break it on PostgreSQL);
+    # none outside, where on SQLite it would wait for the write lock a live import holds.
+    savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        with transaction.atomic():  # a savepoint, as in fail_task_results
+        with savepoint:
             arguments = list(rows.values_list("args_kwargs", flat=True))
     except DatabaseError:
         logger.warning("could not read the task rows of %s", task_path, exc_info=True)
@@ -210,8 +214,8 @@ class BeatApart:
     would hold the row, so a page polling it (which may fail a stale job) would wait for the
     whole job. This connection commits each update at once and never waits more than 200 ms
     on the row (a timeout of the update's own transaction): a skipped beat is better than a
-    stuck job. Only the rows still in
-    ``status`` (when given) are touched. ``close()`` when the job ends.
+    stuck job. Only the rows still in ``status`` (when given) are touched. ``close()`` when
+    the job ends.
     """
 
     def __init__(self, model: type[models.Model], pk: int, *, status: str | None = None):
