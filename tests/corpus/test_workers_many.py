@@ -193,7 +193,7 @@ def test_a_killed_workers_import_is_failed_by_another_worker_and_runs_again_ther
     monkeypatch.setenv("JOB_STALE_AFTER", "3")  # for the workers
     project = ProjectFactory(slug="killed-many")
     admin = UserFactory(username="kai_admin")
-    size = 30_000
+    size = 150_000  # seconds of work (30,000 took 0.7 s on PostgreSQL: too quick to catch)
     job = import_job(project, thread("big", size), "big.jsonl")
 
     with workers(media, 2) as started:
