@@ -127,6 +127,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SQLITE_TEST_NAME")
 
+# --- Connection pooling -----------------------------------------------------------------------
+# DATABASE_POOLER=pgbouncer-transaction when DATABASE_URL points at PgBouncer (or a pooler
+# like it) in transaction pooling mode, where each transaction may run on another server
+# connection. It selects Django's PostgreSQL backend with one change (annotator/pgbouncer/):
+# streaming reads outside a transaction use no held server-side cursor, which would stay on
+# one server connection; inside a transaction (exports) they keep theirs. Claims take only
+# transaction-scoped advisory locks, and Django leaves psycopg's prepared statements off
+# (prepare_threshold None): do not set OPTIONS["prepare_threshold"] behind PgBouncer before
+# 1.21. Unset: a direct connection. See docs/deploy.md and bench/pgbouncer_check.py.
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
+if DATABASE_POOLER not in {"", "pgbouncer-transaction"}:
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER={DATABASE_POOLER!r}: the one value known is 'pgbouncer-transaction'"
+    )
+if DATABASE_POOLER and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_POOLER needs a PostgreSQL DATABASE_URL")
+if DATABASE_POOLER:
+    DATABASES["default"]["ENGINE"] = "annotator.pgbouncer"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,7 +6,8 @@ running job writes ``heartbeat_at`` on its row as it makes progress (with its pr
 writes, so it costs no extra query); a job whose last heartbeat is older than
 ``settings.JOB_STALE_AFTER`` seconds is failed by ``fail_stale``. That is called when the
 job's page or the log is polled (the user sees it at once), when a worker starts a task and
-by ``manage.py fail_stale_jobs``.
+by ``manage.py fail_stale_jobs``. The last two also fail a job still queued whose task a
+worker claimed over that long ago: it died before the task took the job (``orphans``).
 
 The failing is one conditional UPDATE (still running, still stale), and a job finishing
 records its outcome with the mirror condition (still running), so a late worker and the
@@ -45,6 +46,7 @@ RUNNING = "running"  # the same value in ImportJob.Status and ExportJob.Status
 READING = "reading"  # an import reading a scraped-text thread for its preview
 WORKING = (RUNNING, READING)  # the states in which a job has a worker that must beat
 FAILED = "failed"
+QUEUED = "queued"  # waiting for a worker (ImportJob.Status, ExportJob.Status)
 SQLITE_LOCK_WAIT_MS = 200  # how long the reaper waits for SQLite's write lock
 
 
@@ -66,23 +68,34 @@ def stale(cutoff: datetime) -> models.Q:
     )
 
 
-def fail_stale(queryset: models.QuerySet, message: str) -> list[int]:
+def fail_stale(queryset: models.QuerySet, message: str, *, orphans: bool = False) -> list[int]:
     """Fail the stale running jobs of ``queryset`` with ``message``; return their ids.
 
     Each job is failed by its own conditional UPDATE, so a heartbeat written meanwhile, or
     the job finishing, keeps it alive. On SQLite a live import holds the write lock during
     its write transaction (when it cannot write heartbeats); the UPDATE then gives up after
     a moment and the job is left alone, which is right: someone is writing.
+
+    With ``orphans`` (a worker starting a task, ``fail_stale_jobs``; one more query, so not
+    on every poll of a page) the queued jobs whose task a worker claimed over the stale time
+    ago are failed too: the worker died between claiming the task and the task taking its
+    job, which it does at once (models with ``TAKEN_AT_TASK_START``).
     """
     now = timezone.now()
     cutoff = stale_cutoff(now)
-    candidates = list(queryset.filter(stale(cutoff)).values_list("pk", flat=True))
+    candidates = [
+        (pk, stale(cutoff)) for pk in queryset.filter(stale(cutoff)).values_list("pk", flat=True)
+    ]
+    if orphans and getattr(queryset.model, "TAKEN_AT_TASK_START", False):
+        queued = models.Q(status=QUEUED)
+        orphaned = queryset.filter(queued, pk__in=claimed_before(queryset.model.TASK, cutoff))
+        candidates += [(pk, queued) for pk in orphaned.values_list("pk", flat=True)]
     failed = []
-    for pk in candidates:
+    for pk, condition in candidates:
         changed = False  # stays so when SQLite's lock is held by a live writer
         with _short_lock_wait():
             changed = (
-                queryset.model.objects.filter(stale(cutoff), pk=pk).update(
+                queryset.model.objects.filter(condition, pk=pk).update(
                     status=FAILED, finished_at=now, error=message
                 )
                 > 0
@@ -93,6 +106,33 @@ def fail_stale(queryset: models.QuerySet, message: str) -> list[int]:
     if failed and task:
         fail_task_results(task, failed, message)
     return failed
+
+
+def claimed_before(task_path: str, cutoff: datetime) -> list[int]:
+    """The job ids of the task ``task_path``'s rows that a worker claimed before ``cutoff``
+    and never finished (a backend without the table, or a refusal: none)."""
+    if not apps.is_installed("django_tasks_db"):
+        return []
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    rows = DBTaskResult.objects.filter(
+        task_path=task_path, status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+    )
+    # A savepoint inside a caller's transaction (a refusal must not break it on PostgreSQL);
+    # none outside, where on SQLite it would wait for the write lock a live import holds.
+    savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    try:
+        with savepoint:
+            arguments = list(rows.values_list("args_kwargs", flat=True))
+    except DatabaseError:
+        logger.warning("could not read the task rows of %s", task_path, exc_info=True)
+        return []
+    return [
+        args[0]
+        for args in (value.get("args") or [] for value in arguments)
+        if args and isinstance(args[0], int)
+    ]
 
 
 def fail_task_results(task_path: str, job_ids: list[int], message: str) -> int:
@@ -173,8 +213,9 @@ class BeatApart:
     cannot beat on its own connection: the update would stay invisible until the commit and
     would hold the row, so a page polling it (which may fail a stale job) would wait for the
     whole job. This connection commits each update at once and never waits more than 200 ms
-    on the row: a skipped beat is better than a stuck job. Only the rows still in
-    ``status`` (when given) are touched. ``close()`` when the job ends.
+    on the row (a timeout of the update's own transaction): a skipped beat is better than a
+    stuck job. Only the rows still in ``status`` (when given) are touched. ``close()`` when
+    the job ends.
     """
 
     def __init__(self, model: type[models.Model], pk: int, *, status: str | None = None):
@@ -195,12 +236,18 @@ class BeatApart:
         try:
             if self._connection is None:
                 self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
-                with self._connection.cursor() as cursor:
-                    cursor.execute("SET lock_timeout = '200ms'")
+                self._connection.set_autocommit(False)
+            # The timeout lasts this transaction (SET LOCAL): behind a pooler in transaction
+            # mode (PgBouncer) a session's SET would stay on the server connection, for the
+            # next client to inherit.
             with self._connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
                 cursor.execute(sql, parameters)
+            self._connection.commit()
         except Exception:
             logger.warning("could not write the progress of %s", self.label)
+            with contextlib.suppress(Exception):
+                self._connection.rollback()
 
     def close(self) -> None:
         """Close the connection, if one was opened."""

@@ -388,12 +388,13 @@ class Comment(models.Model):
 class ImportJobQuerySet(models.QuerySet):
     """Import jobs, with the reaper of those whose worker died (see ``heartbeats.py``)."""
 
-    def fail_stale(self, project: Project | None = None) -> list[int]:
-        """Fail the running imports (of ``project``) whose heartbeat stopped; their ids."""
+    def fail_stale(self, project: Project | None = None, *, orphans: bool = False) -> list[int]:
+        """Fail the running imports (of ``project``) whose heartbeat stopped, and with
+        ``orphans`` the queued ones whose task's worker died (``heartbeats.fail_stale``)."""
         from annotator.corpus.heartbeats import fail_stale
 
         jobs = self if project is None else self.filter(project=project)
-        return fail_stale(jobs, ImportJob.WORKER_STOPPED)
+        return fail_stale(jobs, ImportJob.WORKER_STOPPED, orphans=orphans)
 
 
 class ImportJob(StoppableJob, models.Model):
@@ -406,6 +407,9 @@ class ImportJob(StoppableJob, models.Model):
     WORKER_STOPPED = "The worker stopped: nothing was imported. Run it again."
     # Its task in django-tasks-db, whose row the reaper fails with the job (heartbeats.py).
     TASK = "annotator.corpus.tasks.import_job_task"
+    # The task sets the job running as its first write: a job still queued long after a
+    # worker claimed its task lost that worker (heartbeats.fail_stale's orphans).
+    TAKEN_AT_TASK_START = True
 
     class Status(models.TextChoices):
         READING = "reading", "Reading the thread"

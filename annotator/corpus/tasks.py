@@ -10,23 +10,38 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django_tasks import task  # Django 6: from django.tasks import task
 
 from annotator.corpus.models import ImportJob
 
+NOT_QUEUED = "not queued"  # what a task whose job was not waiting for it returns
+
 
 @task()
-def import_job_task(job_id: int) -> None:
-    """Run the import job ``job_id`` (its row records the outcome, success or refusal)."""
+def import_job_task(job_id: int) -> str:
+    """Run the import job ``job_id`` (its row records the outcome, success or refusal).
+
+    Returns the job's final status (kept by the worker on its task row), or ``NOT_QUEUED``
+    when the job was not waiting to run: run or running already (a job enqueued twice, each
+    task perhaps claimed by another worker at the same moment), waiting for the admin, or
+    deleted. The job is taken with one conditional UPDATE (queued → running), so of two
+    tasks of one job exactly one runs it.
+    """
     from annotator.corpus.importers.jobs import run_import_job
 
     # A worker starting work is when jobs left running by a dead one are noticed, as well
-    # as when their page is polled (heartbeats.py).
-    ImportJob.objects.fail_stale()
+    # as when their page is polled (heartbeats.py), and those it died before taking.
+    ImportJob.objects.fail_stale(orphans=True)
+    now = timezone.now()
+    taken = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+        status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not taken:
+        return NOT_QUEUED
     job = ImportJob.objects.select_related("project").get(pk=job_id)
-    if job.is_finished or job.status == ImportJob.Status.PREVIEW:
-        return  # already run (a task delivered twice) or still waiting for the admin
     run_import_job(job)
+    return job.status
 
 
 @task()

@@ -37,13 +37,14 @@ STANDARD_OUTPUT = "(standard output)"  # the output_path of a command-line expor
 class ExportJobQuerySet(models.QuerySet):
     """Export jobs, with the reaper of those whose worker died (see corpus/heartbeats.py)."""
 
-    def fail_stale(self, project: Project | None = None) -> list[int]:
-        """Fail the running exports (of ``project``) whose heartbeat stopped, remove their
-        half-written zips, and return their ids."""
+    def fail_stale(self, project: Project | None = None, *, orphans: bool = False) -> list[int]:
+        """Fail the running exports (of ``project``) whose heartbeat stopped (with ``orphans``
+        also the queued ones whose task's worker died), remove their half-written zips, and
+        return their ids."""
         from annotator.corpus.heartbeats import fail_stale
 
         jobs = self if project is None else self.filter(project=project)
-        failed = fail_stale(jobs, ExportJob.WORKER_STOPPED)
+        failed = fail_stale(jobs, ExportJob.WORKER_STOPPED, orphans=orphans)
         outputs = dict(ExportJob.objects.filter(pk__in=failed).values_list("pk", "output_path"))
         for pk in failed:
             for part in ExportJob.partial_files(pk, outputs.get(pk, "")):
@@ -57,6 +58,9 @@ class ExportJob(StoppableJob, models.Model):
     WORKER_STOPPED = "The worker stopped: no file was kept. Run it again."
     # Its task in django-tasks-db, whose row the reaper fails with the job (heartbeats.py).
     TASK = "annotator.datasets.tasks.export_job_task"
+    # The task sets the job running as its first write: a job still queued long after a
+    # worker claimed its task lost that worker (heartbeats.fail_stale's orphans).
+    TAKEN_AT_TASK_START = True
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

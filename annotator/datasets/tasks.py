@@ -18,8 +18,9 @@ def export_job_task(job_id: int) -> None:
     """Build the export ``job_id`` (its row records the outcome; a finished job is left alone)."""
     from annotator.datasets.jobs import run_export_job
 
-    # A worker starting work notices the exports a dead one left running (heartbeats.py).
-    ExportJob.objects.fail_stale()
+    # A worker starting work notices the exports a dead one left running, or died before
+    # taking (heartbeats.py).
+    ExportJob.objects.fail_stale(orphans=True)
     run_export_job(job_id)
 
 

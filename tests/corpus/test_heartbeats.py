@@ -1,13 +1,17 @@
 """Failing the jobs whose worker died: stale heartbeats only, one conditional UPDATE each."""
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection, transaction
 from django.utils import timezone
 
-from annotator.corpus.heartbeats import WorkerStopped, fail_stale
+from annotator.corpus.heartbeats import BeatApart, WorkerStopped, fail_stale
 from annotator.corpus.models import ImportJob
+from annotator.corpus.tasks import import_job_task
+from tests.worker import database_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -170,3 +174,65 @@ def test_each_job_names_the_task_whose_row_the_reaper_fails():
 
     assert import_job_task.module_path == ImportJob.TASK
     assert export_job_task.module_path == ExportJob.TASK
+
+
+# --- BeatApart: the progress connection of a job that works inside one transaction --------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_gives_up_on_a_held_row_and_leaves_no_setting_on_its_session(project):
+    if connection.vendor != "postgresql":
+        pytest.skip("BeatApart is used on PostgreSQL only")
+    job = running_job(project, heartbeat_age=1)
+    beats = BeatApart(ImportJob, job.pk)
+    try:
+        with transaction.atomic():
+            ImportJob.objects.select_for_update().get(pk=job.pk)  # the row held, as by a page
+            started = time.monotonic()
+            beats.write(processed_bytes=7)
+            waited = time.monotonic() - started
+        assert waited < 3  # gave up after its 200 ms lock timeout instead of waiting
+        assert ImportJob.objects.get(pk=job.pk).processed_bytes == 0
+
+        beats.write(processed_bytes=8)
+
+        assert ImportJob.objects.get(pk=job.pk).processed_bytes == 8
+        # The timeout was the beat's transaction's own: behind PgBouncer in transaction mode
+        # a session setting would pass to whichever client gets this server connection next.
+        with beats._connection.cursor() as cursor:
+            cursor.execute("SHOW lock_timeout")
+            assert cursor.fetchone()[0] == "0"
+    finally:
+        beats.close()
+
+
+# --- A worker killed between claiming a task and the task taking its job ---------------------
+
+
+def test_a_queued_job_whose_task_was_claimed_over_the_stale_time_ago_is_failed(project):
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    orphan = running_job(project, heartbeat_age=None, started_age=0)
+    ImportJob.objects.filter(pk=orphan.pk).update(status=ImportJob.Status.QUEUED)
+    just_claimed = ImportJob.objects.create(project=project, file="b.jsonl")
+    waiting = ImportJob.objects.create(project=project, file="c.jsonl")
+    orphan_row, fresh_row = claimed_task_row(orphan), claimed_task_row(just_claimed)
+    DBTaskResult.objects.filter(pk=orphan_row.pk).update(
+        started_at=timezone.now() - timedelta(seconds=61)
+    )
+    with database_tasks():
+        import_job_task.enqueue(waiting.pk)  # ready, not claimed
+
+    assert ImportJob.objects.fail_stale() == []  # a page's poll does not look for them
+    assert ImportJob.objects.fail_stale(orphans=True) == [orphan.pk]
+
+    orphan.refresh_from_db()
+    assert orphan.worker_stopped
+    orphan_row.refresh_from_db()
+    assert orphan_row.status == TaskResultStatus.FAILED
+    assert fresh_row.__class__.objects.get(pk=fresh_row.pk).status == TaskResultStatus.RUNNING
+    statuses = ImportJob.objects.filter(pk__in=[just_claimed.pk, waiting.pk]).values_list(
+        "status", flat=True
+    )
+    assert list(statuses) == [ImportJob.Status.QUEUED] * 2

@@ -23,11 +23,11 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        imports = ImportJob.objects.fail_stale()
+        imports = ImportJob.objects.fail_stale(orphans=True)
         exports: list[int] = []
         if apps.is_installed("annotator.datasets"):
             # The datasets app builds on corpus, not the other way round: found by name.
-            exports = apps.get_model("datasets", "ExportJob").objects.fail_stale()
+            exports = apps.get_model("datasets", "ExportJob").objects.fail_stale(orphans=True)
         runs: list[int] = []
         if apps.is_installed("annotator.assist"):
             runs = apps.get_model("assist", "PredictionRun").objects.fail_stale()

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend for PgBouncer in transaction pooling mode (``base.py``)."""
