@@ -4,7 +4,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -38,7 +37,7 @@ from tests.factories import (
     save_from_current_revision,
 )
 
-ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+ON_POSTGRESQL = connection.vendor == "postgresql"  # the PgBouncer backend too
 
 
 def people(project, count, role=Role.ANNOTATOR):

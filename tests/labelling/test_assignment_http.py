@@ -9,8 +9,7 @@ import re
 import threading
 
 import pytest
-from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +26,7 @@ from tests.factories import (
     make_thread,
 )
 
-ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+ON_POSTGRESQL = connection.vendor == "postgresql"  # the PgBouncer backend too
 ANNOTATORS = 8
 COMMENTS = 60
 K = 2

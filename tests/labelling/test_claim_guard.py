@@ -4,8 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from annotator.labelling.assignment import claim_next, waiting_for
@@ -68,7 +67,7 @@ def test_the_guard_lets_through_exactly_what_the_queue_counts_as_waiting(project
     assert let_through == {c.pk for c in (comments[2], comments[3], comments[6], comments[8])}
 
 
-ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+ON_POSTGRESQL = connection.vendor == "postgresql"  # the PgBouncer backend too
 CLIENTS = 32
 
 

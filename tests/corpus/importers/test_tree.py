@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from django.conf import settings
 from django.db import OperationalError, connection, connections, transaction
 
 from annotator.corpus.importers.loader import load_records
@@ -121,7 +120,7 @@ def test_a_cycle_is_refused_even_in_a_lenient_tree(project):
     assert Comment.objects.count() == 0
 
 
-ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+ON_POSTGRESQL = connection.vendor == "postgresql"  # the PgBouncer backend too
 
 
 def _in_another_connection(write) -> list:
