@@ -151,9 +151,9 @@ class _Restorer:
             return
         if kind not in POSITION:
             raise ArchiveError(f"unknown row type {kind!r}", line)
-        if POSITION[kind] < POSITION[self.kind] or (kind == "project" and self.project):
+        if POSITION[kind] < POSITION[self.kind] or (kind == "project" and self.counts["project"]):
             raise ArchiveError(f"a {kind} row after the {self.kind} rows: out of order", line)
-        if kind != "project" and self.project is None:
+        if kind != "project" and not self.counts["project"]:
             raise ArchiveError("the archive's rows do not start with its project", line)
         if kind != self.kind or len(self.batch) >= BATCH_ROWS:
             self.flush()
