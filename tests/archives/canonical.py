@@ -2,14 +2,12 @@
 
 Ids differ between installations; a row's position in its table's archive order does not
 (a restore writes rows in that order), nor a person's username. So two projects hold the
-same rows exactly when their canonical forms are equal. Run as a script
-(``python -m tests.archives.canonical SLUG``) it prints the form of a project in the
-database of ``DATABASE_URL``, for the tests that compare installations.
+same rows exactly when their canonical forms are equal. ``PRINT`` is the one line a
+``manage.py shell -c`` runs to print it from another installation (test_round_trip.py).
 """
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +15,11 @@ from django.contrib.auth import get_user_model
 
 from annotator.archives.tables import PROJECT_COLUMNS, TABLES
 from annotator.corpus.models import Project
+
+PRINT = (
+    "import sys, orjson; from tests.archives.canonical import canonical; "
+    "sys.stdout.buffer.write(orjson.dumps(canonical({slug!r})))"
+)
 
 
 def canonical(slug: str) -> dict[str, Any]:
@@ -53,14 +56,3 @@ def canonical(slug: str) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
-
-
-if __name__ == "__main__":
-    import os
-
-    import django
-    import orjson
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
-    django.setup()
-    sys.stdout.buffer.write(orjson.dumps(canonical(sys.argv[1])))
