@@ -230,3 +230,17 @@ TABLES_BY_NAME = {table.name: table for table in TABLES}
 
 # The project's own row: every field but its id (a restore may rename its slug).
 PROJECT_COLUMNS = [f.attname for f in Project._meta.concrete_fields if f.attname != "id"]
+
+# Rows of a project that an archive leaves out, and why (docs/archives.md has the table).
+NOT_ARCHIVED: dict[str, str] = {
+    "corpus.ImportJob": "a job: the import log's rows point at uploads that are not kept",
+    "corpus.PreviewComment": "the preview of an import waiting for review (a job's)",
+    "labelling.Claim": "a comment held for someone for minutes: expires anyway",
+    "labelling.CommentLabelCount": "a count: recounted from the annotations on restore",
+    "labelling.ProjectLabelCounts": "a count: recounted from the annotations on restore",
+    "labelling.LabelImport": "the log of label uploads (their labels are archived)",
+    "datasets.ExportJob": "a job: the exports' files are not kept",
+    "assist.PredictionRun": "a job: its model and predictions are archived",
+    "accounts.Invitation": "a one-time link signed with this installation's SECRET_KEY",
+    "archives.ArchiveJob": "a job of this app",
+}
