@@ -25,9 +25,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 
 from annotator.accounts.models import Invitation
+from annotator.archives.copying import CopyWriter
 from annotator.archives.format import END, ArchiveError, read_header, read_records
 from annotator.archives.idmaps import DuplicateId, IdMap, MissingId
 from annotator.archives.tables import PROJECT_COLUMNS, TABLES, TABLES_BY_NAME, Table
@@ -91,11 +92,14 @@ def restore_project(
         raise ArchiveError(f"the slug {slug!r} is too long")
     if Project.objects.filter(slug=slug).exists():
         raise SlugTaken(slug)
-    with transaction.atomic():
-        restorer = _Restorer(slug, restored_by, progress)
-        for number, record in lines:
-            restorer.add(number, record)
-        return restorer.finish()
+    try:
+        with transaction.atomic():
+            restorer = _Restorer(slug, restored_by, progress)
+            for number, record in lines:
+                restorer.add(number, record)
+            return restorer.finish()
+    except DatabaseError as error:  # a constraint checked at commit (PostgreSQL defers them)
+        raise ArchiveError(f"the archive's rows do not fit together ({error})") from None
 
 
 def _datetime_columns(model: type[models.Model]) -> set[str]:
@@ -137,6 +141,7 @@ class _Restorer:
         # Comments of the articles being restored: article's archive id -> {archive id: id}.
         self.parents: dict[int, dict[int, int]] = {}
         self.datetimes = {t.name: _datetime_columns(t.model) for t in TABLES}
+        self.copier = CopyWriter() if connection.vendor == "postgresql" else None
 
     # Reading ---------------------------------------------------------------------------
 
@@ -316,26 +321,32 @@ class _Restorer:
         if table.name == "comment":
             self._comments(rows, sources, [r["article_id"] for _, r in batch])
             return
-        objects = table.model._base_manager.bulk_create(
-            [table.model(**row) for row in rows], batch_size=BATCH_ROWS
-        )
+        news = self._insert(table.model, rows)
         if table.referenced:
-            self._remember(table.name, sources, objects)
+            self.maps[table.name].add(sources, news)
+
+    def _insert(
+        self, model: type[models.Model], rows: list[dict], ids: list[int] | None = None
+    ) -> list[int]:
+        """Write ``rows``; their ids. ``COPY`` on PostgreSQL, ``bulk_create`` elsewhere."""
+        if self.copier is not None:
+            return self.copier.write(model, rows, ids)
+        objects = model._base_manager.bulk_create(
+            [model(**row) for row in rows], batch_size=BATCH_ROWS
+        )
+        news = [obj.pk for obj in objects]
+        if any(pk is None for pk in news):  # a backend that returns no ids from bulk inserts
+            raise ArchiveError("this database does not return the ids of bulk inserts")
+        return news
 
     def _lookup(self, target: str, source_id: Any) -> Any:
         if target == "user":
             return self._user_id(source_id)
         return self.maps[target].get(source_id)
 
-    def _remember(self, name: str, sources: list[int], objects: list[models.Model]) -> None:
-        news = [obj.pk for obj in objects]
-        if any(pk is None for pk in news):  # a backend that returns no ids from bulk inserts
-            raise ArchiveError("this database does not return the ids of bulk inserts")
-        self.maps[name].add(sources, news)
-
     def _comments(self, rows: list[dict], sources: list[int], articles: list[int]) -> None:
-        """Comments in tree order: each batch written a level at a time (a reply's parent
-        is written before it), each reply pointed at its parent's id here."""
+        """Comments in tree order, each reply pointed at its parent's id here (without
+        ``COPY``: each batch written a level at a time, a reply's parent before it)."""
         first_article = articles[0]
         for article in [a for a in self.parents if a != first_article]:
             del self.parents[article]  # comments only answer comments of their own article
@@ -343,6 +354,19 @@ class _Restorer:
             (row, source, article, row.pop("parent_id"))
             for row, source, article in zip(rows, sources, articles, strict=True)
         ]
+        if self.copier is not None:
+            # Ids known before writing: each reply is given its parent's at once (parents
+            # come first in tree order), and the batch is one COPY.
+            ids = self.copier.reserve(Comment, len(rows))
+            for (row, source, article, parent), pk in zip(pending, ids, strict=True):
+                thread = self.parents.setdefault(article, {})
+                if parent is not None and parent not in thread:
+                    raise MissingId("comment", parent)
+                row["parent_id"] = None if parent is None else thread[parent]
+                thread[source] = pk
+            self.copier.write(Comment, rows, ids)
+            self.maps["comment"].add(sources, ids)
+            return
         while pending:
             ready, waiting = [], []
             for item in pending:
@@ -351,12 +375,10 @@ class _Restorer:
                 (ready if parent is None or parent in thread else waiting).append(item)
             if not ready:
                 raise MissingId("comment", waiting[0][3])
-            objects = []
             for row, _, article, parent in ready:
                 row["parent_id"] = None if parent is None else self.parents[article][parent]
-                objects.append(Comment(**row))
-            Comment.objects.bulk_create(objects, batch_size=BATCH_ROWS)
-            for obj, (_, source, article, _) in zip(objects, ready, strict=True):
-                self.parents[article][source] = obj.pk
-            self._remember("comment", [item[1] for item in ready], objects)
+            news = self._insert(Comment, [row for row, _, _, _ in ready])
+            for pk, (_, source, article, _) in zip(news, ready, strict=True):
+                self.parents[article][source] = pk
+            self.maps["comment"].add([item[1] for item in ready], news)
             pending = waiting

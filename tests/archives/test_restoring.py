@@ -266,3 +266,16 @@ def test_the_command_refuses_a_bad_slug(tmp_path, slug):
 def test_the_command_refuses_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("restore_project", str(tmp_path / "none.gz"))
+
+
+def test_rows_that_break_a_constraint_are_refused_with_nothing_written():
+    project = rich_project()
+    lines = lines_of(archived(project))
+    comments = [line for line in lines if line.get("t") == "comment"]
+    comments[1]["path"] = comments[0]["path"]  # two comments in one place of one thread
+    comments[1]["parent_id"] = None
+    drop(project)
+    before = row_counts()
+    with pytest.raises(ArchiveError, match=r"cannot be restored|do not fit together"):
+        restore_project(io.BytesIO(packed(lines)))
+    assert row_counts() == before
