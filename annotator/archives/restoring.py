@@ -63,13 +63,6 @@ class RestoreResult:
     inactive_accounts: list[str] = field(default_factory=list)
 
 
-def archive_slug(fileobj: IO[bytes]) -> str:
-    """The slug an archive's header names (reads only its first line; rewinds the file)."""
-    head = read_header(read_records(fileobj))
-    fileobj.seek(0)
-    return head["project"]
-
-
 def restore_project(
     fileobj: IO[bytes],
     *,

@@ -17,6 +17,7 @@ from tests.factories import (
     MembershipFactory,
     ProjectFactory,
     UserFactory,
+    label_in_bulk,
     make_label,
     make_model,
     make_prediction,
@@ -132,4 +133,15 @@ def rich_project(slug: str = "rich", comments_per_article: int = 14) -> Project:
         discarded_by=admin,
         discarded_by_name="ada_admin",
     )
+    return project
+
+
+def big_project(slug: str, comments: int) -> Project:
+    """A plain project of ``comments`` comments (threads of 500), two labels each."""
+    project = ProjectFactory(slug=slug)
+    people = [UserFactory(username=f"{slug}-{i}") for i in range(2)]
+    for start in range(0, comments, 500):
+        article = ArticleFactory(project=project, source_id=f"{slug}-{start}")
+        thread = make_thread(article, min(500, comments - start))
+        label_in_bulk(thread, people, lambda i, c, a: {"stance_article": "support"})
     return project

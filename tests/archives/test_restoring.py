@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import tracemalloc
 
 import orjson
 import pytest
@@ -22,7 +23,7 @@ from annotator.labelling.models import (
     LabelScheme,
 )
 from annotator.review.models import GoldLabel
-from tests.archives.builders import AUTHORS_ONLY, MEMBERS, rich_project
+from tests.archives.builders import AUTHORS_ONLY, MEMBERS, big_project, rich_project
 from tests.archives.canonical import canonical
 
 pytestmark = pytest.mark.django_db
@@ -279,3 +280,20 @@ def test_rows_that_break_a_constraint_are_refused_with_nothing_written():
     with pytest.raises(ArchiveError, match=r"cannot be restored|do not fit together"):
         restore_project(io.BytesIO(packed(lines)))
     assert row_counts() == before
+
+
+def test_memory_stays_flat_as_the_archive_grows():
+    files = [archived(big_project(slug, size)) for slug, size in (("small", 1000), ("big", 4000))]
+
+    def peak(data: bytes, slug: str) -> int:
+        tracemalloc.start()
+        try:
+            restore_project(io.BytesIO(data), slug=slug)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(files[0], "warm")  # compiled queries, imports
+    small, big = peak(files[0], "small-again"), peak(files[1], "big-again")
+    # 4x the rows; the id maps grow by 16 bytes a row, the rest stays the same.
+    assert big < small * 1.5, (small, big)

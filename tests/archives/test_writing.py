@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from annotator.archives.format import FORMAT_NAME, FORMAT_VERSION
 from annotator.archives.restoring import ORDER
 from annotator.archives.writing import archive_project
-from tests.archives.builders import rich_project
-from tests.factories import ArticleFactory, ProjectFactory, UserFactory, label_in_bulk, make_thread
+from tests.archives.builders import big_project, rich_project
+from tests.factories import ArticleFactory, ProjectFactory, make_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -70,16 +70,6 @@ def test_another_projects_rows_are_not_in_it():
     lines = archive_lines(project)
     assert not any(line.get("source_id") == "other-article" for line in lines)
     assert sum(line.get("t") == "comment" for line in lines) == 28
-
-
-def big_project(slug: str, comments: int):
-    project = ProjectFactory(slug=slug)
-    people = [UserFactory(username=f"{slug}-{i}") for i in range(2)]
-    for start in range(0, comments, 500):
-        article = ArticleFactory(project=project, source_id=f"{slug}-{start}")
-        thread = make_thread(article, min(500, comments - start))
-        label_in_bulk(thread, people, lambda i, c, a: {"stance_article": "support"})
-    return project
 
 
 def test_the_number_of_queries_does_not_grow_with_the_project():
