@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO
 
+import orjson
 from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.db.models import QuerySet
@@ -84,12 +85,18 @@ def _write_table(
     writer: ArchiveWriter, table: Table, project_id: int, using: str, progress: Progress | None
 ) -> None:
     columns = table.columns
-    queryset: QuerySet = table.rows_of(project_id).using(using)
+    queryset: QuerySet = table.rows_of(project_id, json_text=True).using(using)
+    json = [i for i, column in enumerate(columns) if column in table.json_columns]
     written = 0
     name = table.name
     for chunk in stream_rows(queryset, CHUNK_ROWS):
         records = []
         for values in chunk:
+            if json:
+                values = list(values)
+                for i in json:
+                    if values[i] is not None:  # the database's JSON text, written as it is
+                        values[i] = orjson.Fragment(values[i])
             records.append({"t": name, **dict(zip(columns, values, strict=True))})
         writer.write_rows(name, records)
         written += len(records)
