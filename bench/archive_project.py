@@ -3,7 +3,8 @@
 On the PostgreSQL database in ``--database-url`` (its name must start with "bench"; it is
 dropped and created afresh), builds a project of ``--comments`` comments (threads of 50:
 ten top-level comments with four replies each) and two submitted annotations per comment,
-with plain ``INSERT ... SELECT`` statements. Then, each in a fresh child process so that its
+with plain ``INSERT ... SELECT`` statements (``--reuse`` keeps one from an earlier run: each
+run restores under a new slug). Then, each in a fresh child process so that its
 peak RSS is its own, it runs ``archive_project`` into a temporary file and
 ``restore_project`` of that file under another slug, and prints seconds, rows per second,
 the archive's size and the peak RSS. As the floors, in the same run: a bare ``COPY (SELECT
@@ -82,6 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--comments", type=int, default=100_000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the database's project from an earlier run"
+    )
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     parser.add_argument("--file", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -104,12 +108,12 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     name = bench_database_name(args.database_url)
-    create_database(args.database_url, drop=True)
+    create_database(args.database_url, drop=not args.reuse)
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; database {name}")
     built = run_step(__file__, "setup", "--comments", str(args.comments))
     print(
         f"project: {built['comments']:,} comments, {built['annotations']:,} annotations "
-        f"(built in {built['seconds']:.0f} s)"
+        + (f"(built in {built['seconds']:.0f} s)" if built["built"] else "(reused)")
     )
     rows = built["comments"] + built["annotations"]
     with tempfile.TemporaryDirectory() as folder:
@@ -143,6 +147,14 @@ def child_setup(args: argparse.Namespace) -> dict:
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
+    project = Project.objects.filter(slug=SLUG).first()
+    if project is not None:  # --reuse
+        return {
+            "built": False,
+            "seconds": 0,
+            "comments": Comment.objects.filter(article__project=project).count(),
+            "annotations": Annotation.objects.filter(project=project).count(),
+        }
     project = Project.objects.create(name="Archive bench", slug=SLUG)
     for i in range(2):
         user = get_user_model().objects.create_user(f"bench-archive-{i}")
@@ -154,6 +166,7 @@ def child_setup(args: argparse.Namespace) -> dict:
             cursor.execute(sql, params)
         cursor.execute("ANALYZE")
     return {
+        "built": True,
         "seconds": time.perf_counter() - started,
         "comments": Comment.objects.filter(article__project=project).count(),
         "annotations": Annotation.objects.filter(project=project).count(),
@@ -206,7 +219,7 @@ def child_restore(args: argparse.Namespace) -> dict:
 
     started = time.perf_counter()
     with open(args.file, "rb") as archive:
-        result = restore_project(archive, slug=f"{SLUG}-restored")
+        result = restore_project(archive, slug=f"{SLUG}-restored-{os.getpid()}")
     return {"seconds": time.perf_counter() - started, "counts": result.counts}
 
 
