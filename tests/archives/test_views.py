@@ -169,3 +169,12 @@ def test_a_file_that_is_no_archive_fails_its_job_with_a_message(
         response = client.post(reverse("archives:restore"), {"archive": upload})
     page = client.get(response["Location"]).content.decode()
     assert "not a gzip file" in page and "Nothing was restored" in page
+
+
+def test_the_matrix_covers_every_route_of_the_archives_app(project, finished):
+    from django.urls import URLPattern, resolve
+
+    from annotator.archives import urls as archive_urls
+
+    routes = {p.name for p in archive_urls.urlpatterns if isinstance(p, URLPattern)}
+    assert {resolve(url).url_name for url in urls(project, finished)} == routes
