@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "annotator.assist",
     "annotator.api",
     "annotator.accounts",
+    "annotator.archives",
     "rest_framework",
     "django_filters",
     "drf_spectacular",

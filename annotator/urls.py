@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("annotator.review.urls")),
     path("", include("annotator.datasets.urls")),
     path("", include("annotator.assist.urls")),
+    path("", include("annotator.archives.urls")),
     path("api/", include("annotator.api.urls")),
     path("", include("annotator.ops.urls")),  # /healthz, /readyz, /metrics
     path("favicon.ico", errors.favicon),
