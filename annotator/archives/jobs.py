@@ -7,9 +7,12 @@ set) only once it is complete; ``run_restore_job`` reads the uploaded archive fr
 and restores it in one transaction, then deletes the upload. A failure is the job's
 ``error``, one line, and leaves nothing half-written.
 
-Progress: an archive or a restore is one transaction, whose own writes nobody else sees
-until it ends; so on PostgreSQL the job's progress is written through a second connection
-of its own. On SQLite (one writer at a time) a restore shows no progress until it is done.
+Progress and heartbeat: an archive or a restore is one transaction, whose own writes
+nobody else sees until it ends; so the job's progress and ``heartbeat_at`` are written
+through a second connection of its own (``heartbeats.BeatApart``), on PostgreSQL. On
+SQLite both hold the write lock from their first statement (``IMMEDIATE`` transactions),
+so they cannot beat and show no progress until done; the reaper cannot take the lock
+either, and leaves a live job alone, as it does a live import.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import time
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, connections
+from django.db import connections
 from django.utils import timezone
 
 from annotator.archives.format import ArchiveError
 from annotator.archives.models import ArchiveJob
 from annotator.archives.restoring import SlugTaken, restore_project
 from annotator.archives.writing import archive_project
+from annotator.corpus.heartbeats import BeatApart
 from annotator.corpus.models import Project
 
 logger = logging.getLogger(__name__)
@@ -64,40 +68,30 @@ def start_restore(upload: UploadedFile, slug: str, user: AbstractBaseUser) -> Ar
 
 
 class _SideProgress:
-    """Writes a job's progress through a connection of its own, at most every half second
-    (PostgreSQL only: see the module's docstring)."""
+    """Writes a job's progress and heartbeat through a connection of its own
+    (``BeatApart``), at most every half second."""
 
     def __init__(self, job: ArchiveJob, enabled: bool) -> None:
-        self.job_id = job.pk
-        self.connection = connections.create_connection("default") if enabled else None
+        self.beat = BeatApart(ArchiveJob, job.pk, status=ArchiveJob.Status.RUNNING)
+        self.enabled = enabled
         self.last = 0.0
 
     def __call__(self, stage: str, rows: int) -> None:
         now = time.monotonic()
-        if self.connection is None or now - self.last < PROGRESS_INTERVAL:
+        if not self.enabled or now - self.last < PROGRESS_INTERVAL:
             return
         self.last = now
-        table = ArchiveJob._meta.db_table
-        try:
-            with self.connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {table} SET stage = %s, rows_done = %s WHERE id = %s",
-                    [stage, rows, self.job_id],
-                )
-        except DatabaseError:  # progress is a courtesy: the job goes on without it
-            logger.warning("Could not write the progress of archive job %s", self.job_id)
-            self.connection.close()
-            self.connection = None
+        self.beat.write(stage=stage, rows_done=rows)
 
     def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
+        self.beat.close()
 
 
 def _begin(job_id: int) -> ArchiveJob | None:
     """Mark a queued job running; None when it is not queued (run already, or gone)."""
+    now = timezone.now()
     updated = ArchiveJob.objects.filter(pk=job_id, status=ArchiveJob.Status.QUEUED).update(
-        status=ArchiveJob.Status.RUNNING, started_at=timezone.now()
+        status=ArchiveJob.Status.RUNNING, started_at=now, heartbeat_at=now
     )
     return (
         ArchiveJob.objects.select_related("project", "created_by").get(pk=job_id)
@@ -106,11 +100,19 @@ def _begin(job_id: int) -> ArchiveJob | None:
     )
 
 
+def _finish(job: ArchiveJob, **fields: object) -> bool:
+    """Record the outcome ``fields`` of ``job`` if it is still running (the reaper may have
+    failed it as its worker's meanwhile: then the failure stands); True if recorded."""
+    fields["finished_at"] = timezone.now()
+    recorded = ArchiveJob.objects.filter(pk=job.pk, status=ArchiveJob.Status.RUNNING).update(
+        **fields
+    )
+    job.refresh_from_db()
+    return recorded > 0
+
+
 def _fail(job: ArchiveJob, message: str) -> None:
-    job.status = ArchiveJob.Status.FAILED
-    job.error = message
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "finished_at"])
+    _finish(job, status=ArchiveJob.Status.FAILED, error=message)
 
 
 def run_archive_job(job_id: int) -> None:
@@ -134,13 +136,17 @@ def run_archive_job(job_id: int) -> None:
         return
     finally:
         progress.close()
-    job.counts = counts
-    job.size_bytes = size
-    job.rows_done = sum(counts.values())
-    job.stage = ""
-    job.status = ArchiveJob.Status.SUCCEEDED
-    job.finished_at = timezone.now()
-    job.save()
+    stored = job.file.name
+    if not _finish(
+        job,
+        status=ArchiveJob.Status.SUCCEEDED,
+        file=stored,
+        counts=counts,
+        size_bytes=size,
+        rows_done=sum(counts.values()),
+        stage="",
+    ):
+        job.file.storage.delete(stored)  # failed by the reaper meanwhile: keep nothing
 
 
 def run_restore_job(job_id: int) -> None:
@@ -164,19 +170,20 @@ def run_restore_job(job_id: int) -> None:
         logger.exception("Restore job %s failed", job_id)
         _fail(job, "The restore stopped on an unexpected error; nothing was restored.")
     else:
-        job.project = result.project
-        job.slug = result.project.slug
-        job.counts = result.counts
-        job.people = {
-            "members": result.members,
-            "invited": result.invited,
-            "inactive_accounts": result.inactive_accounts,
-        }
-        job.rows_done = sum(result.counts.values())
-        job.stage = ""
-        job.status = ArchiveJob.Status.SUCCEEDED
-        job.finished_at = timezone.now()
-        job.save()
+        _finish(
+            job,
+            status=ArchiveJob.Status.SUCCEEDED,
+            project=result.project,
+            slug=result.project.slug,
+            counts=result.counts,
+            people={
+                "members": result.members,
+                "invited": result.invited,
+                "inactive_accounts": result.inactive_accounts,
+            },
+            rows_done=sum(result.counts.values()),
+            stage="",
+        )
     finally:
         progress.close()
     if job.file:

@@ -7,11 +7,34 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from annotator.corpus.heartbeats import StoppableJob
 from annotator.corpus.models import Project
 
 
-class ArchiveJob(models.Model):
-    """An archive (``file`` is the archive written) or a restore (``file`` is the upload)."""
+class ArchiveJobQuerySet(models.QuerySet):
+    """Archive jobs, with the reaper of those whose worker died (``corpus/heartbeats.py``)."""
+
+    def fail_stale(self, *, orphans: bool = False) -> list[int]:
+        """Fail the running jobs whose heartbeat stopped, and with ``orphans`` the queued
+        ones whose task's worker died (``heartbeats.fail_stale``)."""
+        from annotator.corpus.heartbeats import fail_stale
+
+        return fail_stale(self, ArchiveJob.WORKER_STOPPED, orphans=orphans)
+
+
+class ArchiveJob(StoppableJob, models.Model):
+    """An archive (``file`` is the archive written) or a restore (``file`` is the upload).
+
+    A running job beats (``heartbeat_at``) with its progress; one whose worker died is
+    failed with ``WORKER_STOPPED`` when its page is polled, when a worker starts a task and
+    by ``manage.py fail_stale_jobs``. Both kinds are one transaction, so a dead worker left
+    nothing: the page offers to run it again.
+    """
+
+    WORKER_STOPPED = "The worker stopped: nothing was kept or restored. Run it again."
+    # The task that runs a job (its one argument is the job's id): the reaper fails its row.
+    TASK = "annotator.archives.tasks.archive_job_task"
+    TAKEN_AT_TASK_START = True  # the task takes its job at once (queued -> running)
 
     class Kind(models.TextChoices):
         ARCHIVE = "archive", "Archive"
@@ -47,6 +70,9 @@ class ArchiveJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ArchiveJobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

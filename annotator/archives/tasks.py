@@ -17,6 +17,7 @@ def archive_job_task(job_id: int) -> None:
     """Run the archive or restore ``job_id`` (a job that is not queued is left alone)."""
     from annotator.archives.jobs import run_archive_job, run_restore_job
 
+    ArchiveJob.objects.fail_stale(orphans=True)  # jobs of workers that died
     kind = ArchiveJob.objects.filter(pk=job_id).values_list("kind", flat=True).first()
     if kind == ArchiveJob.Kind.ARCHIVE:
         run_archive_job(job_id)

@@ -73,6 +73,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     download or the restored project, or the error."""
     _site_admin_only(request)
     job = get_object_or_404(ArchiveJob.objects.select_related("project", "created_by"), pk=job_id)
+    job.fail_if_stale()  # a dead worker's job says so at the next poll
     template = "archives/archive_job.html"
     return render(request, f"{template}#progress" if request.htmx else template, {"job": job})
 

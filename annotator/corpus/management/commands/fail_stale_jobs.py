@@ -17,7 +17,7 @@ from annotator.corpus.models import ImportJob
 
 class Command(BaseCommand):
     help = (
-        "Fail running imports, exports and model runs without a heartbeat for "
+        "Fail running imports, exports, model runs and archive jobs without a heartbeat for "
         "JOB_STALE_AFTER seconds "
         "(their worker died), so they can be run again."
     )
@@ -31,9 +31,17 @@ class Command(BaseCommand):
         runs: list[int] = []
         if apps.is_installed("annotator.assist"):
             runs = apps.get_model("assist", "PredictionRun").objects.fail_stale()
-        found = [f"imports {imports}", f"exports {exports}"] + ([f"runs {runs}"] if runs else [])
+        archives: list[int] = []
+        if apps.is_installed("annotator.archives"):
+            archives = apps.get_model("archives", "ArchiveJob").objects.fail_stale(orphans=True)
+        found = (
+            [f"imports {imports}", f"exports {exports}"]
+            + ([f"runs {runs}"] if runs else [])
+            + ([f"archives {archives}"] if archives else [])
+        )
         self.stdout.write(
             f"Failed {len(imports)} import(s), {len(exports)} export(s) and {len(runs)} model "
             f"run(s) without a heartbeat for {settings.JOB_STALE_AFTER} s"
-            + (": " + ", ".join(found) if imports or exports or runs else ".")
+            + (f" and {len(archives)} archive job(s)" if archives else "")
+            + (": " + ", ".join(found) if imports or exports or runs or archives else ".")
         )
