@@ -89,28 +89,27 @@ class Table:
         )
 
 
-def _stale_answers(value: Any, lookup: Callable[[str, Any], Any]) -> Any:
-    """Stale answers name the comment they were given toward (``parent_id``)."""
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for key, entry in value.items():
-        if isinstance(entry, dict) and entry.get("parent_id") is not None:
-            entry = {**entry, "parent_id": lookup("comment", entry["parent_id"])}
-        out[key] = entry
-    return out
+def _entries_naming(field: str, table: str) -> Callable[[Any, Callable[[str, Any], Any]], Any]:
+    """A remapper of a JSON object of entries (question key -> entry) whose entries name a
+    row of ``table`` in ``field``."""
+
+    def remap(value: Any, lookup: Callable[[str, Any], Any]) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for key, entry in value.items():
+            if isinstance(entry, dict) and entry.get(field) is not None:
+                entry = {**entry, field: lookup(table, entry[field])}
+            out[key] = entry
+        return out
+
+    return remap
 
 
-def _suggestions(value: Any, lookup: Callable[[str, Any], Any]) -> Any:
-    """Suggestions name the model version that made them (``model``)."""
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for key, entry in value.items():
-        if isinstance(entry, dict) and entry.get("model") is not None:
-            entry = {**entry, "model": lookup("labeller", entry["model"])}
-        out[key] = entry
-    return out
+# Stale answers name the comment they were given toward; suggestions the model version
+# that made them.
+_stale_answers = _entries_naming("parent_id", "comment")
+_suggestions = _entries_naming("model", "labeller")
 
 
 def _event_state(value: Any, lookup: Callable[[str, Any], Any]) -> Any:
