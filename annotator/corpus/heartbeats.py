@@ -110,14 +110,19 @@ def fail_stale(queryset: models.QuerySet, message: str, *, orphans: bool = False
 
 def claimed_before(task_path: str, cutoff: datetime) -> list[int]:
     """The job ids of the task ``task_path``'s rows that a worker claimed before ``cutoff``
-    and never finished (a backend without the table, or a refusal: none)."""
+    and that never finished or failed (a backend without the table, or a refusal: none).
+    Only queued jobs are failed for them, so a job a failed task had taken is left alone."""
     if not apps.is_installed("django_tasks_db"):
         return []
     from django_tasks.base import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
 
+    # RUNNING: the worker died holding it; FAILED: the task raised before it took its job
+    # (the database gone at that instant). Either way nothing will run the queued job.
     rows = DBTaskResult.objects.filter(
-        task_path=task_path, status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+        task_path=task_path,
+        status__in=[TaskResultStatus.RUNNING, TaskResultStatus.FAILED],
+        started_at__lt=cutoff,
     )
     # A savepoint inside a caller's transaction (a refusal must not break it on PostgreSQL);
     # none outside, where on SQLite it would wait for the write lock a live import holds.

@@ -236,3 +236,20 @@ def test_a_queued_job_whose_task_was_claimed_over_the_stale_time_ago_is_failed(p
         "status", flat=True
     )
     assert list(statuses) == [ImportJob.Status.QUEUED] * 2
+
+
+def test_a_queued_job_whose_task_failed_before_taking_it_is_failed(project):
+    """A task that raised before it took its job (the database gone at that instant, a
+    deploy half done) leaves the job queued with nothing to run it: failed, not waiting."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    stranded = ImportJob.objects.create(project=project, file="a.jsonl")
+    row = claimed_task_row(stranded)
+    DBTaskResult.objects.filter(pk=row.pk).update(
+        status=TaskResultStatus.FAILED, started_at=timezone.now() - timedelta(seconds=61)
+    )
+
+    assert ImportJob.objects.fail_stale(orphans=True) == [stranded.pk]
+    stranded.refresh_from_db()
+    assert stranded.worker_stopped
