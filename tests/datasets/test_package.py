@@ -328,10 +328,14 @@ def test_memory_stays_flat_as_the_corpus_grows(project, monkeypatch):
     # RumourEval writes a file per comment, and zipfile keeps an entry per file until the
     # end: tests/datasets/test_rumoureval.py bounds what that costs a comment.
     flat = [fmt for fmt in ExportFormat if fmt != ExportFormat.RUMOUREVAL]
+    # The lower of two peaks per size: the compressing and reading threads' timing moves a
+    # single peak by up to a megabyte on a loaded machine (CI saw 1.83 -> 2.79 MB for
+    # Parquet once, against 1.84 -> 2.05 MB in the same suite on a quiet one); what an
+    # export holds for good shows in both runs, and so in the lower.
     grow(2)  # 2,500 comments
-    small = {fmt: peak_memory(project, fmt) for fmt in flat}
+    small = {fmt: min(peak_memory(project, fmt) for _ in range(2)) for fmt in flat}
     grow(6)  # 10,000 comments
-    large = {fmt: peak_memory(project, fmt) for fmt in flat}
+    large = {fmt: min(peak_memory(project, fmt) for _ in range(2)) for fmt in flat}
 
     for fmt in flat:
         assert large[fmt] < 20_000_000, (fmt, large[fmt])
